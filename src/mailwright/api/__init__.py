@@ -1,0 +1,27 @@
+"""Mailgun's HTTP API: parse -> one package call -> serialise. No SQL, no policy, no SMTP."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from mailwright.api.context import Services
+from mailwright.api.errors import http_error, service_error, unexpected_error
+from mailwright.api.routes import ROUTES, openapi_document
+from mailwright.errors import ServiceError
+
+
+def create_app(services: Services) -> Starlette:
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={
+            ServiceError: service_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )
+    app.state.services = services
+    return app
+
+
+__all__ = ["Services", "create_app", "openapi_document"]

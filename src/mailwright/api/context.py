@@ -1,0 +1,134 @@
+"""What every route needs: the services built by ``app.py``, request parsing and auth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mailwright.auth import KeyCache, Principal
+from mailwright.domains import DnsPlan
+from mailwright.errors import InvalidInput, PayloadTooLarge
+from mailwright.messages import MAX_MESSAGE_BYTES, Upload
+from mailwright.resolver import Resolver
+from mailwright.store import Store
+
+MAX_FIELDS = 5000
+
+
+@dataclass
+class Services:
+    store: Store
+    keys: KeyCache
+    resolver: Resolver
+    dns_plan: DnsPlan
+    public_url: str
+    retention: float  # seconds
+    on_accepted: Callable[[], None] = lambda: None
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def principal(request: Request) -> Principal:
+    return await services(request).keys.authenticate(request.headers.get("authorization"))
+
+
+def path_param(request: Request, name: str) -> str:
+    return unquote(str(request.path_params[name]))
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    fields: list[tuple[str, str]]
+    uploads: list[Upload]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.fields if key == name]
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.fields)
+
+
+async def read_form(request: Request) -> Form:
+    """Form fields in order (repeats kept) and uploaded files, from multipart or urlencoded."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_MESSAGE_BYTES + 1024 * 1024:
+        raise PayloadTooLarge("Message is too large: the limit is 25 MB", field="message")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return await _json_form(request)
+    try:
+        form = await request.form(
+            max_files=MAX_FIELDS, max_fields=MAX_FIELDS, max_part_size=MAX_MESSAGE_BYTES
+        )
+    except Exception as exc:
+        raise InvalidInput(f"could not parse the request body: {exc}", field="body") from None
+    fields: list[tuple[str, str]] = []
+    uploads: list[Upload] = []
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                uploads.append(await _upload(key, value))
+            else:
+                fields.append((key, value))
+    finally:
+        await form.close()
+    return Form(fields=fields, uploads=uploads)
+
+
+async def _upload(key: str, value: UploadFile) -> Upload:
+    return Upload(
+        field=key,
+        filename=value.filename or key,
+        content_type=value.content_type or "application/octet-stream",
+        data=await value.read(),
+    )
+
+
+async def _json_form(request: Request) -> Form:
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        raise InvalidInput("request body is not valid JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object", field="body")
+    fields: list[tuple[str, str]] = []
+    for key, value in body.items():
+        values = value if isinstance(value, list) else [value]
+        fields.extend((str(key), v if isinstance(v, str) else _json_scalar(v)) for v in values)
+    return Form(fields=fields, uploads=[])
+
+
+def _json_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def json_response(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def int_param(request: Request, name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"'{name}' must be an integer between {low} and {high}", field=name)
+    return int(raw)

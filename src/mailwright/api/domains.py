@@ -1,0 +1,92 @@
+"""Mailgun's domain endpoints, v4 and v3: list, create, get, verify, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mailwright.api.context import (
+    int_param,
+    json_response,
+    path_param,
+    principal,
+    read_form,
+    services,
+)
+from mailwright.domains import (
+    DnsRecord,
+    create_domain,
+    delete_domain,
+    domain_json,
+    get_domain,
+    list_domains,
+    verify_domain,
+)
+from mailwright.errors import InvalidInput
+from mailwright.store import DomainRow
+
+
+def _with_records(
+    row: DomainRow, sending: list[DnsRecord], receiving: list[DnsRecord]
+) -> dict[str, Any]:
+    return {
+        "domain": domain_json(row),
+        "receiving_dns_records": [r.to_json() for r in receiving],
+        "sending_dns_records": [r.to_json() for r in sending],
+    }
+
+
+async def list_all(request: Request) -> Response:
+    """List domains (`limit`, `skip`, `state`)."""
+    (await principal(request)).require_account()
+    state = request.query_params.get("state") or None
+    total, rows = await list_domains(
+        services(request).store,
+        limit=int_param(request, "limit", 100, low=1, high=1000),
+        skip=int_param(request, "skip", 0, high=10**9),
+        state=state,
+    )
+    return json_response({"total_count": total, "items": [domain_json(r) for r in rows]})
+
+
+async def create(request: Request) -> Response:
+    """Create a domain with a new DKIM key; answers the DNS records to publish."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    form = await read_form(request)
+    name = form.get("name")
+    if not name:
+        raise InvalidInput("'name' parameter is missing", field="name")
+    row = await create_domain(svc.store, name, form.as_dict(), now=svc.clock())
+    body = _with_records(row, svc.dns_plan.sending(row), svc.dns_plan.receiving(row))
+    body["message"] = "Domain DNS records have been created"
+    return json_response(body)
+
+
+async def get_one(request: Request) -> Response:
+    """One domain with its sending and receiving DNS records."""
+    (await principal(request)).require_account()
+    svc = services(request)
+    row = await get_domain(svc.store, path_param(request, "name"))
+    return json_response(_with_records(row, svc.dns_plan.sending(row), svc.dns_plan.receiving(row)))
+
+
+async def verify(request: Request) -> Response:
+    """Look the domain's DNS records up now and report each record's `valid`."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    row, sending, receiving = await verify_domain(
+        svc.store, svc.resolver, svc.dns_plan, path_param(request, "name")
+    )
+    body = _with_records(row, sending, receiving)
+    body["message"] = "Domain DNS records have been updated"
+    return json_response(body)
+
+
+async def delete(request: Request) -> Response:
+    """Delete a domain."""
+    (await principal(request)).require_account(write=True)
+    await delete_domain(services(request).store, path_param(request, "name"))
+    return json_response({"message": "Domain has been deleted"})

@@ -1,0 +1,56 @@
+"""The single mapping from our exceptions to Mailgun's HTTP statuses and ``{"message": ...}``."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mailwright.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+)
+from mailwright.logs import get_logger
+
+log = get_logger(__name__)
+
+STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (PayloadTooLarge, 413),
+    (InvalidInput, 400),
+    (Conflict, 400),  # Mailgun answers 400 when a resource already exists
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+)
+
+
+def status_of(exc: ServiceError) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+async def service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    status = status_of(exc)
+    headers = {"WWW-Authenticate": 'Basic realm="MG API"'} if status == 401 else None
+    if status >= 500:
+        log.error("request_failed", path=request.url.path, error=exc.message)
+    return JSONResponse({"message": exc.message}, status_code=status, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, exc.detail)
+    return JSONResponse({"message": message}, status_code=exc.status_code)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("request_crashed", path=request.url.path)
+    return JSONResponse({"message": "Internal server error"}, status_code=500)

@@ -1,0 +1,58 @@
+"""Mailgun's API key endpoints (``/v1/keys``)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mailwright.api.context import json_response, path_param, principal, read_form, services
+from mailwright.auth import create_key, delete_key, key_json, list_keys
+from mailwright.errors import InvalidInput
+
+
+async def list_all(request: Request) -> Response:
+    """List API keys (`domain_name`, `kind` filters); secrets are never shown again."""
+    (await principal(request)).require_account()
+    rows = await list_keys(
+        services(request).store,
+        domain_name=request.query_params.get("domain_name") or None,
+        kind=request.query_params.get("kind") or None,
+    )
+    return json_response({"total_count": len(rows), "items": [key_json(r) for r in rows]})
+
+
+async def create(request: Request) -> Response:
+    """Create a key: `role`, `kind` (`user` or `domain` with `domain_name`), `description`,
+    `expiration` (seconds)."""
+    who = await principal(request)
+    who.require_account(write=True)
+    if who.role not in ("admin", "developer"):
+        raise InvalidInput("only admin keys may create keys", field="role")
+    svc = services(request)
+    form = await read_form(request)
+    role = form.get("role")
+    if not role:
+        raise InvalidInput("'role' parameter is missing", field="role")
+    expiration = form.get("expiration")
+    if expiration is not None and not expiration.isdigit():
+        raise InvalidInput("'expiration' must be a number of seconds", field="expiration")
+    row, secret = await create_key(
+        svc.store,
+        role=role,
+        kind=form.get("kind") or "user",
+        domain_name=form.get("domain_name") or None,
+        description=form.get("description") or "",
+        expiration=float(expiration) if expiration else None,
+        user_name=form.get("user_name"),
+        now=svc.clock(),
+    )
+    return json_response({"message": "great success", "key": key_json(row, secret)})
+
+
+async def delete(request: Request) -> Response:
+    """Delete a key; it stops working within seconds."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    await delete_key(svc.store, path_param(request, "key_id"))
+    svc.keys.forget()
+    return json_response({"message": "key deleted"})

@@ -1,0 +1,112 @@
+"""``/v3/{domain}/messages``, ``messages.mime`` and stored messages (``storage.url``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mailwright.api.context import (
+    json_response,
+    path_param,
+    principal,
+    read_form,
+    services,
+)
+from mailwright.domains import get_domain
+from mailwright.errors import InvalidInput, NotFound
+from mailwright.messages import (
+    SendRequest,
+    accept,
+    attachment,
+    describe,
+    load,
+    parse_mime_send,
+    parse_send,
+    resend_request,
+    storage_url,
+)
+
+
+async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
+    svc = services(request)
+    accepted = await accept(
+        svc.store,
+        req,
+        domain=domain,
+        public_url=svc.public_url,
+        retention=svc.retention,
+        now=svc.clock(),
+    )
+    svc.on_accepted()
+    return json_response({"id": accepted.id, "message": accepted.message})
+
+
+async def _sending_domain(request: Request) -> str:
+    who = await principal(request)
+    domain = path_param(request, "domain").lower()
+    who.require_send(domain)
+    return (await get_domain(services(request).store, domain)).name
+
+
+async def send(request: Request) -> Response:
+    """Send a message built from Mailgun's form fields (batch sends with recipient-variables)."""
+    domain = await _sending_domain(request)
+    form = await read_form(request)
+    req = parse_send(form.fields, form.uploads, now=datetime.now(UTC))
+    return await _accept(request, domain, req)
+
+
+async def send_mime(request: Request) -> Response:
+    """Send a message given as complete MIME (`message` file) to the `to` recipients."""
+    domain = await _sending_domain(request)
+    form = await read_form(request)
+    req = parse_mime_send(form.fields, form.uploads, now=datetime.now(UTC))
+    return await _accept(request, domain, req)
+
+
+async def _stored(request: Request):  # type: ignore[no-untyped-def]
+    who = await principal(request)
+    domain = path_param(request, "domain").lower()
+    who.require_send(domain)
+    return domain, await load(services(request).store, path_param(request, "key"), domain=domain)
+
+
+async def get_stored(request: Request) -> Response:
+    """A stored message as Mailgun's JSON (`Accept: message/rfc2822` adds `body-mime`)."""
+    domain, stored = await _stored(request)
+    recipients = stored.recipients
+    raw = stored.render_for(recipients[0] if recipients else stored.facts.sender)
+    base = storage_url(services(request).public_url, domain, stored.row.id)
+    body = describe(
+        raw,
+        recipients=recipients,
+        sender=stored.facts.sender,
+        attachment_url=lambda i: f"{base}/attachments/{i}",
+    )
+    if "message/rfc2822" in request.headers.get("accept", ""):
+        body["body-mime"] = raw.decode("utf-8", errors="replace")
+    return json_response(body)
+
+
+async def get_stored_attachment(request: Request) -> Response:
+    """One attachment of a stored message, as the bytes that were sent."""
+    _, stored = await _stored(request)
+    recipients = stored.recipients
+    raw = stored.render_for(recipients[0] if recipients else stored.facts.sender)
+    index = path_param(request, "index")
+    found = attachment(raw, int(index)) if index.isdigit() else None
+    if found is None:
+        raise NotFound("Attachment not found")
+    return Response(found[1], media_type=found[0])
+
+
+async def resend(request: Request) -> Response:
+    """Send a stored message again to the recipients in `to`."""
+    domain, stored = await _stored(request)
+    form = await read_form(request)
+    to = form.get_all("to")
+    if not to:
+        raise InvalidInput("'to' parameter is missing", field="to")
+    return await _accept(request, domain, resend_request(stored, to))

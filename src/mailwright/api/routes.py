@@ -1,0 +1,133 @@
+"""Every HTTP route, in one table: Mailgun's paths, our inbox, health and the OpenAPI document.
+
+The OpenAPI description is generated from this table and the handlers' docstrings, so it
+cannot drift from what is served (``tests/integration/test_openapi.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mailwright.api import domains, events, inbox, keys, messages
+from mailwright.api.context import services
+
+PUBLIC = frozenset({"/healthz", "/openapi.json"})
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and database check: `{"status": "ok"}` when the database answers."""
+    if not await services(request).store.ping():
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    """This OpenAPI 3.1 description of every endpoint."""
+    return JSONResponse(openapi_document(request.app.routes, services(request).public_url))
+
+
+INBOX = "/mailwright/v1/inbox/messages"
+STORED = "/v3/domains/{domain}/messages/{key}"
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/v3/{domain}/messages", messages.send, methods=["POST"]),
+    Route("/v3/{domain}/messages.mime", messages.send_mime, methods=["POST"]),
+    Route(STORED, messages.get_stored, methods=["GET"]),
+    Route(STORED, messages.resend, methods=["POST"]),
+    Route(STORED + "/attachments/{index}", messages.get_stored_attachment, methods=["GET"]),
+    Route("/v3/{domain}/events", events.search, methods=["GET"]),
+    Route("/v3/{domain}/events/{token}", events.page, methods=["GET"]),
+    Route("/v4/domains", domains.list_all, methods=["GET"]),
+    Route("/v4/domains", domains.create, methods=["POST"]),
+    Route("/v4/domains/{name}", domains.get_one, methods=["GET"]),
+    Route("/v4/domains/{name}", domains.delete, methods=["DELETE"]),
+    Route("/v4/domains/{name}/verify", domains.verify, methods=["PUT"]),
+    Route("/v3/domains", domains.list_all, methods=["GET"]),
+    Route("/v3/domains", domains.create, methods=["POST"]),
+    Route("/v3/domains/{name}", domains.get_one, methods=["GET"]),
+    Route("/v3/domains/{name}", domains.delete, methods=["DELETE"]),
+    Route("/v3/domains/{name}/verify", domains.verify, methods=["PUT"]),
+    Route("/v1/keys", keys.list_all, methods=["GET"]),
+    Route("/v1/keys", keys.create, methods=["POST"]),
+    Route("/v1/keys/{key_id}", keys.delete, methods=["DELETE"]),
+    Route(INBOX, inbox.list_all, methods=["GET"]),
+    Route(INBOX, inbox.delete_all, methods=["DELETE"]),
+    Route(INBOX + "/{item_id}", inbox.get_one, methods=["GET"]),
+    Route(INBOX + "/{item_id}", inbox.delete_one, methods=["DELETE"]),
+    Route(INBOX + "/{item_id}/raw", inbox.get_raw, methods=["GET"]),
+    Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
+]
+
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+JSON_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+FORM_BODY = {
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}},
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "additionalProperties": True}
+        },
+    }
+}
+
+
+def _operation(route: Route, method: str) -> dict[str, Any]:
+    doc = (route.endpoint.__doc__ or "").strip()
+    summary, _, description = doc.partition("\n")
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", route.path)
+    ]
+    op: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{route.endpoint.__module__.rsplit('.', 1)[-1]}_"
+        f"{route.endpoint.__name__}_{route.path.count('/')}_{len(route.path)}",
+        "summary": " ".join((summary + " " + description).split()),
+        "parameters": params,
+        "responses": {
+            "200": JSON_OK,
+            "400": {"description": "Bad request", "content": ERROR},
+            "404": {"description": "Not found", "content": ERROR},
+        },
+    }
+    if route.path not in PUBLIC:
+        op["security"] = [{"basicAuth": []}]
+        op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}
+        op["responses"]["403"] = {"description": "Forbidden for this key", "content": ERROR}
+    if method in ("POST", "PUT"):
+        op["requestBody"] = FORM_BODY
+    return op
+
+
+def openapi_document(routes: list[Any], server_url: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            paths.setdefault(route.path, {})[method.lower()] = _operation(route, method)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mailwright",
+            "version": "0.1.0",
+            "description": "A self-hosted email platform that speaks Mailgun's API.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {"message": {"type": "string"}},
+                    "required": ["message"],
+                }
+            },
+        },
+    }

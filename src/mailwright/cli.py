@@ -1,0 +1,228 @@
+"""The ``mailwright`` command: parse arguments, build through ``app``, call one function."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvicorn
+import uvloop
+
+from mailwright import __version__
+from mailwright.app import build_runtime, build_services, build_store, first_start
+from mailwright.auth import create_key
+from mailwright.config import FIELDS, Settings
+from mailwright.domains import create_domain, get_domain, list_domains
+from mailwright.errors import ServiceError
+from mailwright.logs import configure, get_logger
+from mailwright.store import Store
+
+log = get_logger("mailwright.cli")
+
+ROLES = ("api", "smtp", "worker")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override MAILWRIGHT_* environment variables)")
+    for setting in FIELDS:
+        group.add_argument(
+            setting.flag,
+            dest=f"setting_{setting.name}",
+            metavar="VALUE",
+            help=f"{setting.help} [{setting.env}]",
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailwright",
+        description="A self-hosted email platform that speaks Mailgun's HTTP API.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailwright {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the server (all roles by default)",
+        description="Run the HTTP API and the delivery worker.",
+    )
+    serve.add_argument(
+        "--role", default="api,smtp,worker", help="comma-separated roles to run: api, smtp, worker"
+    )
+    _add_setting_flags(serve)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Create or upgrade the database schema.",
+    )
+    _add_setting_flags(migrate)
+
+    domains = sub.add_parser(
+        "domains", help="manage sending domains", description="Manage sending domains."
+    )
+    dsub = domains.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = dsub.add_parser("add", help="add a domain and print the DNS records to publish")
+    add.add_argument("name")
+    add.add_argument("--dkim-key-size", choices=("1024", "2048"), default="2048")
+    dsub.add_parser("list", help="list domains")
+    records = dsub.add_parser("records", help="print the DNS records a domain must publish")
+    records.add_argument("name")
+    _add_setting_flags(domains)
+
+    keys = sub.add_parser("keys", help="manage API keys", description="Manage API keys.")
+    ksub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kcreate = ksub.add_parser("create", help="create a key and print it (shown once)")
+    kcreate.add_argument("--domain", help="make a domain sending key for this domain")
+    kcreate.add_argument(
+        "--role",
+        default=None,
+        help="admin, developer, sending or basic (default: admin, or sending with --domain)",
+    )
+    kcreate.add_argument("--description", default="")
+    _add_setting_flags(keys)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name[len("setting_") :]: value
+        for name, value in vars(args).items()
+        if name.startswith("setting_") and value is not None
+    }
+    return Settings.from_env(overrides=overrides)
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_store(settings: Settings, action: Callable[[Store], Awaitable[Any]]) -> Any:
+    store = build_store(settings)
+    try:
+        await store.migrate()
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def _print_records(body: dict[str, Any]) -> None:
+    for title, key in (("sending", "sending_dns_records"), ("receiving", "receiving_dns_records")):
+        print(f"# {title} records")
+        for record in body[key]:
+            priority = f" {record['priority']}" if "priority" in record else ""
+            print(f"{record['name']}\t{record['record_type']}{priority}\t{record['value']}")
+
+
+async def _domains(settings: Settings, args: argparse.Namespace, store: Store) -> None:
+    plan = build_services(settings, store).dns_plan
+    if args.action == "list":
+        _, rows = await list_domains(store, limit=1000)
+        for row in rows:
+            print(f"{row.name}\t{row.type}\t{row.state}")
+        return
+    if args.action == "add":
+        row = await create_domain(
+            store, args.name, {"dkim_key_size": args.dkim_key_size}, now=time.time()
+        )
+    else:
+        row = await get_domain(store, args.name)
+    _print_records(
+        {
+            "sending_dns_records": [r.to_json() for r in plan.sending(row)],
+            "receiving_dns_records": [r.to_json() for r in plan.receiving(row)],
+        }
+    )
+
+
+async def _keys(args: argparse.Namespace, store: Store) -> None:
+    role = args.role or ("sending" if args.domain else "admin")
+    _, secret = await create_key(
+        store,
+        role=role,
+        kind="domain" if args.domain else "user",
+        domain_name=args.domain,
+        description=args.description,
+        now=time.time(),
+    )
+    print(secret)
+
+
+async def _serve(settings: Settings, roles: frozenset[str]) -> None:
+    runtime = build_runtime(settings, roles)
+    await runtime.store.migrate()
+    created = await first_start(settings, runtime.store)
+    if created.api_key:
+        print(f"mailwright: primary API key (shown once, keep it): {created.api_key}", flush=True)
+    if created.sandbox:
+        print(f"mailwright: sandbox domain: {created.sandbox}", flush=True)
+    if settings.delivery == "capture":
+        log.info(
+            "delivery_mode",
+            mode="capture",
+            note="nothing leaves this machine; mail goes to the built-in inbox",
+        )
+    if "smtp" in roles:
+        log.warning(
+            "smtp_role_unavailable",
+            note="inbound SMTP and submission are not in "
+            "this release; the api and worker roles run",
+        )
+    await runtime.start()
+    try:
+        if "api" in roles:
+            host, port = settings.http_addr
+            config = uvicorn.Config(
+                runtime.app,
+                host=host,
+                port=port,
+                lifespan="off",
+                access_log=False,
+                log_level="warning",
+                http="httptools",
+                loop="none",
+                server_header=False,
+            )
+            log.info("http_listening", url=settings.effective_public_url)
+            await uvicorn.Server(config).serve()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        await runtime.stop()
+
+
+def _roles(value: str) -> frozenset[str]:
+    roles = frozenset(r.strip() for r in value.split(",") if r.strip())
+    unknown = roles - set(ROLES)
+    if not roles or unknown:
+        raise ServiceError(
+            f"--role: unknown role {', '.join(sorted(unknown)) or '(none)'}; "
+            f"choose from {', '.join(ROLES)}"
+        )
+    return roles
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        configure(settings.log_format)
+        if args.command == "serve":
+            _run(_serve(settings, _roles(args.role)))
+        elif args.command == "migrate":
+            _run(_with_store(settings, lambda store: asyncio.sleep(0)))
+            print("mailwright: schema is up to date")
+        elif args.command == "domains":
+            _run(_with_store(settings, lambda store: _domains(settings, args, store)))
+        elif args.command == "keys":
+            _run(_with_store(settings, lambda store: _keys(args, store)))
+    except ServiceError as exc:
+        print(f"mailwright: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

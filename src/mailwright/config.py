@@ -1,0 +1,225 @@
+"""The one Settings object: read from the environment (then ``--flags``), validated at start-up.
+
+This is the only module that reads ``os.environ``. Every field states its default and meaning in
+``FIELDS``; an unknown ``MAILWRIGHT_*`` variable or a bad value raises ``ConfigError`` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mailwright.errors import ConfigError
+
+PREFIX = "MAILWRIGHT_"
+
+
+class Secret:
+    """A string that keeps itself out of reprs and logs (starlette's ``Secret``)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _addr(value: str) -> tuple[str, int] | None:
+    if value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port")
+    return host.strip("[]"), int(port)
+
+
+def _required_addr(value: str) -> tuple[str, int]:
+    parsed = _addr(value)
+    if parsed is None:
+        raise ValueError("expected host:port")
+    return parsed
+
+
+def _database_url(value: str) -> str:
+    scheme = value.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError("expected sqlite:///path or postgresql://user@host:port/db")
+    return value
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an absolute http(s) URL")
+    return value.rstrip("/")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def _relay_url(value: str) -> Secret | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("expected smtp://user:pass@host:port or smtps://...")
+    return Secret(value)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError("expected a TCP port number")
+    return int(value)
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("expected a positive number")
+    return number
+
+
+def _optional_bool(value: str) -> bool | None:
+    return None if value == "" else _bool(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str  # field name; the variable is MAILWRIGHT_<NAME upper>
+    default: str  # raw default, parsed like any other value ("" = unset)
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+FIELDS: tuple[Setting, ...] = (
+    Setting("data_dir", "./var", Path, "SQLite file, blobs, generated keys"),
+    Setting(
+        "database_url",
+        "",
+        lambda v: _database_url(v) if v else "",
+        "sqlite:///path or postgresql://user@host:port/db (default: SQLite in the data dir)",
+    ),
+    Setting("http_addr", "127.0.0.1:8080", _required_addr, "host:port of the HTTP API"),
+    Setting("smtp_addr", "127.0.0.1:2525", _addr, "inbound (MX) SMTP listener; empty disables"),
+    Setting("submission_addr", "127.0.0.1:5870", _addr, "SMTP submission; empty disables"),
+    Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
+    Setting(
+        "public_url",
+        "",
+        lambda v: _public_url(v) if v else "",
+        "absolute base URL used in links (default http://<HTTP_ADDR>)",
+    ),
+    Setting("delivery", "capture", _choice("capture", "mx", "relay"), "capture, mx or relay"),
+    Setting("relay_url", "", _relay_url, "smarthost for relay: smtp://user:pass@host:port"),
+    Setting("dns_server", "", _addr, "host:port of the DNS resolver (default: system)"),
+    Setting("mx_port", "25", _port, "TCP port used to connect to MX hosts"),
+    Setting("tls_verify", "", _optional_bool, "verify MX/relay certificates"),
+    Setting("allow_private_urls", "false", _bool, "let webhook/route URLs reach private ranges"),
+    Setting(
+        "log_format",
+        "",
+        lambda v: _choice("console", "json")(v) if v else "",
+        "console or json (default: console on a TTY)",
+    ),
+    Setting(
+        "retention_hours",
+        "72",
+        _positive_float,
+        "how long stored messages, captured mail and events are kept",
+    ),
+)
+BY_ENV = {s.env: s for s in FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    http_addr: tuple[str, int] = ("127.0.0.1", 8080)
+    smtp_addr: tuple[str, int] | None = ("127.0.0.1", 2525)
+    submission_addr: tuple[str, int] | None = ("127.0.0.1", 5870)
+    api_key: Secret | None = None
+    public_url: str = ""
+    delivery: str = "capture"
+    relay_url: Secret | None = None
+    dns_server: tuple[str, int] | None = None
+    mx_port: int = 25
+    tls_verify: bool | None = None
+    allow_private_urls: bool = False
+    log_format: str = ""
+    retention_hours: float = 72.0
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'mailwright.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        host, port = self.http_addr
+        return self.public_url or f"http://{host}:{port}"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Environment first, then ``overrides`` (field name -> raw value, from ``--flags``)."""
+        env = os.environ if environ is None else environ
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in BY_ENV)
+        if unknown:
+            valid = ", ".join(s.env for s in FIELDS)
+            raise ConfigError(f"unknown setting {unknown[0]}; valid settings are: {valid}")
+        raw = {s.name: env.get(s.env, s.default) for s in FIELDS}
+        raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        values: dict[str, Any] = {}
+        for setting in FIELDS:
+            try:
+                values[setting.name] = setting.parse(raw[setting.name])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"bad value for {setting.env}: {raw[setting.name]!r} ({exc})"
+                ) from None
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

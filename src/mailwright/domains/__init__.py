@@ -1,0 +1,32 @@
+"""Sending domains: DNS records to publish, DKIM keys and signing, verification checks."""
+
+from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
+from mailwright.domains.records import DnsRecord
+from mailwright.domains.service import (
+    DnsPlan,
+    create_domain,
+    delete_domain,
+    domain_json,
+    ensure_sandbox,
+    get_domain,
+    list_domains,
+    normalise_name,
+    verify_domain,
+)
+
+__all__ = [
+    "DkimKey",
+    "DnsPlan",
+    "DnsRecord",
+    "create_domain",
+    "delete_domain",
+    "domain_json",
+    "ensure_sandbox",
+    "generate_key",
+    "get_domain",
+    "list_domains",
+    "normalise_name",
+    "sign",
+    "txt_value",
+    "verify_domain",
+]

@@ -1,0 +1,106 @@
+"""DKIM for sending domains: RSA key generation, the TXT value to publish, and signing.
+
+Keys come from ``cryptography``; signing is dkimpy's, rsa-sha256 with relaxed/relaxed
+canonicalisation (RFC 6376 3.4), which survives the header refolding relays do.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import dkim
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mailwright.errors import InvalidInput, ServiceError
+
+KEY_SIZES = (1024, 2048)
+
+# RFC 6376 5.4.1: the From field MUST be signed; the rest are the fields a recipient sees or a
+# client acts on. Absent ones are signed too (as empty), so nobody can add them in transit.
+SIGNED_HEADERS = (
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "to",
+    "cc",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+)
+
+_SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+
+class DkimSigningFailed(ServiceError):
+    """The message or key could not be DKIM-signed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    selector: str
+    private_pem: str  # PKCS#8 PEM, unencrypted; never log it
+    public_b64: str  # base64 DER SubjectPublicKeyInfo, as in the p= tag
+
+    def __repr__(self) -> str:
+        return f"DkimKey(selector={self.selector!r}, public_b64={self.public_b64[:16]!r}...)"
+
+
+def generate_key(selector: str, bits: int = 2048) -> DkimKey:
+    if bits not in KEY_SIZES:
+        raise InvalidInput("dkim_key_size must be 1024 or 2048", field="dkim_key_size")
+    if not _SELECTOR.match(selector):
+        raise InvalidInput(f"Invalid DKIM selector {selector!r}", field="dkim_selector")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return DkimKey(selector, private_pem, base64.b64encode(public_der).decode("ascii"))
+
+
+def txt_value(public_b64: str) -> str:
+    return f"k=rsa; p={public_b64}"
+
+
+def new_selector(now: datetime) -> str:
+    """``mw`` + year and month, e.g. ``mw202405``.
+
+    A dated selector lets a rotated key be published beside the old one (RFC 6376 3.1) without
+    clashing, and tells an operator at a glance how old a key is.
+    """
+    return f"mw{now:%Y%m}"
+
+
+def sign(message: bytes, *, domain: str, selector: str, private_pem: str) -> bytes:
+    """The message with a ``DKIM-Signature`` header prepended."""
+    # Fold the new header with the message's own line ending so the result is consistent.
+    linesep = b"\r\n" if b"\r\n" in message else b"\n"
+    try:
+        header = dkim.sign(
+            message,
+            selector.encode("ascii"),
+            domain.encode("ascii"),
+            private_pem.encode("ascii"),
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=[h.encode("ascii") for h in SIGNED_HEADERS],
+            linesep=linesep,
+        )
+    except (dkim.DKIMException, UnicodeEncodeError) as exc:
+        raise DkimSigningFailed(f"DKIM signing failed: {exc}") from exc
+    return bytes(header) + message

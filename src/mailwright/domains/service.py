@@ -1,0 +1,193 @@
+"""Sending domains: create (with a fresh DKIM key), look up, list, delete, verify DNS."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.domains.dkim import generate_key, new_selector
+from mailwright.domains.records import DnsRecord, receiving_records, sending_records
+from mailwright.domains.verify import check_records
+from mailwright.errors import Conflict, InvalidInput, NotFound
+from mailwright.resolver import Resolver
+from mailwright.store import DomainRow, Store, queries
+
+# RFC 1035 labels (after IDNA), at least two labels.
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+SPAM_ACTIONS = ("disabled", "block", "tag")
+SANDBOX_SUFFIX = ".mailwright.test"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsPlan:
+    """Where the records we ask owners to publish point: our public host name."""
+
+    host: str
+
+    def sending(self, row: DomainRow) -> list[DnsRecord]:
+        return sending_records(
+            row.name,
+            selector=row.dkim_selector,
+            public_b64=row.dkim_public_key,
+            spf_include=self.host,
+            tracking_target=self.host,
+            web_prefix=row.web_prefix,
+        )
+
+    def receiving(self, row: DomainRow) -> list[DnsRecord]:
+        return receiving_records(row.name, mx_hosts=[self.host])
+
+
+def normalise_name(name: str) -> str:
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode().lower()
+    except UnicodeError:
+        ascii_name = ""
+    if not DOMAIN_RE.match(ascii_name):
+        raise InvalidInput(f"'{name}' is not a valid domain name", field="name")
+    return ascii_name
+
+
+def _options(form: dict[str, str]) -> dict[str, Any]:
+    spam_action = form.get("spam_action", "disabled")
+    if spam_action not in SPAM_ACTIONS:
+        raise InvalidInput("spam_action must be disabled, block or tag", field="spam_action")
+    size = form.get("dkim_key_size", "2048")
+    if size not in ("1024", "2048"):
+        raise InvalidInput("dkim_key_size must be 1024 or 2048", field="dkim_key_size")
+    scheme = form.get("web_scheme", "http")
+    if scheme not in ("http", "https"):
+        raise InvalidInput("web_scheme must be http or https", field="web_scheme")
+    prefix = form.get("web_prefix", "email")
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", prefix):
+        raise InvalidInput("web_prefix must be a DNS label", field="web_prefix")
+    selector = form.get("dkim_selector") or ""
+    if selector and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", selector):
+        raise InvalidInput("dkim_selector must be a DNS label", field="dkim_selector")
+    return {
+        "spam_action": spam_action,
+        "dkim_key_size": int(size),
+        "web_scheme": scheme,
+        "web_prefix": prefix,
+        "dkim_selector": selector,
+        "wildcard": form.get("wildcard", "false").lower() in ("true", "yes"),
+    }
+
+
+async def create_domain(
+    store: Store, name: str, form: dict[str, str], *, now: float, type_: str = "custom"
+) -> DomainRow:
+    """Create a domain with a new DKIM key pair (RSA, 2048 bits unless asked otherwise)."""
+    ascii_name = normalise_name(name)
+    options = _options(form)
+    async with store.read() as conn:
+        if await queries.get_domain(conn, ascii_name) is not None:
+            raise Conflict(f"Domain {ascii_name} already exists")
+    selector = options.pop("dkim_selector") or new_selector(_utc(now))
+    key = await asyncio.to_thread(generate_key, selector, options["dkim_key_size"])
+    values = options | {
+        "id": secrets.token_hex(12),
+        "name": ascii_name,
+        "type": type_,
+        "state": "active" if type_ == "sandbox" else "unverified",
+        "created_at": now,
+        "require_tls": False,
+        "skip_verification": False,
+        "dkim_selector": key.selector,
+        "dkim_private_key": key.private_pem,
+        "dkim_public_key": key.public_b64,
+        "is_disabled": False,
+    }
+
+    async def insert(conn: AsyncConnection) -> DomainRow | None:
+        if await queries.get_domain(conn, ascii_name) is not None:
+            raise Conflict(f"Domain {ascii_name} already exists")
+        await queries.insert_domain(conn, values)
+        return await queries.get_domain(conn, ascii_name)
+
+    row = await store.write(insert)
+    assert row is not None
+    return row
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+async def get_domain(store: Store, name: str) -> DomainRow:
+    async with store.read() as conn:
+        row = await queries.get_domain(conn, name)
+    if row is None:
+        raise NotFound(f"Domain not found: {name}")
+    return row
+
+
+async def list_domains(
+    store: Store, *, limit: int = 100, skip: int = 0, state: str | None = None
+) -> tuple[int, list[DomainRow]]:
+    async with store.read() as conn:
+        return await queries.list_domains(conn, limit=limit, skip=skip, state=state)
+
+
+async def delete_domain(store: Store, name: str) -> None:
+    async def remove(conn: AsyncConnection) -> bool:
+        return await queries.delete_domain(conn, name)
+
+    if not await store.write(remove):
+        raise NotFound(f"Domain not found: {name}")
+
+
+async def verify_domain(
+    store: Store, resolver: Resolver, plan: DnsPlan, name: str
+) -> tuple[DomainRow, list[DnsRecord], list[DnsRecord]]:
+    """Look the records up for real; the domain is active once SPF and DKIM are published."""
+    row = await get_domain(store, name)
+    sending, receiving = await asyncio.gather(
+        check_records(resolver, plan.sending(row)), check_records(resolver, plan.receiving(row))
+    )
+    authenticated = all(r.valid == "valid" for r in sending if r.record_type == "TXT")
+    state = "active" if authenticated or row.type == "sandbox" else "unverified"
+    if state != row.state:
+
+        async def update(conn: AsyncConnection) -> DomainRow | None:
+            await queries.update_domain(conn, row.name, {"state": state})
+            return await queries.get_domain(conn, row.name)
+
+        updated = await store.write(update)
+        assert updated is not None
+        row = updated
+    return row, sending, receiving
+
+
+async def ensure_sandbox(store: Store, *, now: float) -> DomainRow | None:
+    """First start creates one sandbox domain; returns it when it was just created."""
+    async with store.read() as conn:
+        if await queries.count_domains(conn, type_="sandbox"):
+            return None
+    name = f"sandbox{secrets.token_hex(16)}{SANDBOX_SUFFIX}"
+    return await create_domain(store, name, {}, now=now, type_="sandbox")
+
+
+def domain_json(row: DomainRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "state": row.state,
+        "type": row.type,
+        "created_at": formatdate(row.created_at, usegmt=True),
+        "smtp_login": f"postmaster@{row.name}",
+        "spam_action": row.spam_action,
+        "wildcard": row.wildcard,
+        "require_tls": row.require_tls,
+        "skip_verification": row.skip_verification,
+        "web_scheme": row.web_scheme,
+        "web_prefix": row.web_prefix,
+        "is_disabled": row.is_disabled,
+    }

@@ -1,0 +1,56 @@
+"""The exception tree of mailwright; no I/O.
+
+Exceptions mean our own fault or invalid input. Expected remote outcomes (an SMTP reply, a DNS
+timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to HTTP.
+
+* ServiceError
+  - InvalidInput          -- bad input from a client (400); ``field`` names the parameter
+    + PayloadTooLarge     -- a message over the size limit (413)
+  - Unauthorized          -- missing or wrong credentials (401)
+  - Forbidden             -- credentials valid but not allowed here (403)
+  - NotFound              -- the named resource does not exist (404)
+  - Conflict              -- the resource already exists (400 in Mailgun's API)
+  - ConfigError           -- a bad setting at start-up (the process stops)
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Something went wrong in mailwright."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class InvalidInput(ServiceError):
+    """Bad input."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PayloadTooLarge(InvalidInput):
+    """Message is too large."""
+
+
+class Unauthorized(ServiceError):
+    """Invalid private key."""
+
+
+class Forbidden(ServiceError):
+    """Forbidden."""
+
+
+class NotFound(ServiceError):
+    """Not found."""
+
+
+class Conflict(ServiceError):
+    """Already exists."""
+
+
+class ConfigError(ServiceError):
+    """Invalid configuration."""

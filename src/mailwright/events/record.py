@@ -1,0 +1,116 @@
+"""Event rows: Mailgun's event JSON, built once and stored with the columns the filters use.
+
+``record`` writes in the caller's transaction, so an event exists exactly when the state change
+it describes was committed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.events.types import EventType, LogLevel
+from mailwright.store import queries
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What every event of one message says about that message."""
+
+    domain: str
+    message_id: str
+    storage_key: str
+    storage_url: str
+    sender: str
+    from_header: str
+    to_header: str
+    subject: str
+    size: int
+    method: str = "http"
+    is_test_mode: bool = False
+    tags: list[str] = field(default_factory=list)
+    user_variables: dict[str, Any] = field(default_factory=dict)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MessageFacts:
+        return cls(**data)
+
+
+def new_event_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _payload(
+    facts: MessageFacts, event: EventType, recipient: str, timestamp: float
+) -> dict[str, Any]:
+    return {
+        "id": new_event_id(),
+        "event": str(event),
+        "timestamp": timestamp,
+        "log-level": str(LogLevel.INFO),
+        "recipient": recipient,
+        "recipient-domain": recipient.rpartition("@")[2].lower(),
+        "envelope": {"sender": facts.sender, "targets": recipient, "transport": "smtp"},
+        "message": {
+            "headers": {
+                "message-id": facts.message_id,
+                "from": facts.from_header,
+                "to": facts.to_header,
+                "subject": facts.subject,
+            },
+            "attachments": facts.attachments,
+            "size": facts.size,
+        },
+        "flags": {
+            "is-routed": False,
+            "is-authenticated": True,
+            "is-system-test": False,
+            "is-test-mode": facts.is_test_mode,
+        },
+        "tags": facts.tags,
+        "user-variables": facts.user_variables,
+        "storage": {"url": facts.storage_url, "key": facts.storage_key},
+        "campaigns": [],
+    }
+
+
+def event_row(
+    facts: MessageFacts,
+    event: EventType,
+    recipient: str,
+    timestamp: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One row of the events table; ``extra`` adds or replaces top-level event fields."""
+    payload = _payload(facts, event, recipient, timestamp) | extra
+    return {
+        "id": payload["id"],
+        "domain": facts.domain,
+        "timestamp": timestamp,
+        "event": str(event),
+        "severity": payload.get("severity"),
+        "recipient": recipient.lower(),
+        "message_id": facts.message_id,
+        "sender": facts.from_header,
+        "to": facts.to_header,
+        "subject": facts.subject,
+        "tags_key": "|" + "|".join(t.lower() for t in facts.tags) + "|",
+        "attachments": "|".join(str(a.get("filename", "")) for a in facts.attachments),
+        "size": facts.size,
+        "list": None,
+        "payload": json.dumps(payload, separators=(",", ":")),
+    }
+
+
+async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write event rows in the caller's transaction."""
+    await queries.insert_events(conn, rows)

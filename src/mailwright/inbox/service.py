@@ -1,0 +1,54 @@
+"""Read and clear captured mail; each item is one recipient's final bytes, as delivered."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.errors import NotFound
+from mailwright.store import InboxRow, Store, queries
+
+
+async def list_items(
+    store: Store, *, limit: int, skip: int, recipient: str | None, domain: str | None
+) -> tuple[int, list[InboxRow]]:
+    async with store.read() as conn:
+        return await queries.list_inbox(
+            conn, limit=limit, skip=skip, recipient=recipient, domain=domain
+        )
+
+
+async def get_item(store: Store, item_id: str) -> tuple[InboxRow, bytes]:
+    async with store.read() as conn:
+        found = await queries.get_inbox(conn, item_id)
+    if found is None:
+        raise NotFound("Message not found in the inbox")
+    return found
+
+
+async def delete_items(store: Store, item_id: str | None = None) -> int:
+    async def remove(conn: AsyncConnection) -> int:
+        return await queries.delete_inbox(conn, item_id)
+
+    count = await store.write(remove)
+    if item_id is not None and not count:
+        raise NotFound("Message not found in the inbox")
+    return count
+
+
+def item_json(row: InboxRow, base_url: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "domain": row.domain,
+        "recipient": row.recipient,
+        "sender": row.sender,
+        "subject": row.subject,
+        "message-id": row.message_id,
+        "storage-key": row.message_key,
+        "received_at": formatdate(row.created_at, usegmt=True),
+        "timestamp": row.created_at,
+        "url": f"{base_url}/mailwright/v1/inbox/messages/{row.id}",
+        "raw_url": f"{base_url}/mailwright/v1/inbox/messages/{row.id}/raw",
+    }

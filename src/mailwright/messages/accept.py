@@ -1,0 +1,130 @@
+"""Accept a send: store the message once, one delivery per recipient and the accepted events,
+all in one transaction, then answer ``Queued. Thank you.``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formataddr
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.errors import InvalidInput
+from mailwright.events import EventType, MessageFacts, event_row, record
+from mailwright.messages.form import SendRequest, new_message_id
+from mailwright.store import MessageKey, Store, queries
+
+QUEUED = "Queued. Thank you."
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    id: str  # "<message-id>", as Mailgun answers
+    message: str
+    key: MessageKey
+
+
+def storage_url(public_url: str, domain: str, key: str) -> str:
+    return f"{public_url}/v3/domains/{domain}/messages/{key}"
+
+
+def _facts(
+    req: SendRequest, *, domain: str, key: str, message_id: str, url: str, method: str
+) -> MessageFacts:
+    return MessageFacts(
+        domain=domain,
+        message_id=message_id,
+        storage_key=key,
+        storage_url=url,
+        sender=req.sender,
+        from_header=req.from_header,
+        to_header=_to_header(req),
+        subject=req.subject,
+        size=req.size,
+        method=method,
+        is_test_mode=req.is_test_mode,
+        tags=list(req.tags),
+        user_variables=dict(req.user_variables),
+        attachments=list(req.attachments),
+    )
+
+
+def _to_header(req: SendRequest) -> str:
+    pairs = req.spec.get("to")
+    if isinstance(pairs, list) and pairs:
+        return ", ".join(formataddr((str(name), str(addr))) for name, addr in pairs)
+    return ", ".join(req.recipients)
+
+
+async def accept(
+    store: Store,
+    req: SendRequest,
+    *,
+    domain: str,
+    public_url: str,
+    retention: float,
+    now: float,
+    method: str = "http",
+) -> Accepted:
+    """Store ``req`` durably; returns once the transaction is committed."""
+    if req.template is not None:
+        # Stored templates arrive with the templates issue (#6); until then none exists.
+        raise InvalidInput(f"template '{req.template}' not found", field="template")
+    key = MessageKey(secrets.token_urlsafe(18))
+    message_id = new_message_id(domain, _utc(now), secrets.token_hex(8))
+    url = storage_url(public_url, domain, key)
+    facts = _facts(req, domain=domain, key=key, message_id=message_id, url=url, method=method)
+    due = req.deliver_at.timestamp() if req.deliver_at is not None else now
+    message = {
+        "id": key,
+        "domain": domain,
+        "message_id": message_id,
+        "sender": req.sender,
+        "subject": req.subject,
+        "spec": json.dumps({"spec": req.spec, "facts": facts.to_json()}, separators=(",", ":")),
+        "recipients": json.dumps(req.recipients),
+        "size": req.size,
+        "method": method,
+        "is_test_mode": req.is_test_mode,
+        "created_at": now,
+        "expires_at": max(now, due) + retention,
+    }
+    deliveries = [
+        _delivery(key, domain, rcpt, i, due, now) for i, rcpt in enumerate(req.recipients)
+    ]
+    events = [
+        event_row(facts, EventType.ACCEPTED, rcpt, now, method=method) for rcpt in req.recipients
+    ]
+
+    async def write(conn: AsyncConnection) -> None:
+        await queries.insert_message(conn, message, req.blobs, deliveries)
+        await record(conn, events)
+
+    await store.write(write)
+    return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
+
+
+def _delivery(
+    key: str, domain: str, rcpt: str, index: int, due: float, now: float
+) -> dict[str, Any]:
+    return {
+        "message_key": key,
+        "domain": domain,
+        "recipient": rcpt,
+        "recipient_index": index,
+        "status": "queued",
+        "due_at": due,
+        "attempts": 0,
+        "claimed_by": None,
+        "claimed_until": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,267 @@
+"""Render one recipient's final MIME bytes from a stored send ``spec``; pure and deterministic.
+
+The same spec, blobs, recipient, Message-Id and date always give the same bytes: MIME
+boundaries are derived from the Message-Id instead of being random, so a retry re-renders the
+exact message that was attempted before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.utils import format_datetime
+from typing import Any
+
+_POLICY = email_policy.SMTP
+# SMTPUTF8 (RFC 6531) addresses can't be RFC 2047-encoded, so such messages are written as UTF-8.
+_UTF8_POLICY = email_policy.SMTPUTF8
+_PLACEHOLDER = re.compile(r"%recipient(?:\.([^%\s]+))?%")
+# h: headers never override the message's own structure, identity or blind recipients.
+_PROTECTED_HEADERS = frozenset(
+    {"bcc", "message-id", "mime-version", "content-type", "content-transfer-encoding"}
+)
+_MAX_7BIT_LINE = 998  # RFC 5322 2.1.1
+
+Personalise = Callable[[str], str]
+
+
+def substitute(text: str, variables: Mapping[str, Any], recipient: str) -> str:
+    """Replace ``%recipient%`` with the address and ``%recipient.KEY%`` with ``variables[KEY]``.
+
+    A key the recipient has no value for is left as written: that is what Mailgun does (a
+    mailgun-php report, issue #385, shows ``%recipient.testvar%`` delivered verbatim when the
+    variable was not sent, and django-anymail's Mailgun backend fills every recipient's
+    recipient-variables with all keys, defaulting to "", precisely to avoid that). A recipient
+    absent from recipient-variables is the same case with no keys at all.
+    """
+    if "%recipient" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key is None:
+            return recipient
+        if key in variables:
+            return _as_text(variables[key])
+        return match.group(0)
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def render(
+    spec: dict[str, Any],
+    blobs: Sequence[bytes],
+    *,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    recipient_index: int = 0,
+) -> bytes:
+    personalise = _personaliser(spec, recipient)
+    if spec["kind"] == "mime":
+        return _render_mime(spec, blobs, message_id=message_id, personalise=personalise)
+    policy = _UTF8_POLICY if spec.get("smtputf8") else _POLICY
+    seed = f"{message_id}/{recipient_index}"
+    message = EmailMessage(policy=policy)
+    for name, value in _headers(spec, recipient, message_id, date, personalise):
+        message[name] = value
+    body = _body(spec, blobs, personalise, seed)
+    for name, value in body.items():
+        message[name] = value
+    message.set_payload(body.get_payload())
+    return message.as_bytes()
+
+
+def _personaliser(spec: dict[str, Any], recipient: str) -> Personalise:
+    """Batch sends (recipient-variables given) substitute placeholders; other sends don't."""
+    batch = spec.get("recipient-variables")
+    if batch is None:
+        return _unchanged
+    variables = batch.get(recipient.lower()) or {}
+    return lambda text: substitute(text, variables, recipient)
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value)  # numbers as written, true/false, objects as JSON
+
+
+def _header_text(value: str) -> str:
+    # A substituted value comes from recipient-variables; it must not inject header lines.
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _headers(
+    spec: dict[str, Any],
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    personalise: Personalise,
+) -> list[tuple[str, Any]]:
+    headers: list[tuple[str, Any]] = [("From", spec["from"]), ("To", _to(spec, recipient))]
+    if spec["cc"] and spec.get("recipient-variables") is None:
+        headers.append(("Cc", _addresses(spec["cc"])))
+    headers += [
+        ("Subject", _header_text(personalise(spec["subject"]))),
+        ("Date", format_datetime(date)),
+        ("Message-Id", f"<{message_id}>"),
+        ("MIME-Version", "1.0"),
+    ]
+    headers = _with_extra_headers(headers, spec["headers"], personalise)
+    if spec["variables"]:
+        headers.append(("X-Mailgun-Variables", json.dumps(spec["variables"])))
+    headers += [("X-Mailgun-Tag", tag) for tag in spec["tags"]]
+    return headers
+
+
+def _with_extra_headers(
+    headers: list[tuple[str, Any]], extra: list[list[str]], personalise: Personalise
+) -> list[tuple[str, Any]]:
+    """Add ``h:`` headers; one named like a standard header replaces it in place."""
+    positions = {name.lower(): index for index, (name, _) in enumerate(headers)}
+    for name, value in extra:
+        key = name.lower()
+        if key in _PROTECTED_HEADERS:
+            continue
+        entry = (name, _header_text(personalise(value)))
+        if key in positions:
+            headers[positions[key]] = entry
+        else:
+            positions[key] = len(headers)
+            headers.append(entry)
+    return headers
+
+
+def _to(spec: dict[str, Any], recipient: str) -> tuple[Address, ...]:
+    if spec.get("recipient-variables") is None:
+        return _addresses(spec["to"])
+    # Batch: each recipient sees only itself, with the display name it was given.
+    wanted = recipient.lower()
+    for display_name, address in (*spec["to"], *spec["cc"]):
+        if address.lower() == wanted:
+            return _addresses([[display_name, address]])
+    return _addresses([["", recipient]])
+
+
+def _addresses(pairs: list[list[str]]) -> tuple[Address, ...]:
+    # username/domain instead of addr_spec: the addr_spec parser rejects SMTPUTF8 local parts.
+    addresses = []
+    for name, address in pairs:
+        username, _, domain = address.rpartition("@")
+        addresses.append(Address(display_name=name, username=username, domain=domain))
+    return tuple(addresses)
+
+
+def _body(
+    spec: dict[str, Any], blobs: Sequence[bytes], personalise: Personalise, seed: str
+) -> MIMEPart:
+    """Alternatives (plain, x-amp-html, html), then related with inline files, then mixed."""
+    texts = [
+        _text_part(personalise(spec[name]), subtype)
+        for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html"))
+        if spec.get(name)
+    ]
+    if not texts:  # a template send whose template has not been applied yet
+        texts = [_text_part("", "plain")]
+    body = texts[0] if len(texts) == 1 else _multipart("alternative", texts, seed)
+    if spec["inline"]:
+        inline = [_file_part(blobs, entry, "inline") for entry in spec["inline"]]
+        body = _multipart("related", [body, *inline], seed)
+    if spec["attachments"]:
+        files = [_file_part(blobs, entry, "attachment") for entry in spec["attachments"]]
+        body = _multipart("mixed", [body, *files], seed)
+    return body
+
+
+def _text_part(text: str, subtype: str) -> MIMEPart:
+    part = MIMEPart(policy=_POLICY)
+    is_7bit = text.isascii() and all(len(line) <= _MAX_7BIT_LINE for line in text.splitlines())
+    cte = "7bit" if is_7bit else "quoted-printable"
+    part.set_content(text, subtype=subtype, charset="utf-8", cte=cte)
+    return part
+
+
+def _file_part(blobs: Sequence[bytes], entry: dict[str, Any], disposition: str) -> MIMEPart:
+    maintype, _, subtype = entry["content-type"].partition("/")
+    if maintype == "multipart":  # set_content can't build a multipart from bytes
+        maintype, subtype = "application", "octet-stream"
+    filename = entry["filename"]
+    part = MIMEPart(policy=_POLICY)
+    part.set_content(
+        blobs[entry["blob"]],
+        maintype,
+        subtype,
+        disposition=disposition,
+        filename=filename or None,
+        # Mailgun: an inline file is referenced from HTML as cid:<filename>.
+        cid=f"<{filename}>" if disposition == "inline" else None,
+    )
+    return part
+
+
+def _multipart(subtype: str, parts: list[MIMEPart], seed: str) -> MIMEPart:
+    # "=_" can't occur in quoted-printable or base64 text, so the boundary can't collide with it.
+    digest = hashlib.sha256(f"{seed}/{subtype}".encode()).hexdigest()[:32]
+    node = MIMEPart(policy=_POLICY)
+    node["Content-Type"] = f'multipart/{subtype}; boundary="=_{digest}"'
+    for part in parts:
+        node.attach(part)
+    return node
+
+
+def _render_mime(
+    spec: dict[str, Any], blobs: Sequence[bytes], *, message_id: str, personalise: Personalise
+) -> bytes:
+    """The uploaded MIME with our headers on top; the rest of the bytes are kept as sent.
+
+    The client's Message-Id is replaced by ours, as Mailgun does for sends through its API:
+    the id returned by the API, the events and the delivered header must be the same one.
+    Bcc is removed. Placeholders are substituted in ``h:`` values only: the body may be
+    transfer-encoded, and rewriting it would need a full re-serialisation.
+    """
+    raw = _crlf(blobs[spec["raw"]])
+    head, _, body = raw.partition(b"\r\n\r\n")
+    ours = EmailMessage(policy=_POLICY)
+    ours["Message-Id"] = f"<{message_id}>"
+    for name, value in spec["headers"]:
+        if name.lower() not in _PROTECTED_HEADERS:
+            ours[name] = _header_text(personalise(value))
+    if spec["variables"]:
+        ours["X-Mailgun-Variables"] = json.dumps(spec["variables"])
+    for tag in spec["tags"]:
+        ours["X-Mailgun-Tag"] = tag
+    replaced = {name.lower() for name in ours} | {"bcc"}
+    kept = [field for name, field in _split_fields(head) if name not in replaced]
+    return ours.as_bytes()[:-2] + b"".join(kept) + b"\r\n" + body
+
+
+def _crlf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+def _split_fields(head: bytes) -> list[tuple[str, bytes]]:
+    """``(lower-cased name, raw field with continuation lines and CRLF)`` per header field."""
+    fields: list[tuple[str, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and fields:
+            name, previous = fields[-1]
+            fields[-1] = (name, previous + line + b"\r\n")
+            continue
+        name = line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
+        fields.append((name, line + b"\r\n"))
+    return fields

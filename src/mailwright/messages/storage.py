@@ -1,0 +1,85 @@
+"""Stored messages: load what ``accept`` stored, render it for a recipient, resend it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import getaddresses
+from typing import Any
+
+from mailwright.errors import InvalidInput, NotFound
+from mailwright.events import MessageFacts
+from mailwright.messages.form import MAX_RECIPIENTS, SendRequest
+from mailwright.messages.render import render
+from mailwright.store import MessageRow, Store, queries
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    row: MessageRow
+    spec: dict[str, Any]
+    facts: MessageFacts
+    blobs: list[bytes]
+
+    @property
+    def recipients(self) -> list[str]:
+        return [str(r) for r in json.loads(self.row.recipients)]
+
+    def render_for(self, recipient: str, index: int = 0) -> bytes:
+        """The recipient's final bytes: the same inputs always give the same bytes."""
+        return render(
+            self.spec,
+            self.blobs,
+            recipient=recipient,
+            message_id=self.row.message_id,
+            date=datetime.fromtimestamp(self.row.created_at, UTC),
+            recipient_index=index,
+        )
+
+
+def decode(row: MessageRow, blobs: list[bytes]) -> StoredMessage:
+    stored = json.loads(row.spec)
+    return StoredMessage(
+        row=row, spec=stored["spec"], facts=MessageFacts.from_json(stored["facts"]), blobs=blobs
+    )
+
+
+async def load(store: Store, key: str, *, domain: str | None = None) -> StoredMessage:
+    async with store.read() as conn:
+        row = await queries.get_message(conn, key)
+        if row is None or (domain is not None and row.domain != domain.lower()):
+            raise NotFound("Message not found")
+        blobs = await queries.get_blobs(conn, key)
+    return decode(row, blobs)
+
+
+def resend_request(stored: StoredMessage, to: list[str]) -> SendRequest:
+    """A new send of a stored message to other recipients (``POST`` on the storage URL)."""
+    recipients = [addr for _, addr in getaddresses(to) if addr]
+    if not recipients or any("@" not in r for r in recipients):
+        raise InvalidInput(
+            "'to' parameter is not a valid address. please check documentation", field="to"
+        )
+    if len(recipients) > MAX_RECIPIENTS:
+        raise InvalidInput("Too many recipients: at most 1000 are allowed per message", field="to")
+    facts = stored.facts
+    return SendRequest(
+        spec=stored.spec,
+        blobs=stored.blobs,
+        recipients=recipients,
+        sender=facts.sender,
+        from_header=facts.from_header,
+        subject=facts.subject,
+        tags=list(facts.tags),
+        user_variables=dict(facts.user_variables),
+        deliver_at=None,
+        is_test_mode=facts.is_test_mode,
+        is_batch=bool(stored.spec.get("recipient_variables")),
+        size=facts.size,
+        attachments=list(facts.attachments),
+        template=None,
+    )
+
+
+__all__ = ["StoredMessage", "decode", "load", "resend_request"]

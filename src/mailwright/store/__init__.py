@@ -1,0 +1,31 @@
+"""Storage: schema, migrations, connections and transactions, and every SQL query.
+
+Imports no other package of ours.
+"""
+
+from mailwright.store import queries, schema
+from mailwright.store.engine import Store, async_url, create_engine
+from mailwright.store.records import (
+    DeliveryId,
+    DeliveryRow,
+    DomainRow,
+    InboxRow,
+    KeyRow,
+    MessageKey,
+    MessageRow,
+)
+
+__all__ = [
+    "DeliveryId",
+    "DeliveryRow",
+    "DomainRow",
+    "InboxRow",
+    "KeyRow",
+    "MessageKey",
+    "MessageRow",
+    "Store",
+    "async_url",
+    "create_engine",
+    "queries",
+    "schema",
+]

@@ -1,0 +1,276 @@
+"""All SQL of mailwright: one function per query, each taking the connection it runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.store import schema
+from mailwright.store.records import DeliveryRow, DomainRow, InboxRow, KeyRow, MessageRow
+
+# -- domains -----------------------------------------------------------------------------
+
+
+async def insert_domain(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(schema.domains), [values])
+
+
+async def get_domain(conn: AsyncConnection, name: str) -> DomainRow | None:
+    row = (
+        await conn.execute(select(schema.domains).where(schema.domains.c.name == name.lower()))
+    ).first()
+    return None if row is None else DomainRow.from_row(row)
+
+
+async def list_domains(
+    conn: AsyncConnection, *, limit: int, skip: int, state: str | None = None
+) -> tuple[int, list[DomainRow]]:
+    where = [] if state is None else [schema.domains.c.state == state]
+    total = (
+        await conn.execute(select(func.count()).select_from(schema.domains).where(*where))
+    ).scalar_one()
+    rows = await conn.execute(
+        select(schema.domains)
+        .where(*where)
+        .order_by(schema.domains.c.created_at, schema.domains.c.name)
+        .limit(limit)
+        .offset(skip)
+    )
+    return int(total), [DomainRow.from_row(r) for r in rows]
+
+
+async def update_domain(conn: AsyncConnection, name: str, values: dict[str, Any]) -> None:
+    await conn.execute(
+        update(schema.domains).where(schema.domains.c.name == name.lower()).values(**values)
+    )
+
+
+async def delete_domain(conn: AsyncConnection, name: str) -> bool:
+    result = await conn.execute(delete(schema.domains).where(schema.domains.c.name == name.lower()))
+    return bool(result.rowcount)
+
+
+async def count_domains(conn: AsyncConnection, *, type_: str) -> int:
+    query = select(func.count()).select_from(schema.domains).where(schema.domains.c.type == type_)
+    return int((await conn.execute(query)).scalar_one())
+
+
+# -- API keys ----------------------------------------------------------------------------
+
+
+async def insert_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(schema.api_keys), [values])
+
+
+async def find_key(conn: AsyncConnection, secret_hash: str) -> KeyRow | None:
+    row = (
+        await conn.execute(
+            select(schema.api_keys).where(schema.api_keys.c.secret_hash == secret_hash)
+        )
+    ).first()
+    return None if row is None else KeyRow.from_row(row)
+
+
+async def list_keys(
+    conn: AsyncConnection, *, domain_name: str | None = None, kind: str | None = None
+) -> list[KeyRow]:
+    where: list[ColumnElement[bool]] = []
+    if domain_name is not None:
+        where.append(schema.api_keys.c.domain_name == domain_name)
+    if kind is not None:
+        where.append(schema.api_keys.c.kind == kind)
+    rows = await conn.execute(
+        select(schema.api_keys).where(*where).order_by(schema.api_keys.c.created_at)
+    )
+    return [KeyRow.from_row(r) for r in rows]
+
+
+async def delete_key(conn: AsyncConnection, key_id: str) -> bool:
+    result = await conn.execute(delete(schema.api_keys).where(schema.api_keys.c.id == key_id))
+    return bool(result.rowcount)
+
+
+async def has_primary_key(conn: AsyncConnection) -> bool:
+    query = select(func.count()).select_from(schema.api_keys).where(schema.api_keys.c.is_primary)
+    return bool((await conn.execute(query)).scalar_one())
+
+
+# -- messages and deliveries -------------------------------------------------------------
+
+
+async def insert_message(
+    conn: AsyncConnection,
+    message: dict[str, Any],
+    blobs: Sequence[bytes],
+    deliveries: Sequence[dict[str, Any]],
+) -> None:
+    await conn.execute(insert(schema.messages), [message])
+    if blobs:
+        await conn.execute(
+            insert(schema.message_blobs),
+            [{"message_key": message["id"], "idx": i, "data": b} for i, b in enumerate(blobs)],
+        )
+    if deliveries:
+        await conn.execute(insert(schema.deliveries), list(deliveries))
+
+
+async def get_message(conn: AsyncConnection, key: str) -> MessageRow | None:
+    row = (await conn.execute(select(schema.messages).where(schema.messages.c.id == key))).first()
+    return None if row is None else MessageRow.from_row(row)
+
+
+async def get_blobs(conn: AsyncConnection, key: str) -> list[bytes]:
+    rows = await conn.execute(
+        select(schema.message_blobs.c.data)
+        .where(schema.message_blobs.c.message_key == key)
+        .order_by(schema.message_blobs.c.idx)
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+async def claim_due(
+    conn: AsyncConnection, *, worker: str, now: float, lease: float, limit: int, skip_locked: bool
+) -> list[DeliveryRow]:
+    """Claim up to ``limit`` due deliveries for ``worker`` until ``now + lease``.
+
+    A claim whose lease ran out (its worker died) is due again. On PostgreSQL the candidate
+    rows are locked with SKIP LOCKED so concurrent workers never claim the same row.
+    """
+    d = schema.deliveries
+    candidates = (
+        select(d.c.id)
+        .where(
+            d.c.status == "queued",
+            d.c.due_at <= now,
+            or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+        )
+        .order_by(d.c.due_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = await conn.execute(
+        update(d)
+        .where(d.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=worker, claimed_until=now + lease, attempts=d.c.attempts + 1)
+        .returning(*d.c)
+    )
+    return [DeliveryRow.from_row(r) for r in rows]
+
+
+async def finish_delivery(
+    conn: AsyncConnection, delivery_id: int, *, worker: str, status: str, now: float
+) -> bool:
+    """Record the final status of a claimed delivery; False if the claim was lost."""
+    d = schema.deliveries
+    result = await conn.execute(
+        update(d)
+        .where(d.c.id == delivery_id, d.c.claimed_by == worker, d.c.status == "queued")
+        .values(status=status, claimed_by=None, claimed_until=None, updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def release_claims(conn: AsyncConnection, *, worker: str) -> None:
+    d = schema.deliveries
+    await conn.execute(
+        update(d)
+        .where(d.c.claimed_by == worker, d.c.status == "queued")
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+async def next_due_at(conn: AsyncConnection) -> float | None:
+    d = schema.deliveries
+    query = select(func.min(d.c.due_at)).where(d.c.status == "queued")
+    value = (await conn.execute(query)).scalar_one()
+    return None if value is None else float(value)
+
+
+async def purge_expired(conn: AsyncConnection, now: float) -> int:
+    """Delete messages (with blobs and deliveries), captured mail and events past retention."""
+    result = await conn.execute(
+        delete(schema.messages).where(
+            schema.messages.c.expires_at < now,
+            ~select(schema.deliveries.c.id)
+            .where(
+                schema.deliveries.c.message_key == schema.messages.c.id,
+                schema.deliveries.c.status == "queued",
+            )
+            .exists(),
+        )
+    )
+    await conn.execute(delete(schema.inbox).where(schema.inbox.c.expires_at < now))
+    return int(result.rowcount)
+
+
+async def purge_events(conn: AsyncConnection, before: float) -> None:
+    await conn.execute(delete(schema.events).where(schema.events.c.timestamp < before))
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+async def insert_events(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(schema.events), list(rows))
+
+
+async def select_events(
+    conn: AsyncConnection,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    ascending: bool,
+    limit: int,
+) -> list[tuple[int, float, str]]:
+    """(seq, timestamp, payload JSON) of matching events in time order."""
+    e = schema.events
+    order = (e.c.timestamp, e.c.seq) if ascending else (e.c.timestamp.desc(), e.c.seq.desc())
+    rows = await conn.execute(
+        select(e.c.seq, e.c.timestamp, e.c.payload).where(*where).order_by(*order).limit(limit)
+    )
+    return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+
+# -- capture inbox -----------------------------------------------------------------------
+
+
+async def insert_inbox(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(schema.inbox), [values])
+
+
+async def list_inbox(
+    conn: AsyncConnection,
+    *,
+    limit: int,
+    skip: int,
+    recipient: str | None = None,
+    domain: str | None = None,
+) -> tuple[int, list[InboxRow]]:
+    i = schema.inbox
+    where: list[ColumnElement[bool]] = []
+    if recipient:
+        where.append(i.c.recipient == recipient.lower())
+    if domain:
+        where.append(i.c.domain == domain.lower())
+    total = (await conn.execute(select(func.count()).select_from(i).where(*where))).scalar_one()
+    columns = [c for c in i.c if c.name != "raw"]
+    rows = await conn.execute(
+        select(*columns).where(*where).order_by(i.c.created_at.desc()).limit(limit).offset(skip)
+    )
+    return int(total), [InboxRow.from_row(r) for r in rows]
+
+
+async def get_inbox(conn: AsyncConnection, item_id: str) -> tuple[InboxRow, bytes] | None:
+    row = (await conn.execute(select(schema.inbox).where(schema.inbox.c.id == item_id))).first()
+    return None if row is None else (InboxRow.from_row(row), bytes(row._mapping["raw"]))
+
+
+async def delete_inbox(conn: AsyncConnection, item_id: str | None) -> int:
+    query = delete(schema.inbox)
+    if item_id is not None:
+        query = query.where(schema.inbox.c.id == item_id)
+    return int((await conn.execute(query)).rowcount)

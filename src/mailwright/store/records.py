@@ -1,0 +1,99 @@
+"""Rows as frozen, keyword-only records, built through one constructor each (``from_row``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, NewType, Self
+
+from sqlalchemy import Row
+
+MessageKey = NewType("MessageKey", str)
+DeliveryId = NewType("DeliveryId", int)
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Self:
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DomainRow(_Record):
+    id: str
+    name: str
+    type: str
+    state: str
+    created_at: float
+    spam_action: str
+    wildcard: bool
+    require_tls: bool
+    skip_verification: bool
+    web_scheme: str
+    web_prefix: str
+    dkim_selector: str
+    dkim_key_size: int
+    dkim_private_key: str
+    dkim_public_key: str
+    is_disabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRow(_Record):
+    id: str
+    secret_hash: str
+    description: str
+    kind: str
+    role: str
+    domain_name: str | None
+    is_primary: bool
+    created_at: float
+    updated_at: float
+    expires_at: float | None
+    is_disabled: bool
+    requestor: str | None
+    user_name: str | None
+    secret_hint: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRow(_Record):
+    id: MessageKey
+    domain: str
+    message_id: str
+    sender: str
+    subject: str
+    spec: str
+    recipients: str
+    size: int
+    method: str
+    is_test_mode: bool
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryRow(_Record):
+    id: DeliveryId
+    message_key: MessageKey
+    domain: str
+    recipient: str
+    recipient_index: int
+    status: str
+    due_at: float
+    attempts: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxRow(_Record):
+    id: str
+    delivery_id: int
+    message_key: str
+    domain: str
+    recipient: str
+    sender: str
+    subject: str
+    message_id: str
+    created_at: float
+    expires_at: float

@@ -1,0 +1,159 @@
+"""The declared schema: every table mailwright stores, as SQLAlchemy Core ``Table`` objects.
+
+Times are float Unix seconds (Mailgun's event timestamps are floats too), so the same code
+runs on SQLite and PostgreSQL. Migrations under ``migrations/versions`` must produce exactly
+this schema; ``tests/integration/test_migrations.py`` checks it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(253), nullable=False, unique=True),
+    Column("type", String(16), nullable=False),  # custom | sandbox
+    Column("state", String(16), nullable=False),  # active | unverified | disabled
+    Column("created_at", Double, nullable=False),
+    Column("spam_action", String(16), nullable=False),
+    Column("wildcard", Boolean, nullable=False),
+    Column("require_tls", Boolean, nullable=False),
+    Column("skip_verification", Boolean, nullable=False),
+    Column("web_scheme", String(8), nullable=False),
+    Column("web_prefix", String(63), nullable=False),
+    Column("dkim_selector", String(63), nullable=False),
+    Column("dkim_key_size", Integer, nullable=False),
+    Column("dkim_private_key", Text, nullable=False),
+    Column("dkim_public_key", Text, nullable=False),
+    Column("is_disabled", Boolean, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key
+    Column("description", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # user | domain | web
+    Column("role", String(16), nullable=False),  # admin | sending | basic | developer
+    Column("domain_name", String(253), nullable=True),
+    Column("is_primary", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=True),
+    Column("is_disabled", Boolean, nullable=False),
+    Column("requestor", Text, nullable=True),
+    Column("user_name", Text, nullable=True),
+    Column("secret_hint", String(16), nullable=False),  # last characters, to tell keys apart
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the storage key
+    Column("domain", String(253), nullable=False),
+    Column("message_id", String(255), nullable=False),  # Message-Id header, no brackets
+    Column("sender", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: everything render() needs but blob bytes
+    Column("recipients", Text, nullable=False),  # JSON list of envelope recipients
+    Column("size", Integer, nullable=False),
+    Column("method", String(8), nullable=False),  # http | smtp
+    Column("is_test_mode", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_messages_expires_at", "expires_at"),
+    Index("ix_messages_message_id", "message_id"),
+)
+
+message_blobs = Table(
+    "message_blobs",
+    metadata,
+    Column(
+        "message_key", String(40), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("idx", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "message_key", String(40), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("domain", String(253), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("recipient_index", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | delivered | failed
+    Column("due_at", Double, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Index("ix_deliveries_due", "status", "due_at"),
+    Index("ix_deliveries_message_key", "message_key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("domain", String(253), nullable=False),
+    Column("timestamp", Double, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("severity", String(16), nullable=True),
+    Column("recipient", String(320), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("sender", Text, nullable=False),  # the From header, for the `from` filter
+    Column("to", Text, nullable=False),  # the To header, for the `to` filter
+    Column("subject", Text, nullable=False),
+    Column("tags_key", Text, nullable=False),  # "|tag1|tag2|", lower-cased
+    Column("attachments", Text, nullable=False),  # file names joined by "|"
+    Column("size", Integer, nullable=False),
+    Column("list", String(320), nullable=True),
+    Column("payload", Text, nullable=False),  # the event JSON as the API returns it
+    Index("ix_events_domain_time", "domain", "timestamp"),
+    Index("ix_events_domain_event_time", "domain", "event", "timestamp"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("delivery_id", BigInteger, nullable=False, unique=True),
+    Column("message_key", String(40), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_inbox_created", "created_at"),
+    Index("ix_inbox_recipient", "recipient"),
+)
