@@ -85,8 +85,7 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         for name in re.findall(r"{(\w+)}", route.path)
     ]
     op: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{route.endpoint.__module__.rsplit('.', 1)[-1]}_"
-        f"{route.endpoint.__name__}_{route.path.count('/')}_{len(route.path)}",
+        "operationId": method.lower() + re.sub(r"[^a-z0-9]+", "_", route.path.lower()).rstrip("_"),
         "summary": " ".join((summary + " " + description).split()),
         "parameters": params,
         "responses": {

@@ -1,0 +1,81 @@
+"""Settings: defaults, parsing, and one clear error for unknown or bad variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailwright.config import Settings
+from mailwright.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    settings = Settings.from_env(environ={})
+    assert settings.data_dir == Path("./var")
+    assert settings.http_addr == ("127.0.0.1", 8080)
+    assert settings.smtp_addr == ("127.0.0.1", 2525)
+    assert settings.submission_addr == ("127.0.0.1", 5870)
+    assert settings.delivery == "capture"
+    assert settings.mx_port == 25
+    assert settings.effective_database_url == "sqlite:///var/mailwright.db"
+    assert settings.effective_public_url == "http://127.0.0.1:8080"
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        environ={
+            "MAILWRIGHT_HTTP_ADDR": "0.0.0.0:9000",
+            "MAILWRIGHT_SMTP_ADDR": "",
+            "MAILWRIGHT_DNS_SERVER": "127.0.0.1:5353",
+            "MAILWRIGHT_API_KEY": "s3cret",
+            "MAILWRIGHT_PUBLIC_URL": "https://mail.example.com/",
+            "MAILWRIGHT_ALLOW_PRIVATE_URLS": "yes",
+            "MAILWRIGHT_DATABASE_URL": "postgresql://u@db:5432/mw",
+        }
+    )
+    assert settings.http_addr == ("0.0.0.0", 9000)
+    assert settings.smtp_addr is None
+    assert settings.dns_server == ("127.0.0.1", 5353)
+    assert str(settings.api_key) == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.effective_public_url == "https://mail.example.com"
+    assert settings.allow_private_urls is True
+    assert settings.effective_database_url == "postgresql://u@db:5432/mw"
+
+
+def test_flags_override_the_environment() -> None:
+    settings = Settings.from_env(
+        environ={"MAILWRIGHT_HTTP_ADDR": "127.0.0.1:1"}, overrides={"http_addr": "127.0.0.1:2"}
+    )
+    assert settings.http_addr == ("127.0.0.1", 2)
+
+
+def test_unknown_variable_is_named_with_the_valid_ones() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(environ={"MAILWRIGHT_HTTP_ADRR": "x"})
+    assert "MAILWRIGHT_HTTP_ADRR" in err.value.message
+    assert "MAILWRIGHT_HTTP_ADDR" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAILWRIGHT_HTTP_ADDR", "nope"),
+        ("MAILWRIGHT_HTTP_ADDR", "127.0.0.1:99999"),
+        ("MAILWRIGHT_DELIVERY", "carrier-pigeon"),
+        ("MAILWRIGHT_MX_PORT", "-1"),
+        ("MAILWRIGHT_DATABASE_URL", "mysql://x"),
+        ("MAILWRIGHT_RELAY_URL", "http://relay"),
+        ("MAILWRIGHT_PUBLIC_URL", "example.com"),
+        ("MAILWRIGHT_ALLOW_PRIVATE_URLS", "perhaps"),
+        ("MAILWRIGHT_LOG_FORMAT", "xml"),
+        ("MAILWRIGHT_RETENTION_HOURS", "0"),
+        ("MAILWRIGHT_RETENTION_HOURS", "abc"),
+    ],
+)
+def test_bad_values_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(environ={name: value})
+    assert name in err.value.message
+    assert "\n" not in err.value.message
