@@ -47,7 +47,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         store=store,
         keys=KeyCache(store),
         resolver=Resolver(settings.dns_server),
-        dns_plan=DnsPlan(host=urlsplit(public).hostname or "localhost"),
+        dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,
         retention=settings.retention_hours * 3600,
     )

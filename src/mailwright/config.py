@@ -216,8 +216,9 @@ class Settings:
             try:
                 values[setting.name] = setting.parse(raw[setting.name])
             except ValueError as exc:
+                source = setting.flag if setting.name in (overrides or {}) else setting.env
                 raise ConfigError(
-                    f"bad value for {setting.env}: {raw[setting.name]!r} ({exc})"
+                    f"bad value for {source}: {raw[setting.name]!r} ({exc})"
                 ) from None
         return cls(**values)
 

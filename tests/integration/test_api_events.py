@@ -54,6 +54,22 @@ async def test_paging_follows_next_until_empty(client: httpx.AsyncClient, sandbo
     assert [e["id"] for e in previous] == [e["id"] for e in first["items"]]
 
 
+async def test_page_parameter_on_the_base_url(client: httpx.AsyncClient, sandbox: str) -> None:
+    """mailgun-python's stream() copies the next URL's query onto the base URL."""
+    for i in range(3):
+        await send(client, sandbox, f"user{i}@example.com")
+    await delivered_count(client, sandbox, 3)
+    url = f"/v3/{sandbox}/events"
+    params = {"limit": "2", "event": "delivered"}
+    seen: list[str] = []
+    page = (await client.get(url, params=params)).json()
+    while page["items"]:
+        seen.extend(e["id"] for e in page["items"])
+        token = httpx.URL(page["paging"]["next"]).params["page"]
+        page = (await client.get(url, params=params | {"page": token})).json()
+    assert len(seen) == len(set(seen)) == 3
+
+
 async def test_filters_and_expressions(client: httpx.AsyncClient, sandbox: str) -> None:
     await send(client, sandbox, "alice@example.com", **{"o:tag": "welcome"})
     await send(client, sandbox, "bob@example.com", subject="Invoice 7", **{"o:tag": "billing"})

@@ -79,3 +79,9 @@ def test_bad_values_are_named(name: str, value: str) -> None:
         Settings.from_env(environ={name: value})
     assert name in err.value.message
     assert "\n" not in err.value.message
+
+
+def test_a_bad_flag_is_named_as_a_flag() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(environ={}, overrides={"http_addr": "nope"})
+    assert "--http-addr" in err.value.message

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -73,6 +73,10 @@ async def read_form(request: Request) -> Form:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         return await _json_form(request)
+    if content_type.startswith("multipart/form-data") and "boundary=" not in content_type:
+        # The Python SDK's own examples send a urlencoded body labelled multipart without a
+        # boundary (requests keeps the caller's header); read it as what it is.
+        return _urlencoded_form(await request.body())
     try:
         form = await request.form(
             max_files=MAX_FIELDS, max_fields=MAX_FIELDS, max_part_size=MAX_MESSAGE_BYTES
@@ -90,6 +94,14 @@ async def read_form(request: Request) -> Form:
     finally:
         await form.close()
     return Form(fields=fields, uploads=uploads)
+
+
+def _urlencoded_form(body: bytes) -> Form:
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise InvalidInput("request body is not valid UTF-8", field="body") from None
+    return Form(fields=pairs, uploads=[])
 
 
 async def _upload(key: str, value: UploadFile) -> Upload:

@@ -25,6 +25,9 @@ async def _page(request: Request, query: EventQuery, domain: str) -> Response:
 async def search(request: Request) -> Response:
     """Events of a domain: `begin`, `end`, `ascending`, `limit` (max 300) and field filters."""
     domain = await _domain(request)
+    token = request.query_params.get("page")
+    if token:
+        return await _page(request, EventQuery.from_token(token, domain), domain)
     query = parse_query(
         dict(request.query_params), domain, list(request.query_params.multi_items())
     )

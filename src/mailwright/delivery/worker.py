@@ -144,7 +144,7 @@ class DeliveryWorker:
                 "domain": row.domain,
                 "recipient": row.recipient.lower(),
                 "sender": message.facts.sender,
-                "subject": message.facts.subject,
+                "subject": message.subject_for(row.recipient),
                 "message_id": message.row.message_id,
                 "raw": raw,
                 "created_at": now,

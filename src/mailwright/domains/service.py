@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -27,22 +29,36 @@ SANDBOX_SUFFIX = ".mailwright.test"
 
 @dataclass(frozen=True, slots=True)
 class DnsPlan:
-    """Where the records we ask owners to publish point: our public host name."""
+    """Where the records we ask owners to publish point.
 
-    host: str
+    ``spf`` is our public host (an IP becomes an ``ip4:``/``ip6:`` mechanism); CNAME and MX
+    records must name a host, never an address (RFC 1034 3.6.2, RFC 5321 5.1), so ``target``
+    is the public host name, or this machine's name when the public URL uses an IP literal.
+    """
+
+    spf: str
+    target: str
+
+    @classmethod
+    def for_host(cls, host: str) -> DnsPlan:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return cls(spf=host, target=host)
+        return cls(spf=host, target=socket.gethostname().lower())
 
     def sending(self, row: DomainRow) -> list[DnsRecord]:
         return sending_records(
             row.name,
             selector=row.dkim_selector,
             public_b64=row.dkim_public_key,
-            spf_include=self.host,
-            tracking_target=self.host,
+            spf_include=self.spf,
+            tracking_target=self.target,
             web_prefix=row.web_prefix,
         )
 
     def receiving(self, row: DomainRow) -> list[DnsRecord]:
-        return receiving_records(row.name, mx_hosts=[self.host])
+        return receiving_records(row.name, mx_hosts=[self.target])
 
 
 def normalise_name(name: str) -> str:

@@ -52,25 +52,40 @@ class EventQuery:
     flip: bool = False  # read backwards from the cursor (previous/last pages)
 
     def token(self) -> str:
-        raw = json.dumps(asdict(self), separators=(",", ":")).encode()
+        """Compact and opaque: the query (less the domain, which is in the URL) and the cursor."""
+        data = [
+            int(self.ascending),
+            self.limit,
+            self.begin,
+            self.end,
+            [list(f) for f in self.filters],
+            self.cursor,
+            int(self.flip),
+        ]
+        raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
     def from_token(cls, token: str, domain: str) -> EventQuery:
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            query = cls(**data)
-            query = replace(
-                query,
-                filters=tuple((str(k), str(v)) for k, v in query.filters),
-                cursor=None
-                if query.cursor is None
-                else (float(query.cursor[0]), int(query.cursor[1])),
+            ascending, limit, begin, end, filters, cursor, flip = data
+            query = cls(
+                domain=domain,
+                ascending=bool(ascending),
+                limit=int(limit),
+                begin=None if begin is None else float(begin),
+                end=None if end is None else float(end),
+                filters=tuple((str(k), str(v)) for k, v in filters),
+                cursor=None if cursor is None else (float(cursor[0]), int(cursor[1])),
+                flip=bool(flip),
             )
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        except (ValueError, TypeError, binascii.Error):
             raise InvalidInput("Invalid page token", field="page") from None
-        if query.domain != domain:
+        if not 0 < query.limit <= MAX_LIMIT or any(k not in COLUMNS for k, _ in query.filters):
             raise InvalidInput("Invalid page token", field="page")
+        for name, value in query.filters:
+            parse(value, field=name)
         return query
 
 
@@ -149,9 +164,15 @@ def paging(page: Page, base_url: str) -> dict[str, str]:
     nxt = replace(q, cursor=page.last_cursor or page.query.cursor, flip=False)
     prev = replace(q, cursor=page.first_cursor or page.query.cursor, flip=True)
     last = replace(q, flip=True)
+    # The token is in the path, as Mailgun's URLs have it, and repeated as ``page`` so that
+    # clients that copy the next URL's query onto the base URL (mailgun-python's stream())
+    # page correctly too.
     return {
-        "first": f"{base_url}/{q.token()}",
-        "last": f"{base_url}/{last.token()}",
-        "next": f"{base_url}/{nxt.token()}",
-        "previous": f"{base_url}/{prev.token()}",
+        name: f"{base_url}/{t}?page={t}"
+        for name, t in (
+            ("first", q.token()),
+            ("last", last.token()),
+            ("next", nxt.token()),
+            ("previous", prev.token()),
+        )
     }

@@ -11,7 +11,7 @@ from typing import Any
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.events import MessageFacts
 from mailwright.messages.form import MAX_RECIPIENTS, SendRequest
-from mailwright.messages.render import render
+from mailwright.messages.render import render, subject_for
 from mailwright.store import MessageRow, Store, queries
 
 
@@ -25,6 +25,11 @@ class StoredMessage:
     @property
     def recipients(self) -> list[str]:
         return [str(r) for r in json.loads(self.row.recipients)]
+
+    def subject_for(self, recipient: str) -> str:
+        if self.spec.get("kind") == "mime":
+            return self.facts.subject
+        return subject_for(self.spec, recipient)
 
     def render_for(self, recipient: str, index: int = 0) -> bytes:
         """The recipient's final bytes: the same inputs always give the same bytes."""

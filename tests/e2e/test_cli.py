@@ -1,0 +1,113 @@
+"""The ``mailwright`` command as a user runs it: help, migrate, domains, keys, bad settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import StartServer, base_environment, free_port, run_cli
+
+pytestmark = pytest.mark.e2e
+
+DKIM_LINE = re.compile(r"^(\S+)\._domainkey\.example\.org\tTXT\t(k=rsa; )?p=[A-Za-z0-9+/=]{200,}$")
+
+
+def ok(*args: str, env: dict[str, str]) -> str:
+    result = run_cli(*args, env=env)
+    assert result.returncode == 0, (args, result.returncode, result.stdout, result.stderr)
+    return result.stdout
+
+
+def one_error_line(*args: str, env: dict[str, str]) -> str:
+    """Run a command that must fail; answer its single stderr line."""
+    result = run_cli(*args, env=env, timeout=20)
+    assert result.returncode != 0, (args, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_help_describes_the_commands(tmp_path: Path) -> None:
+    env = base_environment(tmp_path)
+    top = ok("--help", env=env)
+    for command in ("serve", "migrate", "domains", "keys"):
+        assert command in top
+    serve = ok("serve", "--help", env=env)
+    for flag in ("--role", "--http-addr", "--data-dir", "--database-url", "--api-key"):
+        assert flag in serve
+    assert "MAILWRIGHT_HTTP_ADDR" in serve
+
+
+def test_migrate_creates_the_schema_and_is_repeatable(tmp_path: Path) -> None:
+    env = base_environment(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    assert ok("migrate", env=env).strip()
+    assert list((tmp_path / "data").iterdir()), "migrate wrote nothing into the data dir"
+    ok("migrate", env=env)
+    assert ok("domains", "list", env=env).strip() == ""
+
+
+def _records(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line and not line.startswith("#")]
+
+
+def test_domains_add_list_records(tmp_path: Path) -> None:
+    env = base_environment(tmp_path)
+    added = _records(ok("domains", "add", "example.org", env=env))
+    assert any(re.fullmatch(r"example\.org\tTXT\tv=spf1 .*", line) for line in added), added
+    assert any(DKIM_LINE.match(line) for line in added), added
+    assert any(re.fullmatch(r"example\.org\tMX \d+\t\S+", line) for line in added), added
+    assert any(re.fullmatch(r"\S+\.example\.org\tCNAME\t\S+", line) for line in added), added
+
+    listed = ok("domains", "list", env=env).splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["example.org"]
+
+    assert _records(ok("domains", "records", "example.org", env=env)) == added
+    error = one_error_line("domains", "records", "nope.example", env=env)
+    assert "nope.example" in error
+
+
+def test_created_key_authenticates_against_the_server(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    server = start_server(data_dir=tmp_path / "shared")
+    key = ok("keys", "create", env=server.env).strip()
+    assert re.fullmatch(r"\S{20,}", key), key
+    assert key != server.api_key
+    with server.http(key) as http:
+        response = http.get("/v4/domains")
+    assert response.status_code == 200, response.text
+    assert [d["name"] for d in response.json()["items"]] == [server.sandbox]
+    with server.http("not-a-key") as http:
+        assert http.get("/v4/domains").status_code == 401
+
+
+def test_domain_sending_key_sends_but_cannot_manage(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    server = start_server(data_dir=tmp_path / "shared")
+    key = ok("keys", "create", "--domain", server.sandbox, env=server.env).strip()
+    with server.http(key) as http:
+        sent = http.post(
+            f"/v3/{server.sandbox}/messages",
+            data={"from": f"k@{server.sandbox}", "to": "r@example.com", "text": "hi"},
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["id"]
+        forbidden = http.get("/v4/domains")
+        assert forbidden.status_code == 403, forbidden.text
+        assert "message" in forbidden.json()
+
+
+def test_unknown_setting_is_refused(tmp_path: Path) -> None:
+    env = base_environment(
+        tmp_path, MAILWRIGHT_BOGUS="1", MAILWRIGHT_HTTP_ADDR=f"127.0.0.1:{free_port()}"
+    )
+    assert "MAILWRIGHT_BOGUS" in one_error_line("serve", env=env)
+
+
+def test_bad_http_addr_is_refused(tmp_path: Path) -> None:
+    env = base_environment(tmp_path, MAILWRIGHT_HTTP_ADDR="nope")
+    assert "MAILWRIGHT_HTTP_ADDR" in one_error_line("serve", env=env)
