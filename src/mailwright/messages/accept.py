@@ -116,6 +116,7 @@ def _delivery(
         "domain": domain,
         "recipient": rcpt,
         "recipient_index": index,
+        "recipient_domain": rcpt.rpartition("@")[2].lower(),
         "status": "queued",
         "due_at": due,
         "attempts": 0,
@@ -123,6 +124,8 @@ def _delivery(
         "claimed_until": None,
         "created_at": now,
         "updated_at": now,
+        "last_code": None,
+        "last_message": None,
     }
 
 

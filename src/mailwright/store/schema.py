@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -107,12 +108,15 @@ deliveries = Table(
     Column("recipient", String(320), nullable=False),
     Column("recipient_index", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # queued | delivered | failed
+    Column("recipient_domain", String(253), nullable=False, server_default=""),
     Column("due_at", Double, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("claimed_by", String(64), nullable=True),
     Column("claimed_until", Double, nullable=True),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("last_code", Integer, nullable=True),
+    Column("last_message", Text, nullable=True),
     Index("ix_deliveries_due", "status", "due_at"),
     Index("ix_deliveries_message_key", "message_key"),
 )
@@ -156,4 +160,43 @@ inbox = Table(
     Column("expires_at", Double, nullable=False),
     Index("ix_inbox_created", "created_at"),
     Index("ix_inbox_recipient", "recipient"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("domain", String(253), nullable=False),
+    Column("kind", String(16), nullable=False),  # bounces | unsubscribes | complaints | whitelists
+    Column("address", String(320), nullable=False),  # lower-cased address, or a domain (whitelists)
+    Column("type", String(16), nullable=False),  # address | domain (whitelists)
+    Column("code", String(8), nullable=True),  # bounces: the SMTP code, as Mailgun's string
+    Column("error", Text, nullable=True),  # bounces: the reply text
+    Column("tags", Text, nullable=True),  # unsubscribes: JSON list, ["*"] for all
+    Column("reason", Text, nullable=True),  # whitelists
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("domain", "kind", "address", name="uq_suppressions_domain_kind_address"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigInteger, nullable=False),
+    Column("message_key", String(40), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("session_seconds", Double, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | temporary | permanent
+    Column("mx_host", String(253), nullable=False),
+    Column("code", Integer, nullable=True),
+    Column("enhanced_code", String(16), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("tls", Boolean, nullable=False),
+    Column("certificate_verified", Boolean, nullable=False),
+    Column("transcript", Text, nullable=False),
+    Index("ix_attempts_delivery", "delivery_id"),
+    Index("ix_attempts_message_key", "message_key"),
 )
