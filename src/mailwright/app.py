@@ -19,7 +19,7 @@ from mailwright.api import Services, create_app
 from mailwright.auth import KeyCache, ensure_primary_key
 from mailwright.config import Settings
 from mailwright.delivery import DeliveryWorker, WorkerConfig
-from mailwright.domains import DnsPlan, ensure_sandbox
+from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.logs import get_logger
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
@@ -46,6 +46,7 @@ def build_services(settings: Settings, store: Store) -> Services:
     return Services(
         store=store,
         keys=KeyCache(store),
+        domains=DomainCache(store, time.monotonic),
         resolver=Resolver(settings.dns_server),
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,

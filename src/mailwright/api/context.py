@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mailwright.auth import KeyCache, Principal
-from mailwright.domains import DnsPlan
+from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.messages import MAX_MESSAGE_BYTES, Upload
 from mailwright.resolver import Resolver
@@ -26,6 +26,7 @@ MAX_FIELDS = 5000
 class Services:
     store: Store
     keys: KeyCache
+    domains: DomainCache
     resolver: Resolver
     dns_plan: DnsPlan
     public_url: str

@@ -88,5 +88,8 @@ async def verify(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     """Delete a domain."""
     (await principal(request)).require_account(write=True)
-    await delete_domain(services(request).store, path_param(request, "name"))
+    svc = services(request)
+    name = path_param(request, "name")
+    await delete_domain(svc.store, name)
+    svc.domains.forget(name)
     return json_response({"message": "Domain has been deleted"})

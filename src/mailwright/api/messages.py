@@ -14,7 +14,6 @@ from mailwright.api.context import (
     read_form,
     services,
 )
-from mailwright.domains import get_domain
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.messages import (
     SendRequest,
@@ -47,7 +46,7 @@ async def _sending_domain(request: Request) -> str:
     who = await principal(request)
     domain = path_param(request, "domain").lower()
     who.require_send(domain)
-    return (await get_domain(services(request).store, domain)).name
+    return (await services(request).domains.get(domain)).name
 
 
 async def send(request: Request) -> Response:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.events import EventType, event_row, record
 from mailwright.logs import get_logger
-from mailwright.messages import StoredMessage, load
+from mailwright.messages import StoredMessage, load_many
 from mailwright.store import DeliveryRow, Store, queries
 
 log = get_logger(__name__)
@@ -36,6 +36,7 @@ class WorkerConfig:
     batch: int = CLAIM_BATCH
     lease: float = LEASE_SECONDS
     idle_poll: float = IDLE_POLL_SECONDS
+    batch_window: float = 0.02
 
 
 class DeliveryWorker:
@@ -87,6 +88,8 @@ class DeliveryWorker:
             delay = max(0.0, min(delay, due - self._clock()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        # Let a burst of accepts gather so one claim, one load and one commit serve many.
+        await asyncio.sleep(self._config.batch_window)
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries and deliver it; returns how many were handled."""
@@ -109,26 +112,28 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _deliver(self, claimed: list[DeliveryRow]) -> None:
-        messages: dict[str, StoredMessage] = {}
-        for row in claimed:
-            if row.message_key not in messages:
-                messages[row.message_key] = await load(self._store, row.message_key)
+        messages = await load_many(self._store, sorted({row.message_key for row in claimed}))
         now = self._clock()
-        outcomes = [self._capture(row, messages[row.message_key], now) for row in claimed]
+        outcomes = [
+            self._capture(row, messages[row.message_key], now)
+            for row in claimed
+            if row.message_key in messages
+        ]
 
         async def write(conn: AsyncConnection) -> None:
-            for delivery, inbox_row, event in outcomes:
-                finished = await queries.finish_delivery(
-                    conn, delivery.id, worker=self._name, status="delivered", now=now
-                )
-                if not finished:
-                    continue
-                if inbox_row is not None:
-                    await queries.insert_inbox(conn, inbox_row)
-                await record(conn, [event])
+            held = await queries.finish_deliveries(
+                conn,
+                [d.id for d, _, _ in outcomes],
+                worker=self._name,
+                status="delivered",
+                now=now,
+            )
+            kept = [o for o in outcomes if o[0].id in held]
+            await queries.insert_inbox(conn, [i for _, i, _ in kept if i is not None])
+            await record(conn, [e for _, _, e in kept])
 
         await self._store.write(write)
-        log.info("deliveries_captured", count=len(claimed), worker=self._name)
+        log.info("deliveries_captured", count=len(outcomes), worker=self._name)
 
     def _capture(
         self, row: DeliveryRow, message: StoredMessage, now: float

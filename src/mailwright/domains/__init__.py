@@ -4,6 +4,7 @@ from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
 from mailwright.domains.records import DnsRecord
 from mailwright.domains.service import (
     DnsPlan,
+    DomainCache,
     create_domain,
     delete_domain,
     domain_json,
@@ -18,6 +19,7 @@ __all__ = [
     "DkimKey",
     "DnsPlan",
     "DnsRecord",
+    "DomainCache",
     "create_domain",
     "delete_domain",
     "domain_json",

@@ -7,6 +7,7 @@ import ipaddress
 import re
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -143,6 +144,34 @@ async def get_domain(store: Store, name: str) -> DomainRow:
     if row is None:
         raise NotFound(f"Domain not found: {name}")
     return row
+
+
+class DomainCache:
+    """Domains by name, remembered a few seconds to keep a query off every send."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], *, seconds: float = 5.0) -> None:
+        self._store = store
+        self._clock = clock
+        self._seconds = seconds
+        self._known: dict[str, tuple[float, DomainRow]] = {}
+
+    async def get(self, name: str) -> DomainRow:
+        key = name.lower()
+        hit = self._known.get(key)
+        now = self._clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        row = await get_domain(self._store, key)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[key] = (now + self._seconds, row)
+        return row
+
+    def forget(self, name: str | None = None) -> None:
+        if name is None:
+            self._known.clear()
+        else:
+            self._known.pop(name.lower(), None)
 
 
 async def list_domains(

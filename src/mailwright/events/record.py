@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,16 +33,20 @@ class MessageFacts:
     size: int
     method: str = "http"
     is_test_mode: bool = False
+    is_batch: bool = False  # recipient-variables: each recipient's copy is addressed to it alone
     tags: list[str] = field(default_factory=list)
     user_variables: dict[str, Any] = field(default_factory=dict)
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in FACT_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MessageFacts:
         return cls(**data)
+
+
+FACT_FIELDS = tuple(f.name for f in fields(MessageFacts))
 
 
 def new_event_id() -> str:
@@ -50,7 +54,7 @@ def new_event_id() -> str:
 
 
 def _payload(
-    facts: MessageFacts, event: EventType, recipient: str, timestamp: float
+    facts: MessageFacts, event: EventType, recipient: str, timestamp: float, to: str
 ) -> dict[str, Any]:
     return {
         "id": new_event_id(),
@@ -64,7 +68,7 @@ def _payload(
             "headers": {
                 "message-id": facts.message_id,
                 "from": facts.from_header,
-                "to": facts.to_header,
+                "to": to,
                 "subject": facts.subject,
             },
             "attachments": facts.attachments,
@@ -91,7 +95,8 @@ def event_row(
     **extra: Any,
 ) -> dict[str, Any]:
     """One row of the events table; ``extra`` adds or replaces top-level event fields."""
-    payload = _payload(facts, event, recipient, timestamp) | extra
+    to = recipient if facts.is_batch else facts.to_header
+    payload = _payload(facts, event, recipient, timestamp, to) | extra
     return {
         "id": payload["id"],
         "domain": facts.domain,
@@ -101,7 +106,7 @@ def event_row(
         "recipient": recipient.lower(),
         "message_id": facts.message_id,
         "sender": facts.from_header,
-        "to": facts.to_header,
+        "to": to,
         "subject": facts.subject,
         "tags_key": "|" + "|".join(t.lower() for t in facts.tags) + "|",
         "attachments": "|".join(str(a.get("filename", "")) for a in facts.attachments),

@@ -9,7 +9,7 @@ from mailwright.messages.form import (
     parse_mime_send,
     parse_send,
 )
-from mailwright.messages.storage import StoredMessage, decode, load, resend_request
+from mailwright.messages.storage import StoredMessage, decode, load, load_many, resend_request
 from mailwright.messages.stored import attachment, describe
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "decode",
     "describe",
     "load",
+    "load_many",
     "parse_mime_send",
     "parse_send",
     "resend_request",

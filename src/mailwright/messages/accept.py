@@ -11,12 +11,10 @@ from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from mailwright.errors import InvalidInput
-from mailwright.events import EventType, MessageFacts, event_row, record
+from mailwright.events import EventType, MessageFacts, event_row
 from mailwright.messages.form import SendRequest, new_message_id
-from mailwright.store import MessageKey, Store, queries
+from mailwright.store import InsertRows, MessageKey, Store, schema
 
 QUEUED = "Queued. Thank you."
 
@@ -47,6 +45,7 @@ def _facts(
         size=req.size,
         method=method,
         is_test_mode=req.is_test_mode,
+        is_batch=req.is_batch,
         tags=list(req.tags),
         user_variables=dict(req.user_variables),
         attachments=list(req.attachments),
@@ -100,11 +99,17 @@ async def accept(
         event_row(facts, EventType.ACCEPTED, rcpt, now, method=method) for rcpt in req.recipients
     ]
 
-    async def write(conn: AsyncConnection) -> None:
-        await queries.insert_message(conn, message, req.blobs, deliveries)
-        await record(conn, events)
-
-    await store.write(write)
+    blobs = [{"message_key": key, "idx": i, "data": b} for i, b in enumerate(req.blobs)]
+    await store.write(
+        InsertRows(
+            [
+                (schema.messages, [message]),
+                (schema.message_blobs, blobs),
+                (schema.deliveries, deliveries),
+                (schema.events, events),
+            ]
+        )
+    )
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 
 

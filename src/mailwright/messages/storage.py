@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
@@ -59,6 +60,14 @@ async def load(store: Store, key: str, *, domain: str | None = None) -> StoredMe
     return decode(row, blobs)
 
 
+async def load_many(store: Store, keys: Sequence[str]) -> dict[str, StoredMessage]:
+    """Stored messages by key, in two queries however many there are."""
+    async with store.read() as conn:
+        rows = await queries.get_messages(conn, keys)
+        blobs = await queries.get_blobs_many(conn, keys)
+    return {row.id: decode(row, blobs.get(row.id, [])) for row in rows}
+
+
 def resend_request(stored: StoredMessage, to: list[str]) -> SendRequest:
     """A new send of a stored message to other recipients (``POST`` on the storage URL)."""
     recipients = [addr for _, addr in getaddresses(to) if addr]
@@ -87,4 +96,4 @@ def resend_request(stored: StoredMessage, to: list[str]) -> SendRequest:
     )
 
 
-__all__ = ["StoredMessage", "decode", "load", "resend_request"]
+__all__ = ["StoredMessage", "decode", "load", "load_many", "resend_request"]

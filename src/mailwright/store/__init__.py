@@ -4,7 +4,7 @@ Imports no other package of ours.
 """
 
 from mailwright.store import queries, schema
-from mailwright.store.engine import Store, async_url, create_engine
+from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
     DeliveryRow,
@@ -20,6 +20,7 @@ __all__ = [
     "DeliveryRow",
     "DomainRow",
     "InboxRow",
+    "InsertRows",
     "KeyRow",
     "MessageKey",
     "MessageRow",

@@ -131,6 +131,36 @@ async def get_blobs(conn: AsyncConnection, key: str) -> list[bytes]:
     return [bytes(r[0]) for r in rows]
 
 
+async def get_messages(conn: AsyncConnection, keys: Sequence[str]) -> list[MessageRow]:
+    rows = await conn.execute(select(schema.messages).where(schema.messages.c.id.in_(keys)))
+    return [MessageRow.from_row(r) for r in rows]
+
+
+async def get_blobs_many(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, list[bytes]]:
+    b = schema.message_blobs
+    rows = await conn.execute(
+        select(b.c.message_key, b.c.data).where(b.c.message_key.in_(keys)).order_by(b.c.idx)
+    )
+    found: dict[str, list[bytes]] = {}
+    for key, data in rows:
+        found.setdefault(str(key), []).append(bytes(data))
+    return found
+
+
+async def finish_deliveries(
+    conn: AsyncConnection, ids: Sequence[int], *, worker: str, status: str, now: float
+) -> set[int]:
+    """Record the final status of claimed deliveries; returns the ids whose claim still held."""
+    d = schema.deliveries
+    rows = await conn.execute(
+        update(d)
+        .where(d.c.id.in_(ids), d.c.claimed_by == worker, d.c.status == "queued")
+        .values(status=status, claimed_by=None, claimed_until=None, updated_at=now)
+        .returning(d.c.id)
+    )
+    return {int(r[0]) for r in rows}
+
+
 async def claim_due(
     conn: AsyncConnection, *, worker: str, now: float, lease: float, limit: int, skip_locked: bool
 ) -> list[DeliveryRow]:
@@ -238,8 +268,9 @@ async def select_events(
 # -- capture inbox -----------------------------------------------------------------------
 
 
-async def insert_inbox(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(schema.inbox), [values])
+async def insert_inbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(schema.inbox), list(rows))
 
 
 async def list_inbox(
@@ -273,4 +304,88 @@ async def delete_inbox(conn: AsyncConnection, item_id: str | None) -> int:
     query = delete(schema.inbox)
     if item_id is not None:
         query = query.where(schema.inbox.c.id == item_id)
+    return int((await conn.execute(query)).rowcount)
+
+
+# -- suppressions ------------------------------------------------------------------------
+
+_SUPPRESSION_VALUES = ("type", "code", "error", "tags", "reason", "created_at")
+
+
+def _suppression_order(conn: AsyncConnection) -> ColumnElement[str]:
+    # Byte order on both databases, so a page cursor means the same thing everywhere
+    # (PostgreSQL's default collation ignores punctuation such as '@' and '.').
+    address = schema.suppressions.c.address
+    return address.collate("C") if conn.dialect.name == "postgresql" else address
+
+
+async def upsert_suppressions(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, replacing any with the same (domain, kind, address) in place."""
+    if not rows:
+        return
+    # ON CONFLICT is spelled per dialect; both accept the same construct.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    s = schema.suppressions
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(s)
+        pg_set = {name: pg.excluded[name] for name in _SUPPRESSION_VALUES}
+        query: Any = pg.on_conflict_do_update(
+            index_elements=[s.c.domain, s.c.kind, s.c.address], set_=pg_set
+        )
+    else:
+        lite = sqlite.insert(s)
+        lite_set = {name: lite.excluded[name] for name in _SUPPRESSION_VALUES}
+        query = lite.on_conflict_do_update(
+            index_elements=[s.c.domain, s.c.kind, s.c.address], set_=lite_set
+        )
+    await conn.execute(query, list(rows))
+
+
+async def select_suppressions(
+    conn: AsyncConnection,
+    *,
+    domain: str,
+    kind: str,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    prefix: str | None = None,
+    descending: bool = False,
+) -> list[dict[str, Any]]:
+    """One page of a list in address order: after/before are exclusive address cursors."""
+    s = schema.suppressions
+    order = _suppression_order(conn)
+    where: list[ColumnElement[bool]] = [s.c.domain == domain, s.c.kind == kind]
+    if after is not None:
+        where.append(order > after)
+    if before is not None:
+        where.append(order < before)
+    if prefix:
+        where.append(s.c.address.startswith(prefix, autoescape=True))
+    rows = await conn.execute(
+        select(s).where(*where).order_by(order.desc() if descending else order).limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def find_suppressions(
+    conn: AsyncConnection, *, domain: str, addresses: Sequence[str], kind: str | None = None
+) -> list[dict[str, Any]]:
+    """The rows of one domain whose address is one of ``addresses`` (of one kind, or all)."""
+    s = schema.suppressions
+    where = [s.c.domain == domain, s.c.address.in_(list(addresses))]
+    if kind is not None:
+        where.append(s.c.kind == kind)
+    return [dict(r._mapping) for r in await conn.execute(select(s).where(*where))]
+
+
+async def delete_suppressions(
+    conn: AsyncConnection, *, domain: str, kind: str, address: str | None = None
+) -> int:
+    """Delete one address from a list, or the whole list when ``address`` is None."""
+    s = schema.suppressions
+    query = delete(s).where(s.c.domain == domain, s.c.kind == kind)
+    if address is not None:
+        query = query.where(s.c.address == address)
     return int((await conn.execute(query)).rowcount)
