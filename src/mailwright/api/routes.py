@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailwright.api import domains, events, inbox, keys, messages
+from mailwright.api import domains, events, inbox, keys, messages, suppressions
 from mailwright.api.context import services
 
 PUBLIC = frozenset({"/healthz", "/openapi.json"})
@@ -63,6 +63,7 @@ ROUTES = [
     Route(INBOX + "/{item_id}", inbox.delete_one, methods=["DELETE"]),
     Route(INBOX + "/{item_id}/raw", inbox.get_raw, methods=["GET"]),
     Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
+    *suppressions.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
