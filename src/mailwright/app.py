@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +21,19 @@ from starlette.applications import Starlette
 from mailwright.api import Services, create_app
 from mailwright.auth import KeyCache, ensure_primary_key
 from mailwright.config import Settings
-from mailwright.delivery import DeliveryWorker, WorkerConfig
+from mailwright.delivery import (
+    CaptureTransport,
+    DeliveryWorker,
+    MtaSts,
+    MxCache,
+    Relay,
+    SmtpConfig,
+    SmtpTransport,
+    Transport,
+    WorkerConfig,
+)
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
+from mailwright.errors import ConfigError
 from mailwright.logs import get_logger
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
@@ -73,6 +87,7 @@ class Runtime:
     roles: frozenset[str]
     app: Starlette = field(init=False)
     worker: DeliveryWorker | None = None
+    ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -81,7 +96,10 @@ class Runtime:
     async def start(self) -> None:
         if "worker" in self.roles:
             self.worker = DeliveryWorker(
-                self.store, WorkerConfig(retention=self.services.retention)
+                self.store,
+                worker_config(self.settings, self.services.retention),
+                build_transport(self.settings, self.services.resolver, self.ssl_context),
+                self.services.domains,
             )
             self.services.on_accepted = self.worker.kick
             self.worker.start()
@@ -114,8 +132,58 @@ class Runtime:
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
-def build_runtime(settings: Settings, roles: frozenset[str], store: Store | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    roles: frozenset[str],
+    store: Store | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Runtime:
     store = store or build_store(settings)
     return Runtime(
-        settings=settings, store=store, services=build_services(settings, store), roles=roles
+        settings=settings,
+        store=store,
+        services=build_services(settings, store),
+        roles=roles,
+        ssl_context=ssl_context,
     )
+
+
+def helo_name(settings: Settings) -> str:
+    """The name we greet with: the public host name, or this machine's name for an IP."""
+    host = urlsplit(settings.effective_public_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host or socket.gethostname()
+    return socket.gethostname()
+
+
+def worker_config(settings: Settings, retention: float) -> WorkerConfig:
+    return WorkerConfig(
+        retention=retention,
+        schedule=settings.retry_schedule,
+        sign_dkim=settings.delivery != "capture",
+        verify_tls=settings.tls_verify,
+    )
+
+
+def build_transport(
+    settings: Settings, resolver: Resolver, ssl_context: ssl.SSLContext | None
+) -> Transport:
+    if settings.delivery == "capture":
+        return CaptureTransport()
+    relay = None
+    if settings.delivery == "relay":
+        if settings.relay_url is None:
+            raise ConfigError("MAILWRIGHT_DELIVERY=relay needs MAILWRIGHT_RELAY_URL")
+        relay = Relay.from_url(str(settings.relay_url))
+    config = SmtpConfig(
+        helo_name=helo_name(settings),
+        mx_port=settings.mx_port,
+        concurrency=settings.destination_concurrency,
+        ssl_context=ssl_context,
+        relay=relay,
+    )
+    mx = MxCache(resolver, time.monotonic) if relay is None else None
+    mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None
+    return SmtpTransport(config, mx, mta_sts)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mailwright.delivery.retry import RetrySchedule
 from mailwright.errors import ConfigError
 
 PREFIX = "MAILWRIGHT_"
@@ -112,6 +113,12 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError("expected a positive integer")
+    return int(value)
+
+
 def _optional_bool(value: str) -> bool | None:
     return None if value == "" else _bool(value)
 
@@ -188,6 +195,8 @@ class Settings:
     tls_verify: bool | None = None
     allow_private_urls: bool = False
     log_format: str = ""
+    destination_concurrency: int = 10
+    retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
     retention_hours: float = 72.0
 
     @property

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import dns.asyncresolver
 import dns.exception
+import dns.name
 import dns.nameserver
 import dns.rdata
 import dns.rdatatype
@@ -79,6 +80,11 @@ def _map_dns_errors(name: str, rdtype: str) -> Iterator[None]:
         raise DnsLookupFailed(name, rdtype, str(exc)) from exc
 
 
+def _host_name(name: dns.name.Name) -> str:
+    # The root name is RFC 7505's null MX ("0 ."); dnspython would spell it ".".
+    return "" if name == dns.name.root else name.to_text(omit_final_dot=True).lower()
+
+
 class Resolver:
     """Async DNS lookups against the system resolver or exactly one ``(host, port)``."""
 
@@ -99,32 +105,49 @@ class Resolver:
         self._resolver.retry_servfail = False
 
     async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[dns.rdata.Rdata]:
+        records, _ = await self._query_ttl(name, rdtype)
+        return records
+
+    async def _query_ttl(
+        self, name: str, rdtype: dns.rdatatype.RdataType
+    ) -> tuple[list[dns.rdata.Rdata], int | None]:
+        """The records and their TTL; the TTL is None when there are no records."""
         with _map_dns_errors(name, rdtype.name):
             try:
                 answer = await self._resolver.resolve(
                     name, rdtype, search=False, raise_on_no_answer=False
                 )
             except dns.resolver.NXDOMAIN:
-                return []
-        return list(answer.rrset) if answer.rrset is not None else []
+                return [], None
+        if answer.rrset is None:
+            return [], None
+        return list(answer.rrset), answer.rrset.ttl
 
     async def txt(self, name: str) -> list[str]:
         """Each TXT record's character-strings joined into one string."""
-        records = await self._query(name, dns.rdatatype.TXT)
-        return [
+        found, _ = await self.txt_ttl(name)
+        return found
+
+    async def txt_ttl(self, name: str) -> tuple[list[str], int | None]:
+        """``txt`` plus the record set's TTL (None when there are no records)."""
+        records, ttl = await self._query_ttl(name, dns.rdatatype.TXT)
+        found = [
             b"".join(r.strings).decode("utf-8", errors="replace")
             for r in records
             if isinstance(r, TXT)
         ]
+        return found, ttl
 
     async def mx(self, name: str) -> list[tuple[int, str]]:
         """(preference, host) sorted; a null MX (RFC 7505) shows as ``(0, "")``."""
-        records = await self._query(name, dns.rdatatype.MX)
-        return sorted(
-            (r.preference, r.exchange.to_text(omit_final_dot=True).lower())
-            for r in records
-            if isinstance(r, MX)
-        )
+        records, _ = await self.mx_ttl(name)
+        return records
+
+    async def mx_ttl(self, name: str) -> tuple[list[tuple[int, str]], int | None]:
+        """``mx`` plus the record set's TTL (None when there are no records)."""
+        records, ttl = await self._query_ttl(name, dns.rdatatype.MX)
+        found = sorted((r.preference, _host_name(r.exchange)) for r in records if isinstance(r, MX))
+        return found, ttl
 
     async def cname(self, name: str) -> list[str]:
         records = await self._query(name, dns.rdatatype.CNAME)
@@ -134,7 +157,14 @@ class Resolver:
 
     async def addresses(self, name: str) -> list[str]:
         """A then AAAA addresses; empty when the name has neither."""
-        v4, v6 = await asyncio.gather(
-            self._query(name, dns.rdatatype.A), self._query(name, dns.rdatatype.AAAA)
+        found, _ = await self.addresses_ttl(name)
+        return found
+
+    async def addresses_ttl(self, name: str) -> tuple[list[str], int | None]:
+        """``addresses`` plus the smaller TTL of the A and AAAA sets (None when both are empty)."""
+        (v4, ttl4), (v6, ttl6) = await asyncio.gather(
+            self._query_ttl(name, dns.rdatatype.A), self._query_ttl(name, dns.rdatatype.AAAA)
         )
-        return [str(r.address) for r in (*v4, *v6) if isinstance(r, A | AAAA)]
+        ttls = [t for t in (ttl4, ttl6) if t is not None]
+        found = [str(r.address) for r in (*v4, *v6) if isinstance(r, A | AAAA)]
+        return found, min(ttls) if ttls else None

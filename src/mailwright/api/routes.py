@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailwright.api import domains, events, inbox, keys, messages, suppressions
+from mailwright.api import attempts, domains, events, inbox, keys, messages, suppressions
 from mailwright.api.context import services
 
 PUBLIC = frozenset({"/healthz", "/openapi.json"})
@@ -57,6 +57,7 @@ ROUTES = [
     Route("/v1/keys", keys.list_all, methods=["GET"]),
     Route("/v1/keys", keys.create, methods=["POST"]),
     Route("/v1/keys/{key_id}", keys.delete, methods=["DELETE"]),
+    Route("/mailwright/v1/messages/{key}/attempts", attempts.list_for_message, methods=["GET"]),
     Route(INBOX, inbox.list_all, methods=["GET"]),
     Route(INBOX, inbox.delete_all, methods=["DELETE"]),
     Route(INBOX + "/{item_id}", inbox.get_one, methods=["GET"]),

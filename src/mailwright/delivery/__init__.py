@@ -1,5 +1,35 @@
-"""Outbound engine: claim due deliveries and deliver them (capture mode in this release)."""
+"""Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
+from mailwright.delivery.classify import Outcome, classify_reply
+from mailwright.delivery.history import attempts_of
+from mailwright.delivery.jobs import Job, Result, plan
+from mailwright.delivery.mta_sts import MtaSts
+from mailwright.delivery.mx import MxCache
+from mailwright.delivery.retry import RetrySchedule
+from mailwright.delivery.transports import (
+    CaptureTransport,
+    Relay,
+    SmtpConfig,
+    SmtpTransport,
+    Transport,
+)
 from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 
-__all__ = ["DeliveryWorker", "WorkerConfig"]
+__all__ = [
+    "CaptureTransport",
+    "DeliveryWorker",
+    "Job",
+    "MtaSts",
+    "MxCache",
+    "Outcome",
+    "Relay",
+    "Result",
+    "RetrySchedule",
+    "SmtpConfig",
+    "SmtpTransport",
+    "Transport",
+    "WorkerConfig",
+    "attempts_of",
+    "classify_reply",
+    "plan",
+]

@@ -1,9 +1,10 @@
-"""The delivery worker: claim due deliveries, render each recipient's bytes, deliver, record.
+"""The delivery worker: claim due deliveries, check suppressions, render and sign each job's
+bytes, hand it to the transport, and settle the outcomes with their events.
 
-In ``capture`` mode delivery means writing the message into the built-in inbox; test-mode
-messages are logged as delivered (flag ``is-test-mode``) but kept out of the inbox, as
-Mailgun's test mode accepts and logs without sending. Each batch of outcomes is written in one
-transaction together with its events.
+The loop keeps claiming while jobs are in flight (up to ``max_in_flight``), and a destination
+with ``per_domain_in_flight`` deliveries already in progress is left out of the next claims, so
+one slow or tempfailing destination never holds up the others. Claims carry a lease: a worker
+that dies leaves its deliveries to be claimed again when the lease runs out.
 """
 
 from __future__ import annotations
@@ -12,43 +13,61 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.events import EventType, event_row, record
+from mailwright.delivery.jobs import Job, Result, plan
+from mailwright.delivery.retry import RetrySchedule
+from mailwright.delivery.settle import Settled, settle
+from mailwright.delivery.smtp_client import TlsPolicy
+from mailwright.delivery.transports import Transport
+from mailwright.domains import DomainCache, sign
+from mailwright.errors import NotFound
 from mailwright.logs import get_logger
 from mailwright.messages import StoredMessage, load_many
 from mailwright.store import DeliveryRow, Store, queries
+from mailwright.suppressions import check
 
 log = get_logger(__name__)
-
-CLAIM_BATCH = 200
-LEASE_SECONDS = 300.0
-IDLE_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     retention: float  # seconds captured mail is kept
-    batch: int = CLAIM_BATCH
-    lease: float = LEASE_SECONDS
-    idle_poll: float = IDLE_POLL_SECONDS
+    schedule: RetrySchedule
+    sign_dkim: bool = True  # capture mode skips signing: nothing leaves the machine
+    verify_tls: bool | None = None  # MAILWRIGHT_TLS_VERIFY: overrides message/domain settings
+    batch: int = 200
+    lease: float = 900.0  # longer than the slowest possible attempt (RFC 5321 timeouts)
+    idle_poll: float = 1.0
     batch_window: float = 0.02
+    max_in_flight: int = 2000
+    per_domain_in_flight: int = 200
 
 
 class DeliveryWorker:
     def __init__(
-        self, store: Store, config: WorkerConfig, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        config: WorkerConfig,
+        transport: Transport,
+        domains: DomainCache,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._config = config
+        self._transport = transport
+        self._domains = domains
         self._clock = clock
         self._name = f"worker-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+        self._busy: Counter[str] = Counter()
 
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -57,27 +76,77 @@ class DeliveryWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self.run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop claiming, let in-flight attempts finish (up to ``grace``), release the rest."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._batches:
+            _, pending = await asyncio.wait(self._batches, timeout=grace)
+            for task in pending:
+                task.cancel()
+        await self._transport.close()
 
         async def release(conn: AsyncConnection) -> None:
             await queries.release_claims(conn, worker=self._name)
 
         await self._store.write(release)
 
+    @property
+    def in_flight(self) -> int:
+        return sum(self._busy.values())
+
     async def run(self) -> None:
         while True:
             try:
-                handled = await self.run_once()
+                claimed = await self._claim()
             except Exception:
-                log.exception("delivery_batch_failed", worker=self._name)
-                handled = 0
-            if handled < self._config.batch:
+                log.exception("delivery_claim_failed", worker=self._name)
+                claimed = []
+            if claimed:
+                self._spawn(claimed)
+            else:
                 await self._sleep()
+            while self.in_flight >= self._config.max_in_flight:
+                self._room.clear()
+                await self._room.wait()
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it to the end; returns how many were claimed."""
+        claimed = await self._claim()
+        if claimed:
+            self._hold(claimed)
+            await self._process(claimed)
+        return len(claimed)
+
+    async def _claim(self) -> list[DeliveryRow]:
+        now = self._clock()
+        limit = min(self._config.batch, self._config.max_in_flight - self.in_flight)
+        busy = [d for d, n in self._busy.items() if n >= self._config.per_domain_in_flight]
+
+        async def claim(conn: AsyncConnection) -> list[DeliveryRow]:
+            return await queries.claim_due(
+                conn,
+                worker=self._name,
+                now=now,
+                lease=self._config.lease,
+                limit=limit,
+                skip_locked=self._store.is_postgres,
+                exclude_domains=busy,
+            )
+
+        return await self._store.write(claim) if limit > 0 else []
+
+    def _hold(self, claimed: Sequence[DeliveryRow]) -> None:
+        self._busy.update(d.recipient_domain for d in claimed)
+
+    def _spawn(self, claimed: list[DeliveryRow]) -> None:
+        self._hold(claimed)
+        task = asyncio.create_task(self._process(claimed))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
 
     async def _sleep(self) -> None:
         self._wake.clear()
@@ -91,93 +160,122 @@ class DeliveryWorker:
         # Let a burst of accepts gather so one claim, one load and one commit serve many.
         await asyncio.sleep(self._config.batch_window)
 
-    async def run_once(self) -> int:
-        """Claim one batch of due deliveries and deliver it; returns how many were handled."""
-        now = self._clock()
-        skip_locked = self._store.is_postgres
-
-        async def claim(conn: AsyncConnection) -> list[DeliveryRow]:
-            return await queries.claim_due(
-                conn,
-                worker=self._name,
-                now=now,
-                lease=self._config.lease,
-                limit=self._config.batch,
-                skip_locked=skip_locked,
-            )
-
-        claimed = await self._store.write(claim)
-        if claimed:
+    async def _process(self, claimed: list[DeliveryRow]) -> None:
+        try:
             await self._deliver(claimed)
-        return len(claimed)
+        except Exception:
+            log.exception("delivery_batch_failed", worker=self._name, count=len(claimed))
+        finally:
+            self._busy.subtract(d.recipient_domain for d in claimed)
+            self._busy += Counter()  # drop zero counts
+            self._room.set()
 
     async def _deliver(self, claimed: list[DeliveryRow]) -> None:
-        messages = await load_many(self._store, sorted({row.message_key for row in claimed}))
+        messages = await load_many(self._store, sorted({d.message_key for d in claimed}))
+        suppressed, rest = await self._suppressed(claimed, messages)
+        results = suppressed + [
+            r
+            for batch in await asyncio.gather(*(self._run_job(j) for j in plan(rest, messages)))
+            for r in batch
+        ]
         now = self._clock()
-        outcomes = [
-            self._capture(row, messages[row.message_key], now)
-            for row in claimed
-            if row.message_key in messages
+        items = [
+            Settled(
+                result=r,
+                facts=messages[r.delivery.message_key].facts,
+                subject=messages[r.delivery.message_key].subject_for(r.delivery.recipient),
+            )
+            for r in results
         ]
 
         async def write(conn: AsyncConnection) -> None:
-            held = await queries.finish_deliveries(
+            await settle(
                 conn,
-                [d.id for d, _, _ in outcomes],
+                items,
                 worker=self._name,
-                status="delivered",
+                schedule=self._config.schedule,
                 now=now,
+                retention=self._config.retention,
             )
-            kept = [o for o in outcomes if o[0].id in held]
-            await queries.insert_inbox(conn, [i for _, i, _ in kept if i is not None])
-            await record(conn, [e for _, _, e in kept])
 
         await self._store.write(write)
-        log.info("deliveries_captured", count=len(outcomes), worker=self._name)
+        log.info("deliveries_settled", count=len(items), worker=self._name)
 
-    def _capture(
-        self, row: DeliveryRow, message: StoredMessage, now: float
-    ) -> tuple[DeliveryRow, dict[str, Any] | None, dict[str, Any]]:
-        started = time.perf_counter()
-        raw = message.render_for(row.recipient, row.recipient_index)
-        inbox_row = None
-        if not message.row.is_test_mode:
-            inbox_row = {
-                "id": secrets.token_urlsafe(12),
-                "delivery_id": row.id,
-                "message_key": row.message_key,
-                "domain": row.domain,
-                "recipient": row.recipient.lower(),
-                "sender": message.facts.sender,
-                "subject": message.subject_for(row.recipient),
-                "message_id": message.row.message_id,
-                "raw": raw,
-                "created_at": now,
-                "expires_at": now + self._config.retention,
-            }
-        status = {
-            "code": 250,
-            "message": "OK",
-            "description": "",
-            "attempt-no": row.attempts,
-            "session-seconds": round(time.perf_counter() - started, 6),
-            "tls": False,
-            "certificate-verified": False,
-            "mx-host": "capture",
-            "enhanced-code": "2.0.0",
-            "utf8": True,
-        }
-        envelope = {
-            "sender": message.facts.sender,
-            "targets": row.recipient,
-            "transport": "smtp",
-            "sending-ip": "127.0.0.1",
-        }
-        event = event_row(
-            message.facts,
-            EventType.DELIVERED,
-            row.recipient,
-            now,
-            **{"delivery-status": status, "envelope": envelope},
+    async def _suppressed(
+        self, claimed: list[DeliveryRow], messages: dict[str, StoredMessage]
+    ) -> tuple[list[Result], list[DeliveryRow]]:
+        suppressed: list[Result] = []
+        rest: list[DeliveryRow] = []
+        async with self._store.read() as conn:
+            for d in claimed:
+                message = messages.get(d.message_key)
+                tags = message.facts.tags if message is not None else []
+                reason = await check(conn, d.domain, d.recipient, tags=tags)
+                if reason is None:
+                    rest.append(d)
+                else:
+                    suppressed.append(
+                        Result(
+                            delivery=d,
+                            code=None,
+                            enhanced=None,
+                            text="",
+                            suppressed=reason,
+                            attempted=False,
+                        )
+                    )
+        return suppressed, rest
+
+    async def _run_job(self, job: Job) -> list[Result]:
+        if job.message.row.is_test_mode:
+            # Mailgun's test mode: accepted and logged as delivered, never sent.
+            return [
+                Result(
+                    delivery=d, code=250, enhanced="2.0.0", text="OK (test mode)", attempted=False
+                )
+                for d in job.deliveries
+            ]
+        try:
+            data = await self._data(job)
+            return await self._transport.send(job, data, await self._tls(job))
+        except Exception:
+            log.exception("delivery_job_failed", worker=self._name, message_key=job.message.row.id)
+            return [
+                Result(
+                    delivery=d,
+                    code=451,
+                    enhanced="4.3.0",
+                    text="Local error in processing",
+                    attempted=False,
+                )
+                for d in job.deliveries
+            ]
+
+    async def _data(self, job: Job) -> bytes:
+        first = job.deliveries[0]
+        index = first.recipient_index if job.is_personal else 0
+        raw = job.message.render_for(first.recipient, index)
+        options = job.message.spec.get("options") or {}
+        if not self._config.sign_dkim or options.get("dkim") is False:
+            return raw
+        try:
+            domain = await self._domains.get(first.domain)
+        except NotFound:
+            return raw
+        return sign(
+            raw,
+            domain=domain.name,
+            selector=domain.dkim_selector,
+            private_pem=domain.dkim_private_key,
         )
-        return row, inbox_row, event
+
+    async def _tls(self, job: Job) -> TlsPolicy:
+        options = job.message.spec.get("options") or {}
+        require = bool(options.get("require-tls"))
+        skip = bool(options.get("skip-verification"))
+        with contextlib.suppress(NotFound):
+            domain = await self._domains.get(job.deliveries[0].domain)
+            require = require or domain.require_tls
+            skip = skip or domain.skip_verification
+        verify = not skip if self._config.verify_tls is None else self._config.verify_tls
+        return TlsPolicy(require_tls=require, verify=verify)

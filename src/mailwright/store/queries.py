@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -161,8 +161,51 @@ async def finish_deliveries(
     return {int(r[0]) for r in rows}
 
 
+async def settle_deliveries(
+    conn: AsyncConnection, updates: Sequence[dict[str, Any]], *, worker: str, now: float
+) -> None:
+    """Apply ``{b_id, b_status, b_due, b_code, b_message}`` to deliveries this worker claimed."""
+    if not updates:
+        return
+    d = schema.deliveries
+    await conn.execute(
+        update(d)
+        .where(d.c.id == bindparam("b_id"), d.c.claimed_by == worker, d.c.status == "queued")
+        .values(
+            status=bindparam("b_status"),
+            due_at=bindparam("b_due"),
+            last_code=bindparam("b_code"),
+            last_message=bindparam("b_message"),
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        ),
+        list(updates),
+    )
+
+
+async def insert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(schema.attempts), list(rows))
+
+
+async def list_attempts(conn: AsyncConnection, message_key: str) -> list[dict[str, Any]]:
+    a = schema.attempts
+    rows = await conn.execute(
+        select(a).where(a.c.message_key == message_key).order_by(a.c.started_at, a.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 async def claim_due(
-    conn: AsyncConnection, *, worker: str, now: float, lease: float, limit: int, skip_locked: bool
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    now: float,
+    lease: float,
+    limit: int,
+    skip_locked: bool,
+    exclude_domains: Sequence[str] = (),
 ) -> list[DeliveryRow]:
     """Claim up to ``limit`` due deliveries for ``worker`` until ``now + lease``.
 
@@ -176,6 +219,9 @@ async def claim_due(
             d.c.status == "queued",
             d.c.due_at <= now,
             or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+            # Destinations already busy in this worker wait, so one slow site cannot take
+            # every claim (fairness between domains).
+            d.c.recipient_domain.not_in(exclude_domains) if exclude_domains else d.c.id > 0,
         )
         .order_by(d.c.due_at)
         .limit(limit)

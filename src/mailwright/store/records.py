@@ -79,6 +79,7 @@ class DeliveryRow(_Record):
     domain: str
     recipient: str
     recipient_index: int
+    recipient_domain: str
     status: str
     due_at: float
     attempts: int

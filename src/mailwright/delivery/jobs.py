@@ -1,0 +1,73 @@
+"""Jobs and results: what one transport call delivers, and what came of each delivery.
+
+A *job* is one SMTP transaction's worth of work: one message, one recipient domain, recipients
+whose bytes are identical (RFC 5321 allows many RCPTs per transaction; batch sends with
+recipient-variables get one job per recipient). ``plan`` groups claimed deliveries into jobs;
+it is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mailwright.messages import StoredMessage
+from mailwright.store import DeliveryRow
+
+MAX_RECIPIENTS_PER_JOB = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    message: StoredMessage
+    deliveries: tuple[DeliveryRow, ...]
+
+    @property
+    def recipient_domain(self) -> str:
+        return self.deliveries[0].recipient_domain
+
+    @property
+    def recipients(self) -> list[str]:
+        return [d.recipient for d in self.deliveries]
+
+    @property
+    def is_personal(self) -> bool:
+        """Batch sends render each recipient's own copy."""
+        return bool(self.message.spec.get("recipient-variables") is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One delivery's attempt: the reply that decides it, and how the session went."""
+
+    delivery: DeliveryRow
+    code: int | None
+    enhanced: str | None
+    text: str
+    mx_host: str = ""
+    tls: bool = False
+    certificate_verified: bool = False
+    session_seconds: float = 0.0
+    transcript: str = ""
+    utf8: bool = False
+    captured: bytes | None = None  # capture mode: the bytes put into the inbox
+    suppressed: str | None = None  # a suppression reason: no attempt was made
+    attempted: bool = True
+
+
+def plan(rows: Sequence[DeliveryRow], messages: dict[str, StoredMessage]) -> list[Job]:
+    """Group deliveries into jobs: same message and recipient domain, identical bytes."""
+    groups: dict[tuple[str, str], list[DeliveryRow]] = {}
+    for row in rows:
+        message = messages.get(row.message_key)
+        if message is None:
+            continue
+        personal = message.spec.get("recipient-variables") is not None
+        key = (row.message_key, row.recipient if personal else row.recipient_domain)
+        groups.setdefault(key, []).append(row)
+    jobs: list[Job] = []
+    for (message_key, _), members in groups.items():
+        for start in range(0, len(members), MAX_RECIPIENTS_PER_JOB):
+            chunk = tuple(members[start : start + MAX_RECIPIENTS_PER_JOB])
+            jobs.append(Job(message=messages[message_key], deliveries=chunk))
+    return jobs

@@ -1,0 +1,272 @@
+"""Transports: the one-method interface through which a job is delivered (httpx's transport
+habit). ``CaptureTransport`` writes into the built-in inbox; ``SmtpTransport`` speaks SMTP to
+the recipient domain's MX hosts, or to one relay, with per-site concurrency limits and
+connection reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from mailwright.delivery.jobs import Job, Result
+from mailwright.delivery.mta_sts import MtaSts
+from mailwright.delivery.mx import Destination, MxCache, NoDestination
+from mailwright.delivery.smtp_client import AttemptResult, SmtpSession, Timeouts, TlsPolicy
+from mailwright.store import DeliveryRow
+
+
+class Transport(Protocol):
+    async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]: ...
+
+    async def close(self) -> None: ...
+
+
+class CaptureTransport:
+    """``capture`` mode: every message is 'delivered' into the built-in inbox."""
+
+    async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]:
+        return [
+            Result(
+                delivery=d,
+                code=250,
+                enhanced="2.0.0",
+                text="OK",
+                mx_host="capture",
+                utf8=True,
+                captured=data,
+            )
+            for d in job.deliveries
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """``MAILWRIGHT_RELAY_URL``: one smarthost for everything."""
+
+    host: str
+    port: int
+    auth: tuple[str, str] | None
+    implicit_tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> Relay:
+        parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
+        auth = None
+        if parts.username:
+            auth = (unquote(parts.username), unquote(parts.password or ""))
+        return cls(
+            host=parts.hostname or "",
+            port=parts.port or (465 if implicit else 587),
+            auth=auth,
+            implicit_tls=implicit,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    helo_name: str
+    mx_port: int = 25
+    concurrency: int = 10  # connections per site (destination MX set)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    ssl_context: ssl.SSLContext | None = None
+    relay: Relay | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    site: str
+    hosts: tuple[str, ...]
+    port: int
+    tls: TlsPolicy
+    auth: tuple[str, str] | None = None
+
+
+class SmtpTransport:
+    def __init__(self, config: SmtpConfig, mx: MxCache | None, mta_sts: MtaSts | None) -> None:
+        self._config = config
+        self._mx = mx
+        self._mta_sts = mta_sts
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._idle: dict[tuple[str, int], list[SmtpSession]] = {}
+
+    async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]:
+        route = await self._route(job, tls)
+        if isinstance(route, NoDestination):
+            code = 550 if route.permanent else 451
+            return _all(job, code, route.enhanced, route.text, mx_host="")
+        slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
+        async with slot:
+            return await self._attempt(job, data, route)
+
+    async def _route(self, job: Job, tls: TlsPolicy) -> _Route | NoDestination:
+        relay = self._config.relay
+        tls = _with_context(tls, self._config.ssl_context)
+        if relay is not None:
+            relay_tls = TlsPolicy(
+                require_tls=tls.require_tls or not _is_loopback(relay.host),
+                verify=tls.verify,
+                implicit_tls=relay.implicit_tls,
+                ssl_context=tls.ssl_context,
+            )
+            return _Route(
+                site=f"relay:{relay.host}",
+                hosts=(relay.host,),
+                port=relay.port,
+                tls=relay_tls,
+                auth=relay.auth,
+            )
+        assert self._mx is not None
+        found = await self._mx.resolve(job.recipient_domain)
+        if isinstance(found, NoDestination):
+            return found
+        return await self._apply_mta_sts(found, tls)
+
+    async def _apply_mta_sts(self, found: Destination, tls: TlsPolicy) -> _Route | NoDestination:
+        hosts = found.hosts
+        if self._mta_sts is not None:
+            policy = await self._mta_sts.policy_for(found.domain)
+            if policy is not None and policy.mode == "enforce":
+                # RFC 8461 5: only MX hosts the policy names, over verified TLS.
+                hosts = tuple(h for h in hosts if policy.matches(h))
+                tls = TlsPolicy(require_tls=True, verify=True, ssl_context=tls.ssl_context)
+                if not hosts:
+                    return NoDestination(
+                        domain=found.domain,
+                        permanent=False,
+                        enhanced="4.7.5",
+                        text="No MX host matches the MTA-STS policy",
+                    )
+        return _Route(site=found.site_name, hosts=hosts, port=self._config.mx_port, tls=tls)
+
+    async def _attempt(self, job: Job, data: bytes, route: _Route) -> list[Result]:
+        last: AttemptResult | None = None
+        for host in route.hosts:
+            session = await self._session(host, route)
+            if isinstance(session, AttemptResult):
+                last = session
+                continue  # RFC 5321 5.1: try the next MX host
+            outcome = await session.send(
+                job.message.facts.sender,
+                job.recipients,
+                data,
+                smtputf8=bool(job.message.spec.get("smtputf8")),
+            )
+            self._release(host, route.port, session)
+            last = outcome
+            if outcome.error is None or not outcome.error.is_transient:
+                break
+        assert last is not None
+        return _results(job, last)
+
+    async def _session(self, host: str, route: _Route) -> SmtpSession | AttemptResult:
+        idle = self._idle.get((host, route.port), [])
+        while idle:
+            session = idle.pop()
+            if session.is_usable:
+                return session
+            await session.close()
+        return await SmtpSession.open(
+            host,
+            route.port,
+            helo_name=self._config.helo_name,
+            tls=route.tls,
+            timeouts=self._config.timeouts,
+            auth=route.auth,
+        )
+
+    def _release(self, host: str, port: int, session: SmtpSession) -> None:
+        if session.is_usable:
+            self._idle.setdefault((host, port), []).append(session)
+
+    async def close(self) -> None:
+        sessions = [s for idle in self._idle.values() for s in idle]
+        self._idle.clear()
+        for session in sessions:
+            with contextlib.suppress(Exception):
+                await session.close()
+
+
+def _with_context(tls: TlsPolicy, context: ssl.SSLContext | None) -> TlsPolicy:
+    if tls.ssl_context is not None or context is None:
+        return tls
+    return TlsPolicy(
+        require_tls=tls.require_tls,
+        verify=tls.verify,
+        implicit_tls=tls.implicit_tls,
+        ssl_context=context,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _all(
+    job: Job,
+    code: int,
+    enhanced: str | None,
+    text: str,
+    *,
+    mx_host: str,
+    outcome: AttemptResult | None = None,
+) -> list[Result]:
+    return [_result(d, code, enhanced, text, mx_host, outcome) for d in job.deliveries]
+
+
+def _result(
+    delivery: DeliveryRow,
+    code: int | None,
+    enhanced: str | None,
+    text: str,
+    mx_host: str,
+    outcome: AttemptResult | None,
+) -> Result:
+    if outcome is None:
+        return Result(
+            delivery=delivery,
+            code=code,
+            enhanced=enhanced,
+            text=text,
+            mx_host=mx_host,
+            attempted=bool(mx_host),
+        )
+    return Result(
+        delivery=delivery,
+        code=code,
+        enhanced=enhanced,
+        text=text,
+        mx_host=outcome.host,
+        tls=outcome.tls,
+        certificate_verified=outcome.certificate_verified,
+        session_seconds=outcome.session_seconds,
+        transcript=outcome.transcript,
+        utf8=outcome.utf8,
+    )
+
+
+def _results(job: Job, outcome: AttemptResult) -> list[Result]:
+    results = []
+    for d in job.deliveries:
+        reply = outcome.reply_for(d.recipient)
+        if reply is None:
+            results.append(
+                _result(d, 451, "4.3.0", "No reply for this recipient", outcome.host, outcome)
+            )
+        else:
+            results.append(
+                _result(d, reply.code, reply.enhanced, reply.text, outcome.host, outcome)
+            )
+    return results
+
+
+__all__: Sequence[str] = ["CaptureTransport", "Relay", "SmtpConfig", "SmtpTransport", "Transport"]
