@@ -186,4 +186,4 @@ def build_transport(
     )
     mx = MxCache(resolver, time.monotonic) if relay is None else None
     mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None
-    return SmtpTransport(config, mx, mta_sts)
+    return SmtpTransport(config, mx, mta_sts, resolver)

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from mailwright.delivery.jobs import Job, Result
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import Destination, MxCache, NoDestination
-from mailwright.delivery.smtp_client import AttemptResult, SmtpSession, Timeouts, TlsPolicy
+from mailwright.delivery.smtp_client import (
+    AttemptResult,
+    Reply,
+    SmtpSession,
+    Timeouts,
+    TlsPolicy,
+)
+from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
 
 
@@ -92,8 +100,15 @@ class _Route:
 
 
 class SmtpTransport:
-    def __init__(self, config: SmtpConfig, mx: MxCache | None, mta_sts: MtaSts | None) -> None:
+    def __init__(
+        self,
+        config: SmtpConfig,
+        mx: MxCache | None,
+        mta_sts: MtaSts | None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self._config = config
+        self._resolver = resolver
         self._mx = mx
         self._mta_sts = mta_sts
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -150,7 +165,9 @@ class SmtpTransport:
 
     async def _attempt(self, job: Job, data: bytes, route: _Route) -> list[Result]:
         last: AttemptResult | None = None
+        last_host = ""
         for host in route.hosts:
+            last_host = host
             session = await self._session(host, route)
             if isinstance(session, AttemptResult):
                 last = session
@@ -166,7 +183,7 @@ class SmtpTransport:
             if outcome.error is None or not outcome.error.is_transient:
                 break
         assert last is not None
-        return _results(job, last)
+        return [replace(r, mx_host=last_host) for r in _results(job, last)]
 
     async def _session(self, host: str, route: _Route) -> SmtpSession | AttemptResult:
         idle = self._idle.get((host, route.port), [])
@@ -175,14 +192,39 @@ class SmtpTransport:
             if session.is_usable:
                 return session
             await session.close()
+        address = await self._address(host)
+        if address is None:
+            return AttemptResult(
+                host=host,
+                port=route.port,
+                connected=False,
+                tls=False,
+                certificate_verified=False,
+                utf8=False,
+                session_seconds=0.0,
+                error=Reply(421, "4.4.4", f"No address found for MX host {host}"),
+                recipients=(),
+                transcript=f"* no A/AAAA record for {host}",
+            )
         return await SmtpSession.open(
-            host,
+            address,
             route.port,
             helo_name=self._config.helo_name,
             tls=route.tls,
             timeouts=self._config.timeouts,
             auth=route.auth,
+            server_hostname=host,
         )
+
+    async def _address(self, host: str) -> str | None:
+        """MX host names are resolved through our resolver, never the system's."""
+        if self._resolver is None or _is_ip(host):
+            return host
+        try:
+            found = await self._resolver.addresses(host)
+        except DnsLookupFailed:
+            return None
+        return found[0] if found else None
 
     def _release(self, host: str, port: int, session: SmtpSession) -> None:
         if session.is_usable:
@@ -205,6 +247,14 @@ def _with_context(tls: TlsPolicy, context: ssl.SSLContext | None) -> TlsPolicy:
         implicit_tls=tls.implicit_tls,
         ssl_context=context,
     )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:
