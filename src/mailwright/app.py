@@ -181,6 +181,7 @@ def build_transport(
         helo_name=helo_name(settings),
         mx_port=settings.mx_port,
         concurrency=settings.destination_concurrency,
+        rate=settings.destination_rate,
         ssl_context=ssl_context,
         relay=relay,
     )

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mailwright.delivery.retry import RetrySchedule
+from mailwright.delivery.throttle import ThrottleSpec
 from mailwright.errors import ConfigError
 
 PREFIX = "MAILWRIGHT_"
@@ -170,6 +171,24 @@ FIELDS: tuple[Setting, ...] = (
         "console or json (default: console on a TTY)",
     ),
     Setting(
+        "destination_concurrency",
+        "10",
+        _positive_int,
+        "SMTP connections at once per destination site (MX host set)",
+    ),
+    Setting(
+        "destination_rate",
+        "",
+        lambda v: ThrottleSpec.parse(v) if v else None,
+        "messages per destination site, e.g. 600/min (default: unlimited)",
+    ),
+    Setting(
+        "retry_schedule",
+        "",
+        lambda v: RetrySchedule.parse(v) if v else RetrySchedule(),
+        "retry delays for temporary failures, e.g. '10m,10m,15m,30m,1h,2h,4h;max=4h;give_up=5d'",
+    ),
+    Setting(
         "retention_hours",
         "72",
         _positive_float,
@@ -196,6 +215,7 @@ class Settings:
     allow_private_urls: bool = False
     log_format: str = ""
     destination_concurrency: int = 10
+    destination_rate: ThrottleSpec | None = None
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
     retention_hours: float = 72.0
 

@@ -3,6 +3,7 @@ with bounces, tempfails, suppressions, null MX, require-tls and relay mode, on b
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -254,3 +255,25 @@ async def test_relay_mode_sends_everything_to_the_smarthost(
     assert received.login == "relayuser"
     assert received.rcpt_tos == ("anyone@nowhere-in-dns.test",)
     assert event["delivery-status"]["mx-host"] == "127.0.0.1"
+
+
+async def test_destination_rate_limit_spaces_sends(
+    tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS, sink: SmtpSink
+) -> None:
+    settings = mx_settings(
+        tmp_path, database_url, loopback_dns, sink.port, MAILWRIGHT_DESTINATION_RATE="4/s"
+    )
+    runtime = await running(settings, store)
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+    ) as client:
+        domain = await sandbox_of(client)
+        started = time.monotonic()
+        for i in range(8):
+            await send(client, domain, f"user{i}@rcpt.test")
+        await sink.wait_for(8)
+        elapsed = time.monotonic() - started
+    await runtime.stop()
+    # A burst of 4, then 4 more at 4/s: the last cannot leave before ~1 s.
+    assert elapsed >= 0.9

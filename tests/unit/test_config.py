@@ -85,3 +85,31 @@ def test_a_bad_flag_is_named_as_a_flag() -> None:
     with pytest.raises(ConfigError) as err:
         Settings.from_env(environ={}, overrides={"http_addr": "nope"})
     assert "--http-addr" in err.value.message
+
+
+def test_delivery_tuning_settings() -> None:
+    settings = Settings.from_env(
+        environ={
+            "MAILWRIGHT_DESTINATION_CONCURRENCY": "3",
+            "MAILWRIGHT_DESTINATION_RATE": "600/min",
+            "MAILWRIGHT_RETRY_SCHEDULE": "1m,5m;max=1h;give_up=1d",
+        }
+    )
+    assert settings.destination_concurrency == 3
+    assert settings.destination_rate is not None
+    assert settings.destination_rate.per_second == 10
+    assert str(settings.retry_schedule).startswith("1m,5m")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAILWRIGHT_DESTINATION_CONCURRENCY", "0"),
+        ("MAILWRIGHT_DESTINATION_RATE", "lots"),
+        ("MAILWRIGHT_RETRY_SCHEDULE", "soon"),
+    ],
+)
+def test_bad_delivery_tuning_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(environ={name: value})
+    assert name in err.value.message

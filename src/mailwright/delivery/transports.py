@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -25,6 +26,7 @@ from mailwright.delivery.smtp_client import (
     Timeouts,
     TlsPolicy,
 )
+from mailwright.delivery.throttle import ThrottleSpec, TokenBucket
 from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
 
@@ -88,6 +90,7 @@ class SmtpConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     ssl_context: ssl.SSLContext | None = None
     relay: Relay | None = None
+    rate: ThrottleSpec | None = None  # messages per destination site; None = unlimited
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ class SmtpTransport:
         self._mta_sts = mta_sts
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[tuple[str, int], list[SmtpSession]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
     async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]:
         route = await self._route(job, tls)
@@ -121,7 +125,18 @@ class SmtpTransport:
             return _all(job, code, route.enhanced, route.text, mx_host="")
         slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
         async with slot:
+            await self._throttle(route.site)
             return await self._attempt(job, data, route)
+
+    async def _throttle(self, site: str) -> None:
+        rate = self._config.rate
+        if rate is None:
+            return
+        now = time.monotonic()
+        bucket = self._buckets.setdefault(site, TokenBucket.full(rate, now))
+        wait = bucket.take(now)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def _route(self, job: Job, tls: TlsPolicy) -> _Route | NoDestination:
         relay = self._config.relay

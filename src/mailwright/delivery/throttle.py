@@ -1,0 +1,62 @@
+"""Per-destination rate limits, as pure arithmetic (KumoMTA's ``ThrottleSpec`` shape).
+
+A spec like ``"600/min"`` becomes a token bucket holding at most ``burst`` tokens and refilled
+at ``rate`` per second; ``TokenBucket.take(now)`` says how long to wait before the next send.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_UNITS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
+_SPEC = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSpec:
+    per_second: float
+    burst: float
+
+    @classmethod
+    def parse(cls, text: str) -> ThrottleSpec:
+        """``"100/s"``, ``"600/min"``, ``"5000/h"``, ``"20000/day"``; burst = one second's worth
+        (at least one message)."""
+        match = _SPEC.fullmatch(text.lower())
+        if match is None or match.group(2) not in _UNITS or float(match.group(1)) <= 0:
+            raise ValueError("expected a rate like 100/s, 600/min, 5000/h or 20000/day")
+        per_second = float(match.group(1)) / _UNITS[match.group(2)]
+        return cls(per_second=per_second, burst=max(1.0, per_second))
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    spec: ThrottleSpec
+    tokens: float
+    updated: float
+
+    @classmethod
+    def full(cls, spec: ThrottleSpec, now: float) -> TokenBucket:
+        return cls(spec=spec, tokens=spec.burst, updated=now)
+
+    def take(self, now: float) -> float:
+        """Take one token; returns 0 when allowed now, else the seconds to wait first.
+
+        tokens = min(burst, tokens + (now - updated) * rate); a send needs one token, and a
+        caller told to wait has its token reserved (tokens may go negative).
+        """
+        self.tokens = min(
+            self.spec.burst, self.tokens + max(0.0, now - self.updated) * self.spec.per_second
+        )
+        self.updated = now
+        self.tokens -= 1.0
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.spec.per_second
