@@ -32,6 +32,8 @@ STOP_TIMEOUT = 10.0
 KEY_LINE = "mailwright: primary API key (shown once, keep it): "
 SANDBOX_LINE = "mailwright: sandbox domain: "
 
+POLL_INTERVAL = 0.05
+
 
 def mailwright_command() -> list[str]:
     """The console script next to this interpreter, else ``python -m mailwright``."""
@@ -143,7 +145,7 @@ def _wait_ready(server: Server, *, expect_printed: set[str]) -> None:
                 f"mailwright serve not ready within {START_TIMEOUT}s "
                 f"(printed {sorted(server.printed)})\n{server.output()}"
             )
-        time.sleep(0.05)
+        time.sleep(POLL_INTERVAL)  # between probes of a deadline-bounded poll
 
 
 def _start(

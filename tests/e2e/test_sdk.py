@@ -26,6 +26,8 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 DEADLINE = 15.0
 
+POLL_INTERVAL = 0.05
+
 
 def poll(probe: Callable[[], T], *, timeout: float = DEADLINE, what: str = "condition") -> T:
     deadline = time.monotonic() + timeout
@@ -35,7 +37,7 @@ def poll(probe: Callable[[], T], *, timeout: float = DEADLINE, what: str = "cond
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s (last value: {value!r})")
-        time.sleep(0.05)
+        time.sleep(POLL_INTERVAL)  # between probes of a deadline-bounded poll
 
 
 @contextmanager

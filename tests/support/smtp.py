@@ -135,7 +135,7 @@ class _Handler:
 async def _drop(server: SMTP) -> str:
     """Close the connection without replying; connection_lost cancels this coroutine."""
     server.transport.close()
-    await asyncio.sleep(3600)
+    await asyncio.Event().wait()  # until connection_lost cancels us
     return "421 unreachable"
 
 
