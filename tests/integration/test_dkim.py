@@ -119,3 +119,17 @@ def test_unsupported_key_size(bits: int) -> None:
 
 def test_new_selector() -> None:
     assert new_selector(datetime(2024, 5, 6, tzinfo=UTC)) == "mw202405"
+
+
+def test_openssl_rsa_step_matches_dkimpys_own(key: DkimKey) -> None:
+    """PKCS#1 v1.5 is deterministic: OpenSSL's signature equals dkimpy's pure-Python one."""
+    import hashlib
+
+    import dkim.crypto
+
+    from mailwright.domains.dkim import _openssl_rsa_sign
+
+    parsed = dkim.crypto.parse_pem_private_key(key.private_pem.encode())
+    digest = dkim.HashThrough(hashlib.sha256())
+    digest.update(b"some canonicalised headers")
+    assert _openssl_rsa_sign(digest, parsed) == dkim.crypto.RSASSA_PKCS1_v1_5_sign(digest, parsed)
