@@ -91,3 +91,17 @@ async def test_verify_looks_records_up_for_real(
     assert {r["valid"] for r in after["receiving_dns_records"]} == {"valid"}
     spf = next(r for r in after["sending_dns_records"] if r["name"] == "verify.example")
     assert spf["cached"] == [spf["value"]]
+
+
+async def test_connection_settings(client: httpx.AsyncClient, sandbox: str) -> None:
+    url = f"/v3/domains/{sandbox}/connection"
+    assert (await client.get(url)).json() == {
+        "connection": {"require_tls": False, "skip_verification": False}
+    }
+    changed = await client.put(url, data={"require_tls": "true"})
+    assert changed.status_code == 200
+    assert changed.json()["require_tls"] is True
+    assert (await client.get(url)).json()["connection"]["require_tls"] is True
+    bad = await client.put(url, data={"skip_verification": "maybe"})
+    assert bad.status_code == 400
+    assert "skip_verification" in bad.json()["message"]

@@ -277,3 +277,23 @@ async def test_destination_rate_limit_spaces_sends(
     await runtime.stop()
     # A burst of 4, then 4 more at 4/s: the last cannot leave before ~1 s.
     assert elapsed >= 0.9
+
+
+async def test_domain_require_tls_setting_is_honoured(
+    tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS
+) -> None:
+    with SmtpSink() as plain:
+        runtime = await running(
+            mx_settings(tmp_path, database_url, loopback_dns, plain.port), store
+        )
+        transport = httpx.ASGITransport(app=runtime.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+        ) as client:
+            domain = await sandbox_of(client)
+            await client.put(f"/v3/domains/{domain}/connection", data={"require_tls": "yes"})
+            await send(client, domain, "a@rcpt.test")
+            [failed] = await wait_until(await events_of(client, domain, event="failed"))
+        await runtime.stop()
+    assert failed["delivery-status"]["enhanced-code"] == "4.7.10"
+    assert plain.messages == []

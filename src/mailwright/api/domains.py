@@ -17,11 +17,13 @@ from mailwright.api.context import (
 )
 from mailwright.domains import (
     DnsRecord,
+    connection_json,
     create_domain,
     delete_domain,
     domain_json,
     get_domain,
     list_domains,
+    update_connection,
     verify_domain,
 )
 from mailwright.errors import InvalidInput
@@ -93,3 +95,27 @@ async def delete(request: Request) -> Response:
     await delete_domain(svc.store, name)
     svc.domains.forget(name)
     return json_response({"message": "Domain has been deleted"})
+
+
+async def get_connection(request: Request) -> Response:
+    """The domain's delivery TLS settings: `require_tls`, `skip_verification`."""
+    (await principal(request)).require_account()
+    row = await get_domain(services(request).store, path_param(request, "name"))
+    return json_response({"connection": connection_json(row)})
+
+
+async def put_connection(request: Request) -> Response:
+    """Change `require_tls` and/or `skip_verification` for the domain's deliveries."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    form = await read_form(request)
+    row = await update_connection(svc.store, path_param(request, "name"), form.as_dict())
+    svc.domains.forget(row.name)
+    return json_response(
+        {
+            "message": "Domain connection settings have been updated, may take 10 minutes to fully "
+            "propagate",
+            "require_tls": row.require_tls,
+            "skip_verification": row.skip_verification,
+        }
+    )

@@ -5,6 +5,7 @@ from mailwright.domains.records import DnsRecord
 from mailwright.domains.service import (
     DnsPlan,
     DomainCache,
+    connection_json,
     create_domain,
     delete_domain,
     domain_json,
@@ -12,6 +13,7 @@ from mailwright.domains.service import (
     get_domain,
     list_domains,
     normalise_name,
+    update_connection,
     verify_domain,
 )
 
@@ -20,6 +22,7 @@ __all__ = [
     "DnsPlan",
     "DnsRecord",
     "DomainCache",
+    "connection_json",
     "create_domain",
     "delete_domain",
     "domain_json",
@@ -30,5 +33,6 @@ __all__ = [
     "normalise_name",
     "sign",
     "txt_value",
+    "update_connection",
     "verify_domain",
 ]

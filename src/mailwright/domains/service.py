@@ -181,6 +181,37 @@ async def list_domains(
         return await queries.list_domains(conn, limit=limit, skip=skip, state=state)
 
 
+def _flag(form: dict[str, str], name: str, current: bool) -> bool:
+    value = form.get(name)
+    if value is None:
+        return current
+    lowered = value.lower()
+    if lowered not in ("true", "false", "yes", "no"):
+        raise InvalidInput(f"'{name}' must be true or false", field=name)
+    return lowered in ("true", "yes")
+
+
+async def update_connection(store: Store, name: str, form: dict[str, str]) -> DomainRow:
+    """Mailgun's domain connection settings: ``require_tls`` and ``skip_verification``."""
+    row = await get_domain(store, name)
+    values = {
+        "require_tls": _flag(form, "require_tls", row.require_tls),
+        "skip_verification": _flag(form, "skip_verification", row.skip_verification),
+    }
+
+    async def update(conn: AsyncConnection) -> DomainRow | None:
+        await queries.update_domain(conn, row.name, values)
+        return await queries.get_domain(conn, row.name)
+
+    updated = await store.write(update)
+    assert updated is not None
+    return updated
+
+
+def connection_json(row: DomainRow) -> dict[str, Any]:
+    return {"require_tls": row.require_tls, "skip_verification": row.skip_verification}
+
+
 async def delete_domain(store: Store, name: str) -> None:
     async def remove(conn: AsyncConnection) -> bool:
         return await queries.delete_domain(conn, name)
