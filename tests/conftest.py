@@ -8,15 +8,14 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.store import Store, schema
+from tests.support.postgres import create_database, drop_database, url_of
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 API_KEY = "test-primary-key-0123456789abcdef"
 
 
@@ -28,29 +27,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-async def _create_database(name: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(name: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """One migrated PostgreSQL database for the session; tests empty it before they run."""
     name = f"mailwright_test_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_create_database(name))
-    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(create_database(name))
+    url = url_of(name)
 
     async def migrate() -> None:
         store = Store.from_url(url)
@@ -59,7 +41,7 @@ def postgres_database() -> Iterator[str]:
 
     asyncio.run(migrate())
     yield url
-    asyncio.run(_drop_database(name))
+    asyncio.run(drop_database(name))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

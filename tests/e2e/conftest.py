@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.support.dns import LoopbackDNS
+from tests.support.postgres import create_database, drop_database, url_of
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 KEY_LINE = "mailwright: primary API key (shown once, keep it): "
@@ -211,29 +210,13 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         sys.stderr.write(f"mailwright serve at {server.base_url}\n{server.output()}\n")
 
 
-async def _create_database(name: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(name: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one server; dropped afterwards."""
     name = f"mailwright_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-    asyncio.run(_create_database(name))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(_drop_database(name))
+    asyncio.run(create_database(name))
+    yield url_of(name)
+    asyncio.run(drop_database(name))
 
 
 @pytest.fixture

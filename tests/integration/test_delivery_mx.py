@@ -3,6 +3,7 @@ with bounces, tempfails, suppressions, null MX, require-tls and relay mode, on b
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from dns.nameserver import Do53Nameserver
 
-from mailwright.app import Runtime, build_runtime, first_start
+from mailwright.app import build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.store import Store
 from tests.conftest import API_KEY
@@ -67,26 +68,31 @@ def mx_settings(
     )
 
 
-async def running(settings: Settings, store: Store) -> Runtime:
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole server (API and worker) trusting the sink's CA, and a client for its API."""
     runtime = build_runtime(
         settings, frozenset({"api", "worker"}), store=store, ssl_context=tls_materials()[2]
     )
     await first_start(settings, store)
     await runtime.start()
-    return runtime
+    transport = httpx.ASGITransport(app=runtime.app)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+        ) as client:
+            yield client
+    finally:
+        await runtime.stop()
 
 
 @pytest.fixture
 async def mx_client(
     tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS, sink: SmtpSink
 ) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = await running(mx_settings(tmp_path, database_url, loopback_dns, sink.port), store)
-    transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-    ) as client:
+    settings = mx_settings(tmp_path, database_url, loopback_dns, sink.port)
+    async with serving(settings, store) as client:
         yield client
-    await runtime.stop()
 
 
 async def sandbox_of(client: httpx.AsyncClient) -> str:
@@ -213,19 +219,13 @@ async def test_require_tls_without_starttls_is_not_delivered(
     tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS
 ) -> None:
     with SmtpSink() as plain:
-        runtime = await running(
-            mx_settings(tmp_path, database_url, loopback_dns, plain.port), store
-        )
-        transport = httpx.ASGITransport(app=runtime.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-        ) as client:
+        settings = mx_settings(tmp_path, database_url, loopback_dns, plain.port)
+        async with serving(settings, store) as client:
             domain = await sandbox_of(client)
             await send(client, domain, "a@rcpt.test", **{"o:require-tls": "yes"})
             [failed] = await wait_until(await events_of(client, domain, event="failed"))
             await send(client, domain, "b@rcpt.test")
             await plain.wait_for(1)
-        await runtime.stop()
     assert failed["delivery-status"]["enhanced-code"] == "4.7.10"
     assert [m.rcpt_tos for m in plain.messages] == [("b@rcpt.test",)]
 
@@ -242,16 +242,11 @@ async def test_relay_mode_sends_everything_to_the_smarthost(
             MAILWRIGHT_DELIVERY="relay",
             MAILWRIGHT_RELAY_URL=f"smtp://relayuser:s3cret@127.0.0.1:{relay.port}",
         )
-        runtime = await running(settings, store)
-        transport = httpx.ASGITransport(app=runtime.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-        ) as client:
+        async with serving(settings, store) as client:
             domain = await sandbox_of(client)
             await send(client, domain, "anyone@nowhere-in-dns.test")
             [received] = await relay.wait_for(1)
             [event] = await wait_until(await events_of(client, domain, event="delivered"))
-        await runtime.stop()
     assert received.login == "relayuser"
     assert received.rcpt_tos == ("anyone@nowhere-in-dns.test",)
     assert event["delivery-status"]["mx-host"] == "127.0.0.1"
@@ -263,18 +258,13 @@ async def test_destination_rate_limit_spaces_sends(
     settings = mx_settings(
         tmp_path, database_url, loopback_dns, sink.port, MAILWRIGHT_DESTINATION_RATE="4/s"
     )
-    runtime = await running(settings, store)
-    transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-    ) as client:
+    async with serving(settings, store) as client:
         domain = await sandbox_of(client)
         started = time.monotonic()
         for i in range(8):
             await send(client, domain, f"user{i}@rcpt.test")
         await sink.wait_for(8)
         elapsed = time.monotonic() - started
-    await runtime.stop()
     # A burst of 4, then 4 more at 4/s: the last cannot leave before ~1 s.
     assert elapsed >= 0.9
 
@@ -283,17 +273,11 @@ async def test_domain_require_tls_setting_is_honoured(
     tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS
 ) -> None:
     with SmtpSink() as plain:
-        runtime = await running(
-            mx_settings(tmp_path, database_url, loopback_dns, plain.port), store
-        )
-        transport = httpx.ASGITransport(app=runtime.app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-        ) as client:
+        settings = mx_settings(tmp_path, database_url, loopback_dns, plain.port)
+        async with serving(settings, store) as client:
             domain = await sandbox_of(client)
             await client.put(f"/v3/domains/{domain}/connection", data={"require_tls": "yes"})
             await send(client, domain, "a@rcpt.test")
             [failed] = await wait_until(await events_of(client, domain, event="failed"))
-        await runtime.stop()
     assert failed["delivery-status"]["enhanced-code"] == "4.7.10"
     assert plain.messages == []
