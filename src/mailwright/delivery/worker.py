@@ -113,14 +113,6 @@ class DeliveryWorker:
                 self._room.clear()
                 await self._room.wait()
 
-    async def run_once(self) -> int:
-        """Claim one batch and deliver it to the end; returns how many were claimed."""
-        claimed = await self._claim()
-        if claimed:
-            self._hold(claimed)
-            await self._process(claimed)
-        return len(claimed)
-
     async def _claim(self) -> list[DeliveryRow]:
         now = self._clock()
         limit = min(self._config.batch, self._config.max_in_flight - self.in_flight)

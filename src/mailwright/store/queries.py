@@ -101,22 +101,6 @@ async def has_primary_key(conn: AsyncConnection) -> bool:
 # -- messages and deliveries -------------------------------------------------------------
 
 
-async def insert_message(
-    conn: AsyncConnection,
-    message: dict[str, Any],
-    blobs: Sequence[bytes],
-    deliveries: Sequence[dict[str, Any]],
-) -> None:
-    await conn.execute(insert(schema.messages), [message])
-    if blobs:
-        await conn.execute(
-            insert(schema.message_blobs),
-            [{"message_key": message["id"], "idx": i, "data": b} for i, b in enumerate(blobs)],
-        )
-    if deliveries:
-        await conn.execute(insert(schema.deliveries), list(deliveries))
-
-
 async def get_message(conn: AsyncConnection, key: str) -> MessageRow | None:
     row = (await conn.execute(select(schema.messages).where(schema.messages.c.id == key))).first()
     return None if row is None else MessageRow.from_row(row)
@@ -145,20 +129,6 @@ async def get_blobs_many(conn: AsyncConnection, keys: Sequence[str]) -> dict[str
     for key, data in rows:
         found.setdefault(str(key), []).append(bytes(data))
     return found
-
-
-async def finish_deliveries(
-    conn: AsyncConnection, ids: Sequence[int], *, worker: str, status: str, now: float
-) -> set[int]:
-    """Record the final status of claimed deliveries; returns the ids whose claim still held."""
-    d = schema.deliveries
-    rows = await conn.execute(
-        update(d)
-        .where(d.c.id.in_(ids), d.c.claimed_by == worker, d.c.status == "queued")
-        .values(status=status, claimed_by=None, claimed_until=None, updated_at=now)
-        .returning(d.c.id)
-    )
-    return {int(r[0]) for r in rows}
 
 
 async def settle_deliveries(
@@ -235,19 +205,6 @@ async def claim_due(
         .returning(*d.c)
     )
     return [DeliveryRow.from_row(r) for r in rows]
-
-
-async def finish_delivery(
-    conn: AsyncConnection, delivery_id: int, *, worker: str, status: str, now: float
-) -> bool:
-    """Record the final status of a claimed delivery; False if the claim was lost."""
-    d = schema.deliveries
-    result = await conn.execute(
-        update(d)
-        .where(d.c.id == delivery_id, d.c.claimed_by == worker, d.c.status == "queued")
-        .values(status=status, claimed_by=None, claimed_until=None, updated_at=now)
-    )
-    return bool(result.rowcount)
 
 
 async def release_claims(conn: AsyncConnection, *, worker: str) -> None:
