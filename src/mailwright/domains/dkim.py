@@ -7,6 +7,7 @@ canonicalisation (RFC 6376 3.4), which survives the header refolding relays do.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,8 +122,21 @@ def _openssl_rsa_sign(digest: Any, private_key: dict[str, int]) -> bytes:
     return key.sign(digest.digest(), padding.PKCS1v15(), Prehashed(algorithm))
 
 
-# dkimpy calls the RSA primitive through its module namespace; route it through OpenSSL.
+_parse_pem_private_key = dkim.parse_pem_private_key
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_private_key(pem: bytes) -> dict[str, int]:
+    """dkimpy parses the PEM key (a pure-Python ASN.1 walk) on every signature; a domain's key
+    changes rarely, so parse each one once. The dict is only read by the RSA step."""
+    parsed: dict[str, int] = _parse_pem_private_key(pem)
+    return parsed
+
+
+# dkimpy calls the RSA primitive and the key parser through its module namespace; route the
+# first through OpenSSL and memoise the second.
 dkim.RSASSA_PKCS1_v1_5_sign = _openssl_rsa_sign
+dkim.parse_pem_private_key = _parsed_private_key
 
 
 def sign(message: bytes, *, domain: str, selector: str, private_pem: str) -> bytes:

@@ -66,16 +66,169 @@ def render(
     personalise = _personaliser(spec, recipient)
     if spec["kind"] == "mime":
         return _render_mime(spec, blobs, message_id=message_id, personalise=personalise)
-    policy = _UTF8_POLICY if spec.get("smtputf8") else _POLICY
     seed = f"{message_id}/{recipient_index}"
+    headers = _headers(spec, recipient, message_id, date, personalise)
+    if not spec.get("smtputf8"):
+        fast = _render_fast(spec, blobs, headers, personalise, seed)
+        if fast is not None:
+            return fast
+    return _render_email(spec, blobs, headers, personalise, seed)
+
+
+def render_with_email(
+    spec: dict[str, Any],
+    blobs: Sequence[bytes],
+    *,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    recipient_index: int = 0,
+) -> bytes:
+    """``render`` without the fast path: the reference the fast path is checked against."""
+    personalise = _personaliser(spec, recipient)
+    if spec["kind"] == "mime":
+        return _render_mime(spec, blobs, message_id=message_id, personalise=personalise)
+    headers = _headers(spec, recipient, message_id, date, personalise)
+    return _render_email(spec, blobs, headers, personalise, f"{message_id}/{recipient_index}")
+
+
+def _render_email(
+    spec: dict[str, Any],
+    blobs: Sequence[bytes],
+    headers: list[tuple[str, Any]],
+    personalise: Personalise,
+    seed: str,
+) -> bytes:
+    """The reference rendering: ``email.message`` with the SMTP policy does every byte."""
+    policy = _UTF8_POLICY if spec.get("smtputf8") else _POLICY
     message = EmailMessage(policy=policy)
-    for name, value in _headers(spec, recipient, message_id, date, personalise):
+    for name, value in headers:
         message[name] = value
     body = _body(spec, blobs, personalise, seed)
     for name, value in body.items():
         message[name] = value
     message.set_payload(body.get_payload())
     return message.as_bytes()
+
+
+# --- the fast path ---------------------------------------------------------------------------
+#
+# ``email``'s header registry parses and refolds every header, which made rendering the largest
+# cost of a delivery. Most messages are ASCII with short header lines, where that work changes
+# nothing; for them the bytes are written directly, exactly as ``_render_email`` writes them
+# (tests/unit/messages/test_render_fast.py compares the two over a corpus). Anything else --
+# non-ASCII or long header values, encoded-word look-alikes, quoted-printable text -- goes
+# through ``email`` itself, per header or part where that is enough, else for the whole message.
+
+_MAX_HEADER_LINE = 78  # RFC 5322 2.1.1 "SHOULD"; the SMTP policy folds longer lines
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
+def _render_fast(
+    spec: dict[str, Any],
+    blobs: Sequence[bytes],
+    headers: list[tuple[str, Any]],
+    personalise: Personalise,
+    seed: str,
+) -> bytes | None:
+    lines = []
+    for name, value in headers:
+        line = _header_line(name, value)
+        if line is None:
+            return None
+        lines.append(line)
+    body = _body_fast(spec, blobs, personalise, seed)
+    return "".join(lines).encode("ascii") + body
+
+
+def _header_line(name: str, value: Any) -> str | None:
+    if isinstance(value, tuple):  # addresses
+        texts = []
+        for address in value:
+            text = _plain_address(address)
+            if text is None:
+                return _email_header(name, value)
+            texts.append(text)
+        value = ", ".join(texts)
+    if (
+        value
+        and len(name) + len(value) + 2 <= _MAX_HEADER_LINE
+        and value.isascii()
+        and value.isprintable()
+        and "=?" not in value
+        and "  " not in value
+        and value == value.strip()
+    ):
+        return f"{name}: {value}\r\n"
+    return _email_header(name, value)
+
+
+def _plain_address(address: Address) -> str | None:
+    addr = f"{address.username}@{address.domain}"
+    if not _PLAIN_ADDRESS.fullmatch(addr):
+        return None
+    name = address.display_name
+    if not name:
+        return addr
+    if not _PLAIN_NAME.fullmatch(name):
+        return None
+    return f"{name} <{addr}>"
+
+
+def _email_header(name: str, value: Any) -> str | None:
+    """One header as ``email`` folds and encodes it; None if it needs more than ASCII."""
+    message = EmailMessage(policy=_POLICY)
+    message[name] = value
+    text = message.as_bytes()[:-2].decode("ascii", errors="replace")
+    return None if "\ufffd" in text else text
+
+
+def _body_fast(
+    spec: dict[str, Any], blobs: Sequence[bytes], personalise: Personalise, seed: str
+) -> bytes:
+    """Same structure as ``_body``: the entity's header lines, a blank line, its content."""
+    texts = [
+        _text_fast(personalise(spec[name]), subtype)
+        for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html"))
+        if spec.get(name)
+    ]
+    if not texts:
+        texts = [_text_fast("", "plain")]
+    body = texts[0] if len(texts) == 1 else _multipart_fast("alternative", texts, seed)
+    if spec["inline"]:
+        inline = [_file_part(blobs, entry, "inline").as_bytes() for entry in spec["inline"]]
+        body = _multipart_fast("related", [body, *inline], seed)
+    if spec["attachments"]:
+        files = [_file_part(blobs, entry, "attachment").as_bytes() for entry in spec["attachments"]]
+        body = _multipart_fast("mixed", [body, *files], seed)
+    return body
+
+
+def _text_fast(text: str, subtype: str) -> bytes:
+    data = text.encode("utf-8")
+    lines = data.splitlines()
+    if not text.isascii() or any(len(line) > _MAX_7BIT_LINE for line in lines):
+        return _text_part(text, subtype).as_bytes()  # quoted-printable: email encodes it
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
+    )
+    return head.encode("ascii") + b"\r\n".join(lines) + b"\r\n"
+
+
+def _multipart_fast(subtype: str, parts: list[bytes], seed: str) -> bytes:
+    boundary = "=_" + hashlib.sha256(f"{seed}/{subtype}".encode()).hexdigest()[:32]
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"'
+    if len(head) > _MAX_HEADER_LINE:
+        head = f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"'
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return (
+        f"{head}\r\n\r\n--{boundary}\r\n".encode("ascii")
+        + delimiter.join(parts)
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )
 
 
 def _personaliser(spec: dict[str, Any], recipient: str) -> Personalise:

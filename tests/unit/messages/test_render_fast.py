@@ -1,0 +1,109 @@
+"""The fast renderer writes exactly the bytes ``email`` writes, over a corpus of sends."""
+
+import itertools
+import json
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from mailwright.messages.form import Upload, parse_send
+from mailwright.messages.render import render, render_with_email
+
+NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+
+FROMS = [
+    "sender@example.com",
+    "Sender <sender@example.com>",
+    "Sender   Name <sender@example.com>",
+    '"Doe, John" <john.doe@example.com>',
+    "J. R. Doe <jrd@example.com>",
+    "Zoë Ünïcode <zoe@example.com>",
+    "sender+tag@sub.example.com",
+    "Very Long Display Name That Goes On And On Forever <very.long.local.part@example.com>",
+]
+TOS = [
+    ["alice@example.com"],
+    ["Alice <alice@example.com>", "bob@example.com"],
+    ['"Smith, Al" <al@example.com>'],
+    ["Ærøskøbing <aero@example.com>"],
+    [f"user{i}@example.com" for i in range(6)],
+    ["o'brien@example.com"],
+]
+SUBJECTS = [
+    "Hello",
+    "",
+    "Hello  world",
+    " leading space",
+    "=?utf-8?q?looks_encoded?=",
+    "Grüße aus Köln",
+    "A subject that is long enough that the SMTP policy has to fold it over two lines",
+    "tab\there",
+    "%recipient.name%, your order",
+]
+TEXTS = [
+    "plain text",
+    "line one\nline two\r\nline three\rfour",
+    "\n",
+    "trailing newline\n",
+    "From the start\n.dot line\n",
+    "non-ASCII: café €\n",
+    "x" * 1200,
+    "   spaced   \n\n\n",
+]
+EXTRA = [
+    [],
+    [("h:Reply-To", "Replies <replies@example.com>")],
+    [("h:X-Campaign", "spring-2024"), ("o:tag", "news"), ("o:tag", "promo")],
+    [("v:user-id", "42"), ("v:plan", "pro")],
+    [("h:X-Long", "v" * 90)],
+    [("h:Subject", "Replaced subject")],
+    [("html", "<p>Hello <b>there</b></p>")],
+    [("html", "<p>Grüße</p>"), ("amp-html", "<html amp4email><body>amp</body></html>")],
+    [("cc", "Carol <carol@example.com>"), ("bcc", "dave@example.com")],
+]
+UPLOADS = [
+    [],
+    [Upload("attachment", "report.pdf", "application/pdf", b"%PDF-1.4 " * 50)],
+    [
+        Upload("attachment", "ünï code.txt", "text/plain", "Grüße".encode()),
+        Upload("inline", "logo.png", "image/png", b"\x89PNG\r\n" + bytes(range(256))),
+    ],
+]
+
+
+def cases(count: int) -> list[tuple[list[tuple[str, str]], list[Upload], str]]:
+    rng = random.Random(20241126)
+    every = list(itertools.product(range(len(FROMS)), range(len(TOS)), range(len(SUBJECTS))))
+    chosen = []
+    for _ in range(count):
+        f, t, s = rng.choice(every)
+        fields = [("from", FROMS[f]), *[("to", to) for to in TOS[t]], ("subject", SUBJECTS[s])]
+        fields.append(("text", rng.choice(TEXTS)))
+        fields += rng.choice(EXTRA)
+        recipient = fields[1][1].rpartition("<")[2].rstrip(">")
+        if rng.random() < 0.3:
+            variables = {recipient: {"name": rng.choice(["Ann", "Zoë", "x\r\ny", ""])}}
+            fields.append(("recipient-variables", json.dumps(variables)))
+        chosen.append((fields, rng.choice(UPLOADS), recipient))
+    return chosen
+
+
+@pytest.mark.parametrize(("fields", "uploads", "recipient"), cases(400))
+def test_fast_render_matches_email(fields, uploads, recipient):
+    request = parse_send(fields, uploads, now=NOW)
+    args = {"recipient": recipient, "message_id": "20240101.abc@example.com", "date": NOW}
+    assert render(request.spec, request.blobs, **args) == render_with_email(
+        request.spec, request.blobs, **args
+    )
+
+
+def test_corpus_takes_the_fast_path_for_plain_sends():
+    """Most of the corpus is plain ASCII: the comparison above exercises the fast path."""
+    request = parse_send(
+        [("from", FROMS[1]), ("to", TOS[1][0]), ("subject", "Hi"), ("text", "plain")], [], now=NOW
+    )
+    raw = render(
+        request.spec, request.blobs, recipient="alice@example.com", message_id="a@b", date=NOW
+    )
+    assert raw.startswith(b"From: Sender <sender@example.com>\r\nTo: Alice <alice@example.com>\r\n")
