@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import Store
-from mailwright.suppressions import add_bounce, add_entries, check, parse_entry
+from mailwright.suppressions import add_bounce, add_entries, check, check_many, parse_entry
 
 KINDS = ["bounces", "unsubscribes", "complaints"]
 
@@ -337,6 +337,36 @@ async def test_check_complaint_and_unsubscribe_tags(store: Store) -> None:
     await _add(store, "complaints", address="t@example.com")
     await _add(store, "whitelists", address="t@example.com")  # exempts bounces only
     assert await _check(store, "t@example.com") == "suppress-complaint"
+
+
+async def test_check_many_answers_each_as_check_does(store: Store) -> None:
+    await _add(store, "bounces", address="b@example.com")
+    await _add(store, "bounces", address="w@safe.example")
+    await _add(store, "whitelists", domain="safe.example")
+    await _add(store, "unsubscribes", address="u@example.com", tag=["news"])
+    await _add(store, "complaints", address="c@example.com")
+    wanted = [
+        (DOMAIN, "b@example.com", ()),
+        (DOMAIN, "w@safe.example", ()),
+        (DOMAIN, "u@example.com", ("news",)),
+        (DOMAIN, "u@example.com", ("promo",)),
+        (DOMAIN, "C@Example.com", ()),
+        (DOMAIN, "fine@example.com", ()),
+        ("other.example", "b@example.com", ()),
+    ]
+    async with store.read() as conn:
+        together = await check_many(conn, wanted)
+        alone = [await check(conn, d, a, tags=t) for d, a, t in wanted]
+    assert together == alone
+    assert together == [
+        "suppress-bounce",
+        None,
+        "suppress-unsubscribe",
+        None,
+        "suppress-complaint",
+        None,
+        None,
+    ]
 
 
 async def test_add_bounce_updates_in_place(store: Store) -> None:

@@ -29,7 +29,7 @@ from mailwright.errors import NotFound
 from mailwright.logs import get_logger
 from mailwright.messages import StoredMessage, load_many
 from mailwright.store import DeliveryRow, Store, queries
-from mailwright.suppressions import check
+from mailwright.suppressions import check_many
 
 log = get_logger(__name__)
 
@@ -198,24 +198,26 @@ class DeliveryWorker:
     ) -> tuple[list[Result], list[DeliveryRow]]:
         suppressed: list[Result] = []
         rest: list[DeliveryRow] = []
+        wanted = []
+        for d in claimed:
+            message = messages.get(d.message_key)
+            wanted.append((d.domain, d.recipient, message.facts.tags if message else []))
         async with self._store.read() as conn:
-            for d in claimed:
-                message = messages.get(d.message_key)
-                tags = message.facts.tags if message is not None else []
-                reason = await check(conn, d.domain, d.recipient, tags=tags)
-                if reason is None:
-                    rest.append(d)
-                else:
-                    suppressed.append(
-                        Result(
-                            delivery=d,
-                            code=None,
-                            enhanced=None,
-                            text="",
-                            suppressed=reason,
-                            attempted=False,
-                        )
+            reasons = await check_many(conn, wanted)
+        for d, reason in zip(claimed, reasons, strict=True):
+            if reason is None:
+                rest.append(d)
+            else:
+                suppressed.append(
+                    Result(
+                        delivery=d,
+                        code=None,
+                        enhanced=None,
+                        text="",
+                        suppressed=reason,
+                        attempted=False,
                     )
+                )
         return suppressed, rest
 
     async def _run_job(self, job: Job) -> list[Result]:

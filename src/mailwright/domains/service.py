@@ -154,6 +154,7 @@ class DomainCache:
         self._clock = clock
         self._seconds = seconds
         self._known: dict[str, tuple[float, DomainRow]] = {}
+        self._loading: dict[str, asyncio.Future[DomainRow]] = {}
 
     async def get(self, name: str) -> DomainRow:
         key = name.lower()
@@ -161,7 +162,26 @@ class DomainCache:
         now = self._clock()
         if hit is not None and hit[0] > now:
             return hit[1]
-        row = await get_domain(self._store, key)
+        # One query per name however many callers miss at once (a claimed batch of
+        # deliveries all ask as the entry expires).
+        loading = self._loading.get(key)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        loading = asyncio.get_running_loop().create_future()
+        self._loading[key] = loading
+        try:
+            row = await get_domain(self._store, key)
+        except asyncio.CancelledError:
+            loading.cancel()
+            raise
+        except Exception as exc:
+            loading.set_exception(exc)
+            loading.exception()  # retrieved: callers that were not waiting don't warn
+            raise
+        else:
+            loading.set_result(row)
+        finally:
+            del self._loading[key]
         if len(self._known) > 10_000:
             self._known.clear()
         self._known[key] = (now + self._seconds, row)

@@ -6,7 +6,6 @@ it describes was committed.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwright import jsontext
 from mailwright.events.types import EventType, LogLevel
 from mailwright.store import queries
 
@@ -112,7 +112,7 @@ def event_row(
         "attachments": "|".join(str(a.get("filename", "")) for a in facts.attachments),
         "size": facts.size,
         "list": None,
-        "payload": json.dumps(payload, separators=(",", ":")),
+        "payload": jsontext.dumps(payload),
     }
 
 

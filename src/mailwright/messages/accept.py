@@ -4,13 +4,13 @@ all in one transaction, then answer ``Queued. Thank you.``.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
+from mailwright import jsontext
 from mailwright.errors import InvalidInput
 from mailwright.events import EventType, MessageFacts, event_row
 from mailwright.messages.form import SendRequest, new_message_id
@@ -84,8 +84,8 @@ async def accept(
         "message_id": message_id,
         "sender": req.sender,
         "subject": req.subject,
-        "spec": json.dumps({"spec": req.spec, "facts": facts.to_json()}, separators=(",", ":")),
-        "recipients": json.dumps(req.recipients),
+        "spec": jsontext.dumps({"spec": req.spec, "facts": facts.to_json()}),
+        "recipients": jsontext.dumps(req.recipients),
         "size": req.size,
         "method": method,
         "is_test_mode": req.is_test_mode,

@@ -157,7 +157,7 @@ class _Addresses:
         for value in values:
             _check_header_value(value, name)
         given = ", ".join(values)
-        for display_name, address in getaddresses(values):
+        for display_name, address in _getaddresses(values):
             if not display_name and not address:
                 # getaddresses gives ("", "") both for an empty item ("a@example.com, ")
                 # and for one it could not parse ("bob@"): tell them apart.
@@ -173,6 +173,25 @@ class _Addresses:
                 self.seen[key] = normalised
                 self.envelope.append(normalised)
         return pairs
+
+
+_PLAIN_ADDRESS = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_PLAIN_MAILBOX = re.compile(
+    rf"([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) <({_PLAIN_ADDRESS})>|({_PLAIN_ADDRESS})"
+)
+
+
+def _getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    """``email.utils.getaddresses``, with a shortcut for the common ``Name <a@b.c>`` and
+    ``a@b.c`` values (the answer is the same: tests/unit/messages/test_form.py checks)."""
+    pairs = []
+    for value in values:
+        match = _PLAIN_MAILBOX.fullmatch(value)
+        if match is None:
+            return getaddresses(values)
+        name, address, bare = match.groups()
+        pairs.append((name, address) if bare is None else ("", bare))
+    return pairs
 
 
 def _invalid_address(name: str) -> InvalidInput:
@@ -347,7 +366,7 @@ def _parse_from(form: _Form, addresses: _Addresses) -> tuple[str, str]:
     if not from_header:
         raise InvalidInput("'from' parameter is missing", field="from")
     _check_header_value(from_header, "from")
-    pairs = [pair for pair in getaddresses([from_header]) if pair != ("", "")]
+    pairs = [pair for pair in _getaddresses([from_header]) if pair != ("", "")]
     sender = addresses.normalise(pairs[0][1]) if len(pairs) == 1 else None
     if sender is None:
         raise InvalidInput(

@@ -7,6 +7,7 @@ exact message that was attempted before.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -121,6 +122,7 @@ def _render_email(
 # through ``email`` itself, per header or part where that is enough, else for the whole message.
 
 _MAX_HEADER_LINE = 78  # RFC 5322 2.1.1 "SHOULD"; the SMTP policy folds longer lines
+_MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 _PLAIN_ADDRESS = re.compile(
     r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
@@ -163,6 +165,10 @@ def _header_line(name: str, value: Any) -> str | None:
         and value == value.strip()
     ):
         return f"{name}: {value}\r\n"
+    if name == "Message-Id" and _MSG_ID.fullmatch(value):
+        return f"{name}: {value}\r\n"  # one unbreakable token: never folded
+    if isinstance(value, str):
+        return _email_header_cached(name, value)  # From and h: values repeat across messages
     return _email_header(name, value)
 
 
@@ -176,6 +182,11 @@ def _plain_address(address: Address) -> str | None:
     if not _PLAIN_NAME.fullmatch(name):
         return None
     return f"{name} <{addr}>"
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_header_cached(name: str, value: str) -> str | None:
+    return _email_header(name, value)
 
 
 def _email_header(name: str, value: Any) -> str | None:
@@ -210,7 +221,7 @@ def _body_fast(
 def _text_fast(text: str, subtype: str) -> bytes:
     data = text.encode("utf-8")
     lines = data.splitlines()
-    if not text.isascii() or any(len(line) > _MAX_7BIT_LINE for line in lines):
+    if not text.isascii() or (lines and max(map(len, lines)) > _MAX_7BIT_LINE):
         return _text_part(text, subtype).as_bytes()  # quoted-printable: email encodes it
     head = (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'

@@ -9,15 +9,18 @@ is re-run alone so one bad operation cannot fail its neighbours.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy import Table, event
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -85,14 +88,97 @@ class InsertRows:
         await _insert_merged([self], conn)
 
 
-async def _insert_merged(ops: Sequence[InsertRows], conn: AsyncConnection) -> None:
+Statements = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def _plan_inserts(ops: Sequence[InsertRows], dialect: Dialect) -> Statements:
+    """One executemany per table and row shape, parents first."""
     merged: dict[Table, list[dict[str, Any]]] = {}
     for op in ops:
         for table, rows in op.rows:
             merged.setdefault(table, []).extend(rows)
+    statements: Statements = []
     for table in TABLE_ORDER:
-        if merged.get(table):
-            await conn.execute(insert(table), merged[table])
+        if not merged.get(table):
+            continue
+        # Positional rows for the driver's own executemany: SQLAlchemy's per-row parameter
+        # processing cost more than the database did.
+        shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in merged[table]:
+            shapes.setdefault(tuple(row), []).append(tuple(row.values()))
+        for columns, values in shapes.items():
+            statements.append((_insert_sql(dialect, table.name, columns), values))
+    return statements
+
+
+async def _insert_merged(ops: Sequence[InsertRows], conn: AsyncConnection) -> None:
+    for sql, values in _plan_inserts(ops, conn.dialect):
+        await conn.exec_driver_sql(sql, values)
+
+
+class _SqliteInserter:
+    """Inserts for SQLite on a connection of its own, in one thread hop per group.
+
+    Through aiosqlite every statement, cursor and commit is a round trip to its thread; a
+    group of inserts here is one. The writer task never runs this and a SQLAlchemy
+    transaction at the same time, so the two connections never wait on each other's lock.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            _sqlite_pragmas(conn, None)
+            self._conn = conn
+        return self._conn
+
+    def _run(self, statements: Statements) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, values in statements:
+                conn.executemany(sql, values)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def insert(self, statements: Statements) -> None:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "mailwright-sqlite")
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._run, statements)
+
+    def close(self) -> None:
+        """Close the connection; a later insert opens a new one (a Store outlives a close)."""
+        if self._executor is None:
+            return
+
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(close).result()
+        self._executor.shutdown()
+        self._executor = None
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    if dialect.paramstyle == "qmark":
+        marks = ["?"] * len(columns)
+    elif dialect.paramstyle == "numeric_dollar":
+        marks = [f"${i}" for i in range(1, len(columns) + 1)]
+    else:
+        raise ValueError(f"unsupported paramstyle {dialect.paramstyle}")
+    names = ", ".join(quote(c) for c in columns)
+    # Identifiers come from our own schema, quoted by the dialect; values are bound.
+    return f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608
 
 
 class Store:
@@ -101,6 +187,12 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        database = engine.url.database or ""
+        self._inserter = (
+            _SqliteInserter(database)
+            if engine.dialect.name == "sqlite" and database not in ("", ":memory:")
+            else None
+        )
         self._pending: asyncio.Queue[tuple[WriteOp, asyncio.Future[Any]]] | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -153,34 +245,40 @@ class Store:
             await self._commit_group(group)
 
     async def _commit_group(self, group: list[tuple[WriteOp, asyncio.Future[Any]]]) -> None:
+        if self._inserter is None:
+            await self._commit_together(group)
+            return
+        inserts = [entry for entry in group if isinstance(entry[0], InsertRows)]
+        others = [entry for entry in group if not isinstance(entry[0], InsertRows)]
+        if inserts:
+            await self._commit_together(inserts)
+        if others:
+            await self._commit_together(others)
+
+    async def _commit_together(self, group: list[tuple[WriteOp, asyncio.Future[Any]]]) -> None:
         try:
-            async with self.engine.begin() as conn:
-                await _insert_merged([op for op, _ in group if isinstance(op, InsertRows)], conn)
-                results = [
-                    None if isinstance(op, InsertRows) else await op(conn) for op, _ in group
-                ]
+            results = await self._run_in_transaction([op for op, _ in group])
         except Exception as exc:
             if len(group) == 1:
                 if not group[0][1].done():
                     group[0][1].set_exception(exc)
                 return
+            # One bad operation must not fail its neighbours: run each alone.
             for op, future in group:
-                await self._commit_alone(op, future)
+                await self._commit_together([(op, future)])
             return
         for (_, future), result in zip(group, results, strict=True):
             if not future.done():
                 future.set_result(result)
 
-    async def _commit_alone(self, op: WriteOp, future: asyncio.Future[Any]) -> None:
-        try:
-            async with self.engine.begin() as conn:
-                result = await op(conn)
-        except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-            return
-        if not future.done():
-            future.set_result(result)
+    async def _run_in_transaction(self, ops: list[WriteOp]) -> list[Any]:
+        inserts = [op for op in ops if isinstance(op, InsertRows)]
+        if self._inserter is not None and len(inserts) == len(ops):
+            await self._inserter.insert(_plan_inserts(inserts, self.engine.dialect))
+            return [None] * len(ops)
+        async with self.engine.begin() as conn:
+            await _insert_merged(inserts, conn)
+            return [None if isinstance(op, InsertRows) else await op(conn) for op in ops]
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -189,4 +287,6 @@ class Store:
                 await self._writer
             self._writer = None
             self._pending = None
+        if self._inserter is not None:
+            self._inserter.close()
         await self.engine.dispose()

@@ -78,11 +78,25 @@ async def check(
 ) -> str | None:
     """None if a message to ``address`` may be attempted, else the failed event's reason:
     ``suppress-bounce``, ``suppress-complaint`` or ``suppress-unsubscribe``."""
-    address = address.lower()
-    rows = await queries.find_suppressions(
-        conn, domain=domain.lower(), addresses=[address, domain_of(address)]
-    )
-    return decide([_entry(r) for r in rows], address, tags)
+    return (await check_many(conn, [(domain, address, tags)]))[0]
+
+
+async def check_many(
+    conn: AsyncConnection, wanted: Sequence[tuple[str, str, Sequence[str]]]
+) -> list[str | None]:
+    """``check`` for many ``(domain, address, tags)`` at once: one query per sending domain."""
+    by_domain: dict[str, set[str]] = {}
+    for domain, address, _ in wanted:
+        address = address.lower()
+        by_domain.setdefault(domain.lower(), set()).update((address, domain_of(address)))
+    entries: dict[str, list[Entry]] = {}
+    for domain, addresses in by_domain.items():
+        rows = await queries.find_suppressions(conn, domain=domain, addresses=sorted(addresses))
+        entries[domain] = [_entry(r) for r in rows]
+    return [
+        decide(entries[domain.lower()], address, tags) if entries[domain.lower()] else None
+        for domain, address, tags in wanted
+    ]
 
 
 async def add_bounce(

@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime, timedelta
+from email.utils import getaddresses
 
 import pytest
 
@@ -7,6 +8,7 @@ from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.messages.form import (
     MAX_MESSAGE_BYTES,
     Upload,
+    _getaddresses,
     new_message_id,
     parse_mime_send,
     parse_send,
@@ -324,3 +326,25 @@ def test_mime_send_too_large():
     raw = RAW + b"x" * MAX_MESSAGE_BYTES
     with pytest.raises(PayloadTooLarge):
         parse_mime_send([("to", "a@example.com")], [Upload("message", "m", "", raw)], now=NOW)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a@example.com"],
+        ["Alice <alice@example.com>"],
+        ["Alice Smith <alice.smith+tag@mail.example.com>", "bob@example.com"],
+        ["Alice  Smith <a@example.com>"],
+        ["J. R. Doe <jrd@example.com>"],
+        ['"Doe, John" <jd@example.com>'],
+        ["a@example.com, b@example.com"],
+        ["a@example.com junk"],
+        ["Zoë <zoe@example.com>"],
+        [" a@example.com "],
+        ["bob@"],
+        ["o'brien@example.com"],
+        ["Alice<alice@example.com>"],
+    ],
+)
+def test_address_shortcut_agrees_with_getaddresses(values):
+    assert _getaddresses(values) == getaddresses(values)

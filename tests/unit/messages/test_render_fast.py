@@ -12,8 +12,10 @@ from mailwright.messages.render import render, render_with_email
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
+LONG_DOMAIN = "sandbox0123456789abcdef0123456789abcdef.mailwright-mail.com"
 FROMS = [
     "sender@example.com",
+    f"Bench <bench@{LONG_DOMAIN}>",
     "Sender <sender@example.com>",
     "Sender   Name <sender@example.com>",
     '"Doe, John" <john.doe@example.com>',
@@ -72,7 +74,7 @@ UPLOADS = [
 ]
 
 
-def cases(count: int) -> list[tuple[list[tuple[str, str]], list[Upload], str]]:
+def cases(count: int) -> list[tuple[list[tuple[str, str]], list[Upload], str, str]]:
     rng = random.Random(20241126)
     every = list(itertools.product(range(len(FROMS)), range(len(TOS)), range(len(SUBJECTS))))
     chosen = []
@@ -85,14 +87,17 @@ def cases(count: int) -> list[tuple[list[tuple[str, str]], list[Upload], str]]:
         if rng.random() < 0.3:
             variables = {recipient: {"name": rng.choice(["Ann", "Zoë", "x\r\ny", ""])}}
             fields.append(("recipient-variables", json.dumps(variables)))
-        chosen.append((fields, rng.choice(UPLOADS), recipient))
+        message_id = rng.choice(
+            ["20240101.abc@example.com", f"20240101120000.{'f' * 16}@{LONG_DOMAIN}"]
+        )
+        chosen.append((fields, rng.choice(UPLOADS), recipient, message_id))
     return chosen
 
 
-@pytest.mark.parametrize(("fields", "uploads", "recipient"), cases(400))
-def test_fast_render_matches_email(fields, uploads, recipient):
+@pytest.mark.parametrize(("fields", "uploads", "recipient", "message_id"), cases(400))
+def test_fast_render_matches_email(fields, uploads, recipient, message_id):
     request = parse_send(fields, uploads, now=NOW)
-    args = {"recipient": recipient, "message_id": "20240101.abc@example.com", "date": NOW}
+    args = {"recipient": recipient, "message_id": message_id, "date": NOW}
     assert render(request.spec, request.blobs, **args) == render_with_email(
         request.spec, request.blobs, **args
     )
@@ -101,7 +106,14 @@ def test_fast_render_matches_email(fields, uploads, recipient):
 def test_corpus_takes_the_fast_path_for_plain_sends():
     """Most of the corpus is plain ASCII: the comparison above exercises the fast path."""
     request = parse_send(
-        [("from", FROMS[1]), ("to", TOS[1][0]), ("subject", "Hi"), ("text", "plain")], [], now=NOW
+        [
+            ("from", "Sender <sender@example.com>"),
+            ("to", TOS[1][0]),
+            ("subject", "Hi"),
+            ("text", "plain"),
+        ],
+        [],
+        now=NOW,
     )
     raw = render(
         request.spec, request.blobs, recipient="alice@example.com", message_id="a@b", date=NOW
