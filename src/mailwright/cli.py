@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,13 +15,21 @@ import uvicorn
 import uvloop
 
 from mailwright import __version__
-from mailwright.app import build_runtime, build_services, build_store, first_start
+from mailwright.app import (
+    FirstStart,
+    Runtime,
+    build_runtime,
+    build_services,
+    build_store,
+    first_start,
+)
 from mailwright.auth import create_key
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import ServiceError
 from mailwright.logs import configure, get_logger
 from mailwright.store import Store
+from mailwright.workers import WorkerProcesses
 
 log = get_logger("mailwright.cli")
 
@@ -53,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--role", default="api,smtp,worker", help="comma-separated roles to run: api, smtp, worker"
     )
+    serve.add_argument("--kick-fd", type=int, help=argparse.SUPPRESS)  # set for worker children
     _add_setting_flags(serve)
 
     migrate = sub.add_parser(
@@ -88,13 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    return {
         name[len("setting_") :]: value
         for name, value in vars(args).items()
         if name.startswith("setting_") and value is not None
     }
-    return Settings.from_env(overrides=overrides)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(overrides=_overrides(args))
 
 
 def _run(coro: Awaitable[Any]) -> Any:
@@ -153,10 +167,7 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
     print(secret)
 
 
-async def _serve(settings: Settings, roles: frozenset[str]) -> None:
-    runtime = build_runtime(settings, roles)
-    await runtime.store.migrate()
-    created = await first_start(settings, runtime.store)
+def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) -> None:
     if created.api_key:
         print(f"mailwright: primary API key (shown once, keep it): {created.api_key}", flush=True)
     if created.sandbox:
@@ -173,27 +184,91 @@ async def _serve(settings: Settings, roles: frozenset[str]) -> None:
             note="inbound SMTP and submission are not in "
             "this release; the api and worker roles run",
         )
+
+
+async def _serve(
+    settings: Settings,
+    roles: frozenset[str],
+    overrides: dict[str, str] | None = None,
+    kick_fd: int | None = None,
+) -> None:
+    children = None
+    if {"api", "worker"} <= roles and settings.worker_processes > 0:
+        children = WorkerProcesses(settings.worker_processes, overrides or {})
+        roles = roles - {"worker"}
+    runtime = build_runtime(settings, roles)
+    await runtime.store.migrate()
+    created = await first_start(settings, runtime.store)
+    if kick_fd is None:  # a worker child leaves telling to its server
+        _announce(settings, roles, created)
     await runtime.start()
+    stopped = asyncio.Event()
+    if kick_fd is not None:
+        _follow_kicks(kick_fd, runtime, stopped)
     try:
+        if children is not None:
+            await children.start()
+            runtime.services.on_accepted = children.kick
         if "api" in roles:
-            host, port = settings.http_addr
-            config = uvicorn.Config(
-                runtime.app,
-                host=host,
-                port=port,
-                lifespan="off",
-                access_log=False,
-                log_level="warning",
-                http="httptools",
-                loop="none",
-                server_header=False,
-            )
-            log.info("http_listening", url=settings.effective_public_url)
-            await uvicorn.Server(config).serve()
+            await _serve_http(runtime, settings)
         else:
-            await asyncio.Event().wait()
+            await _until_signalled(stopped)
     finally:
+        if children is not None:
+            await children.stop()
         await runtime.stop()
+
+
+async def _serve_http(runtime: Runtime, settings: Settings) -> None:
+    host, port = settings.http_addr
+    config = uvicorn.Config(
+        runtime.app,
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        http="httptools",
+        loop="none",
+        server_header=False,
+    )
+    log.info("http_listening", url=settings.effective_public_url)
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # handlers that would end the process before the workers stop cleanly.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _after_uvicorn)
+    await uvicorn.Server(config).serve()
+
+
+async def _until_signalled(stopped: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+
+
+def _after_uvicorn(signum: int, _frame: object) -> None:
+    log.info("shutting_down", signal=signal.Signals(signum).name)
+
+
+def _follow_kicks(fd: int, runtime: Runtime, stopped: asyncio.Event) -> None:
+    """A worker child: a byte on ``fd`` means new mail; end-of-file means the server is gone."""
+    os.set_blocking(fd, False)
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        if not data:
+            loop.remove_reader(fd)
+            log.info("server_gone", note="the HTTP server exited; this worker stops")
+            stopped.set()
+        elif runtime.worker is not None:
+            runtime.worker.kick()
+
+    loop.add_reader(fd, readable)
 
 
 def _roles(value: str) -> frozenset[str]:
@@ -213,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = _settings(args)
         configure(settings.log_format)
         if args.command == "serve":
-            _run(_serve(settings, _roles(args.role)))
+            _run(_serve(settings, _roles(args.role), _overrides(args), args.kick_fd))
         elif args.command == "migrate":
             _run(_with_store(settings, lambda store: asyncio.sleep(0)))
             print("mailwright: schema is up to date")

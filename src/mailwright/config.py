@@ -120,6 +120,12 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError("expected a whole number, 0 or more")
+    return int(value)
+
+
 def _optional_bool(value: str) -> bool | None:
     return None if value == "" else _bool(value)
 
@@ -189,6 +195,12 @@ FIELDS: tuple[Setting, ...] = (
         "retry delays for temporary failures, e.g. '10m,10m,15m,30m,1h,2h,4h;max=4h;give_up=5d'",
     ),
     Setting(
+        "worker_processes",
+        "1",
+        _count,
+        "delivery worker processes serve starts beside the HTTP server (0: in the same process)",
+    ),
+    Setting(
         "retention_hours",
         "72",
         _positive_float,
@@ -196,6 +208,7 @@ FIELDS: tuple[Setting, ...] = (
     ),
 )
 BY_ENV = {s.env: s for s in FIELDS}
+BY_NAME = {s.name: s for s in FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +230,7 @@ class Settings:
     destination_concurrency: int = 10
     destination_rate: ThrottleSpec | None = None
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    worker_processes: int = 1
     retention_hours: float = 72.0
 
     @property
