@@ -149,3 +149,30 @@ async def test_stuck_destination_does_not_hold_up_another(
     # slow.test then timed out: temporary failures, left for a retry.
     assert sorted(e["recipient"] for e in failed) == [f"user{i}@slow.test" for i in range(3)]
     assert {e["severity"] for e in failed} == {"temporary"}
+
+
+async def test_one_stuck_recipient_does_not_hold_up_the_rest_of_its_batch(
+    tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS
+) -> None:
+    """One message to a stuck and a healthy site: claimed together, settled apart."""
+    stuck_timeout = 3.0
+    with two_sites() as (healthy, _stuck):
+        settings = mx_settings(tmp_path, database_url, loopback_dns, healthy.port)
+        async with accepting(settings, store) as (services, client):
+            domain = await sandbox_of(client)
+            await send(client, domain, "a@slow.test, b@ok.test")
+            worker = delivery_worker(settings, services, timeouts=Timeouts(data_end=stuck_timeout))
+            started = time.monotonic()
+            worker.start()
+            try:
+                [delivered] = await wait_until(
+                    await events_of_count(client, domain, "delivered", 1)
+                )
+                settled_after = time.monotonic() - started
+                rows = {r["recipient"]: r for r in await deliveries(store)}
+            finally:
+                await worker.stop()
+    assert delivered["recipient"] == "b@ok.test"
+    assert settled_after < stuck_timeout  # not held until the stuck site times out
+    assert rows["b@ok.test"]["status"] == "delivered"
+    assert rows["a@slow.test"]["status"] == "queued"

@@ -231,3 +231,42 @@ async def test_two_worker_processes_deliver_each_recipient_once(
         share = [rcpt for m in sink.messages for rcpt in m.rcpt_tos]
         assert set(share) & set(bulk)
         assert settled_by(worker) == len(share)
+
+
+async def test_a_batch_longer_than_the_lease_is_sent_once(
+    tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS
+) -> None:
+    """The worker renews its leases while a rate-limited batch takes longer than one lease."""
+    recipients = [f"user{i}@rcpt.test" for i in range(6)]
+    with SmtpSink() as sink:
+        settings = mx_settings(
+            tmp_path, database_url, loopback_dns, sink.port, MAILWRIGHT_DESTINATION_RATE="2/s"
+        )
+        async with accepting(settings, store) as (services, client):
+            domain = await sandbox_of(client)
+            for rcpt in recipients:
+                await send(client, domain, rcpt)
+            # Two workers poll the queue: the second would take any claim whose lease ran out.
+            first = delivery_worker(settings, services, lease=1.0)
+            second = delivery_worker(settings, services, lease=1.0)
+            first.start()
+            await asyncio.sleep(0.2)  # let the first claim everything
+            second.start()
+            try:
+
+                async def all_delivered() -> bool:
+                    rows = await deliveries(store)
+                    return all(d["status"] == "delivered" for d in rows)
+
+                await wait_until(all_delivered)
+                await asyncio.sleep(1.5)  # time for a duplicate to show up, were one on its way
+            finally:
+                await first.stop()
+                await second.stop()
+            tried = await attempts(store)
+            response = await client.get(f"/v3/{domain}/events", params={"event": "delivered"})
+    received = Counter(rcpt for m in sink.messages for rcpt in m.rcpt_tos)
+    assert received == Counter(recipients)  # each exactly once, though it took about 3 leases
+    assert len(tried) == len(recipients)
+    delivered = Counter(e["recipient"] for e in response.json()["items"])
+    assert delivered == Counter(recipients)

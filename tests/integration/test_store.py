@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.store import Store, schema
+from mailwright.store import InsertRows, Store, queries, schema
 
 
 def key_values(i: int, secret_hash: str | None = None) -> dict:
@@ -74,3 +74,68 @@ async def test_a_failed_write_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError):
         await store.write(op)
     assert await count_keys(store) == 0
+
+
+async def test_a_failing_insert_does_not_fail_its_group(store: Store) -> None:
+    """Row inserts (InsertRows) share one multi-row statement per table; a duplicate fails alone."""
+    outcomes = await asyncio.gather(
+        *(
+            store.write(InsertRows([(schema.api_keys, [key_values(i, secret)])]))
+            for i, secret in [(1, "same"), (2, "b"), (3, "same"), (4, "d")]
+        ),
+        return_exceptions=True,
+    )
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 1
+    assert await count_keys(store) == 3
+    async with store.read() as conn:
+        rows = await conn.execute(select(schema.api_keys.c.id, schema.api_keys.c.is_primary))
+        assert sorted(rows.all()) == [("k1", False), ("k2", False), ("k4", False)]
+
+
+def delivery_values(i: int, *, due_at: float, claimed_until: float | None) -> dict:
+    return {
+        "message_key": "m1",
+        "domain": "example.com",
+        "recipient": f"r{i}@example.org",
+        "recipient_index": i,
+        "recipient_domain": "example.org",
+        "status": "queued",
+        "due_at": due_at,
+        "attempts": 0,
+        "claimed_by": None if claimed_until is None else "worker-x",
+        "claimed_until": claimed_until,
+        "created_at": 0.0,
+        "updated_at": 0.0,
+        "last_code": None,
+        "last_message": None,
+    }
+
+
+async def test_next_due_counts_a_claimed_delivery_at_its_lease_end(store: Store) -> None:
+    message = {
+        "id": "m1",
+        "domain": "example.com",
+        "message_id": "x@example.com",
+        "sender": "a@example.com",
+        "subject": "",
+        "spec": "{}",
+        "recipients": "[]",
+        "size": 0,
+        "method": "http",
+        "is_test_mode": False,
+        "created_at": 0.0,
+        "expires_at": 1e12,
+    }
+    rows = [
+        delivery_values(0, due_at=100.0, claimed_until=900.0),  # in flight until 900
+        delivery_values(1, due_at=500.0, claimed_until=None),
+    ]
+    await store.write(InsertRows([(schema.messages, [message]), (schema.deliveries, rows)]))
+    async with store.read() as conn:
+        assert await queries.next_due_at(conn) == 500.0
+    await store.write(
+        InsertRows([(schema.deliveries, [delivery_values(2, due_at=50.0, claimed_until=40.0)])])
+    )
+    async with store.read() as conn:
+        assert await queries.next_due_at(conn) == 50.0  # a lapsed claim is due at its due_at

@@ -159,8 +159,16 @@ async def settle(
     schedule: RetrySchedule,
     now: float,
     retention: float,
-) -> None:
-    """Write every outcome of a batch in the caller's transaction."""
+) -> int:
+    """Write the outcomes in the caller's transaction; returns how many were written.
+
+    Only deliveries this worker still holds are settled: one whose lease ran out may have been
+    claimed (and attempted) again elsewhere, and its outcome, attempt and event belong there.
+    """
+    held = await queries.held_claims(
+        conn, [item.result.delivery.id for item in items], worker=worker
+    )
+    items = [item for item in items if item.result.delivery.id in held]
     updates, attempts, events, inbox = [], [], [], []
     for item in items:
         result = item.result
@@ -192,3 +200,4 @@ async def settle(
     await queries.insert_attempts(conn, attempts)
     await queries.insert_inbox(conn, inbox)
     await record(conn, events)
+    return len(items)

@@ -28,7 +28,7 @@ from mailwright.domains import DomainCache, sign
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
 from mailwright.messages import StoredMessage, load_many
-from mailwright.store import DeliveryRow, Store, queries
+from mailwright.store import DeliveryId, DeliveryRow, Store, queries
 from mailwright.suppressions import check_many
 
 log = get_logger(__name__)
@@ -68,6 +68,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._busy: Counter[str] = Counter()
+        self._renewer: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -75,6 +76,25 @@ class DeliveryWorker:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run())
+        self._renewer = asyncio.create_task(self._renew_leases())
+
+    async def _renew_leases(self) -> None:
+        """Extend the lease of every delivery still in progress here, a third of a lease at a
+        time, so a long batch (a slow site, a rate limit) is never claimed twice while this
+        worker lives; a worker that dies stops renewing and its claims run out."""
+        while True:
+            await asyncio.sleep(self._config.lease / 3)
+            if not self._busy:
+                continue
+            until = self._clock() + self._config.lease
+
+            async def renew(conn: AsyncConnection, until: float = until) -> None:
+                await queries.renew_claims(conn, worker=self._name, until=until)
+
+            try:
+                await self._store.write(renew)
+            except Exception:
+                log.exception("lease_renewal_failed", worker=self._name)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop claiming, let in-flight attempts finish (up to ``grace``), release the rest."""
@@ -83,6 +103,11 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         if self._batches:
             _, pending = await asyncio.wait(self._batches, timeout=grace)
             for task in pending:
@@ -153,23 +178,41 @@ class DeliveryWorker:
         await asyncio.sleep(self._config.batch_window)
 
     async def _process(self, claimed: list[DeliveryRow]) -> None:
+        """Deliver a claimed batch; each job's outcomes are settled as soon as that job ends,
+        so a slow destination in the batch does not hold up the others' results."""
+        pending = {d.id: d for d in claimed}
         try:
-            await self._deliver(claimed)
+            messages = await load_many(self._store, sorted({d.message_key for d in claimed}))
+            suppressed, rest = await self._suppressed(claimed, messages)
+            if suppressed:
+                await self._settle(suppressed, messages)
+                self._release([r.delivery for r in suppressed], pending)
+            await asyncio.gather(
+                *(self._deliver(job, messages, pending) for job in plan(rest, messages))
+            )
         except Exception:
-            log.exception("delivery_batch_failed", worker=self._name, count=len(claimed))
+            log.exception("delivery_batch_failed", worker=self._name, count=len(pending))
         finally:
-            self._busy.subtract(d.recipient_domain for d in claimed)
-            self._busy += Counter()  # drop zero counts
-            self._room.set()
+            self._release(list(pending.values()), pending)
 
-    async def _deliver(self, claimed: list[DeliveryRow]) -> None:
-        messages = await load_many(self._store, sorted({d.message_key for d in claimed}))
-        suppressed, rest = await self._suppressed(claimed, messages)
-        results = suppressed + [
-            r
-            for batch in await asyncio.gather(*(self._run_job(j) for j in plan(rest, messages)))
-            for r in batch
-        ]
+    async def _deliver(
+        self, job: Job, messages: dict[str, StoredMessage], pending: dict[DeliveryId, DeliveryRow]
+    ) -> None:
+        try:
+            await self._settle(await self._run_job(job), messages)
+        finally:
+            self._release(list(job.deliveries), pending)
+
+    def _release(self, done: Sequence[DeliveryRow], pending: dict[DeliveryId, DeliveryRow]) -> None:
+        """``done`` no longer count against their destination's in-flight limit."""
+        for d in done:
+            if pending.pop(d.id, None) is not None:
+                self._busy[d.recipient_domain] -= 1
+                if self._busy[d.recipient_domain] <= 0:
+                    del self._busy[d.recipient_domain]
+        self._room.set()
+
+    async def _settle(self, results: list[Result], messages: dict[str, StoredMessage]) -> None:
         now = self._clock()
         items = [
             Settled(
@@ -180,8 +223,8 @@ class DeliveryWorker:
             for r in results
         ]
 
-        async def write(conn: AsyncConnection) -> None:
-            await settle(
+        async def write(conn: AsyncConnection) -> int:
+            return await settle(
                 conn,
                 items,
                 worker=self._name,
@@ -190,8 +233,15 @@ class DeliveryWorker:
                 retention=self._config.retention,
             )
 
-        await self._store.write(write)
-        log.info("deliveries_settled", count=len(items), worker=self._name)
+        written = await self._store.write(write)
+        if written < len(items):
+            log.warning(
+                "deliveries_lost_lease",
+                count=len(items) - written,
+                worker=self._name,
+                note="claimed again elsewhere after the lease ran out; outcome not recorded here",
+            )
+        log.info("deliveries_settled", count=written, worker=self._name)
 
     async def _suppressed(
         self, claimed: list[DeliveryRow], messages: dict[str, StoredMessage]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -207,6 +207,29 @@ async def claim_due(
     return [DeliveryRow.from_row(r) for r in rows]
 
 
+async def held_claims(conn: AsyncConnection, ids: Sequence[int], *, worker: str) -> set[int]:
+    """Which of ``ids`` are still queued and claimed by ``worker`` (locked on PostgreSQL until
+    the transaction ends, so no other worker can claim them meanwhile)."""
+    if not ids:
+        return set()
+    d = schema.deliveries
+    query = select(d.c.id).where(
+        d.c.id.in_(list(ids)), d.c.claimed_by == worker, d.c.status == "queued"
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {int(r[0]) for r in await conn.execute(query)}
+
+
+async def renew_claims(conn: AsyncConnection, *, worker: str, until: float) -> None:
+    d = schema.deliveries
+    await conn.execute(
+        update(d)
+        .where(d.c.claimed_by == worker, d.c.status == "queued")
+        .values(claimed_until=until)
+    )
+
+
 async def release_claims(conn: AsyncConnection, *, worker: str) -> None:
     d = schema.deliveries
     await conn.execute(
@@ -218,7 +241,9 @@ async def release_claims(conn: AsyncConnection, *, worker: str) -> None:
 
 async def next_due_at(conn: AsyncConnection) -> float | None:
     d = schema.deliveries
-    query = select(func.min(d.c.due_at)).where(d.c.status == "queued")
+    # A claimed delivery is not due before its lease runs out, whatever its due_at says.
+    due = case((d.c.claimed_until > d.c.due_at, d.c.claimed_until), else_=d.c.due_at)
+    query = select(func.min(due)).where(d.c.status == "queued")
     value = (await conn.execute(query)).scalar_one()
     return None if value is None else float(value)
 
