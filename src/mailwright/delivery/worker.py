@@ -69,6 +69,8 @@ class DeliveryWorker:
         self._batches: set[asyncio.Task[None]] = set()
         self._busy: Counter[str] = Counter()
         self._renewer: asyncio.Task[None] | None = None
+        self._to_settle: list[tuple[list[Settled], asyncio.Future[None]]] = []
+        self._settler: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -213,7 +215,11 @@ class DeliveryWorker:
         self._room.set()
 
     async def _settle(self, results: list[Result], messages: dict[str, StoredMessage]) -> None:
-        now = self._clock()
+        """Queue ``results`` for the next settle write and wait until it is committed.
+
+        Jobs end one by one; writing each alone would cost a transaction's statements per job.
+        Results that arrive while a write is in progress go together in the next one.
+        """
         items = [
             Settled(
                 result=r,
@@ -222,7 +228,36 @@ class DeliveryWorker:
             )
             for r in results
         ]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_settle.append((items, done))
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle_pending())
+        await done
 
+    async def _settle_pending(self) -> None:
+        while self._to_settle:
+            taken, self._to_settle = self._to_settle, []
+            items = [item for batch, _ in taken for item in batch]
+            try:
+                written = await self._write_settled(items, self._clock())
+            except Exception as exc:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
+            if written < len(items):
+                log.warning(
+                    "deliveries_lost_lease",
+                    count=len(items) - written,
+                    worker=self._name,
+                    note="claimed again elsewhere after the lease ran out; not recorded here",
+                )
+            log.info("deliveries_settled", count=written, worker=self._name)
+
+    async def _write_settled(self, items: list[Settled], now: float) -> int:
         async def write(conn: AsyncConnection) -> int:
             return await settle(
                 conn,
@@ -233,15 +268,7 @@ class DeliveryWorker:
                 retention=self._config.retention,
             )
 
-        written = await self._store.write(write)
-        if written < len(items):
-            log.warning(
-                "deliveries_lost_lease",
-                count=len(items) - written,
-                worker=self._name,
-                note="claimed again elsewhere after the lease ran out; outcome not recorded here",
-            )
-        log.info("deliveries_settled", count=written, worker=self._name)
+        return await self._store.write(write)
 
     async def _suppressed(
         self, claimed: list[DeliveryRow], messages: dict[str, StoredMessage]

@@ -140,7 +140,10 @@ _TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
 
 def _compress_whitespace(content: bytes) -> bytes:
     """dkimpy's ``re.sub(b"[\\t ]+", b" ", content)``: the same result, but a lone space (every
-    gap between two words) is left alone instead of being replaced by itself."""
+    gap between two words) is left alone instead of being replaced by itself; with no tab and
+    no two spaces in a row there is nothing to change at all."""
+    if b"\t" not in content and b"  " not in content:
+        return content
     return _WSP_TO_SQUEEZE.sub(b" ", content)
 
 
