@@ -139,3 +139,22 @@ async def test_next_due_counts_a_claimed_delivery_at_its_lease_end(store: Store)
     )
     async with store.read() as conn:
         assert await queries.next_due_at(conn) == 50.0  # a lapsed claim is due at its due_at
+
+
+async def test_settings_keep_the_first_value_and_can_be_replaced(store: Store) -> None:
+    async def first(value: str) -> str:
+        async def op(conn: AsyncConnection) -> str:
+            return await queries.setting_or_create(conn, "signing_key", value, now=1.0)
+
+        return await store.write(op)
+
+    assert await first("one") == "one"
+    assert await first("two") == "one"
+
+    async def replace(conn: AsyncConnection) -> None:
+        await queries.put_setting(conn, "signing_key", "three", now=2.0)
+
+    await store.write(replace)
+    async with store.read() as conn:
+        assert await queries.get_setting(conn, "signing_key") == "three"
+        assert await queries.get_setting(conn, "missing") is None

@@ -417,3 +417,48 @@ async def delete_suppressions(
     if address is not None:
         query = query.where(s.c.address == address)
     return int((await conn.execute(query)).rowcount)
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+async def get_setting(conn: AsyncConnection, name: str) -> str | None:
+    s = schema.settings
+    value = (await conn.execute(select(s.c.value).where(s.c.name == name))).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+async def put_setting(conn: AsyncConnection, name: str, value: str, *, now: float) -> None:
+    """Set ``name`` to ``value`` (insert or replace)."""
+    s = schema.settings
+    updated = await conn.execute(
+        update(s).where(s.c.name == name).values(value=value, updated_at=now)
+    )
+    if not updated.rowcount:
+        await conn.execute(insert(s), [{"name": name, "value": value, "updated_at": now}])
+
+
+async def setting_or_create(conn: AsyncConnection, name: str, value: str, *, now: float) -> str:
+    """The stored value of ``name``; stores ``value`` first when there is none. Two processes
+    racing store one value between them: the loser reads the winner's."""
+    found = await get_setting(conn, name)
+    if found is not None:
+        return found
+    s = schema.settings
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await conn.execute(
+            pg_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]),
+            [{"name": name, "value": value, "updated_at": now}],
+        )
+    else:
+        from sqlalchemy.dialects.sqlite import insert as lite_insert
+
+        await conn.execute(
+            lite_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]),
+            [{"name": name, "value": value, "updated_at": now}],
+        )
+    stored = await get_setting(conn, name)
+    assert stored is not None
+    return stored

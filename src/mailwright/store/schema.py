@@ -200,3 +200,13 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id"),
     Index("ix_attempts_message_key", "message_key"),
 )
+
+# Installation-wide values that must survive restarts and be the same in every process: the
+# HTTP webhook signing key, the key that signs tracking and unsubscribe links, ...
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
