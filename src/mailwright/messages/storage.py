@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
+from mailwright import jsontext
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.events import MessageFacts
 from mailwright.messages.form import MAX_RECIPIENTS, SendRequest
@@ -25,7 +25,7 @@ class StoredMessage:
 
     @property
     def recipients(self) -> list[str]:
-        return [str(r) for r in json.loads(self.row.recipients)]
+        return [str(r) for r in jsontext.loads(self.row.recipients)]
 
     def subject_for(self, recipient: str) -> str:
         if self.spec.get("kind") == "mime":
@@ -45,7 +45,7 @@ class StoredMessage:
 
 
 def decode(row: MessageRow, blobs: list[bytes]) -> StoredMessage:
-    stored = json.loads(row.spec)
+    stored = jsontext.loads(row.spec)
     return StoredMessage(
         row=row, spec=stored["spec"], facts=MessageFacts.from_json(stored["facts"]), blobs=blobs
     )
