@@ -34,9 +34,11 @@ from mailwright.delivery import (
 )
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
+from mailwright.events import WebhookCache
 from mailwright.logs import get_logger
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
+from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 
 log = get_logger(__name__)
 
@@ -65,6 +67,9 @@ def build_services(settings: Settings, store: Store) -> Services:
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,
         retention=settings.retention_hours * 3600,
+        webhooks=WebhookCache(store, time.monotonic),
+        webhook_poster=HttpPoster(),
+        allow_private_urls=settings.allow_private_urls,
     )
 
 
@@ -87,6 +92,7 @@ class Runtime:
     roles: frozenset[str]
     app: Starlette = field(init=False)
     worker: DeliveryWorker | None = None
+    webhook_worker: WebhookWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -101,9 +107,26 @@ class Runtime:
                 build_transport(self.settings, self.services.resolver, self.ssl_context),
                 self.services.domains,
             )
-            self.services.on_accepted = self.worker.kick
+            self.webhook_worker = WebhookWorker(
+                self.store,
+                SenderConfig(
+                    schedule=self.settings.webhook_retry_schedule,
+                    allow_private=self.settings.allow_private_urls,
+                ),
+                HttpPoster(),
+                self.services.resolver,
+            )
+            self.services.on_accepted = self.kick
             self.worker.start()
+            self.webhook_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
+
+    def kick(self) -> None:
+        """New work was committed (a message accepted): wake the workers now."""
+        if self.worker is not None:
+            self.worker.kick()
+        if self.webhook_worker is not None:
+            self.webhook_worker.kick()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -112,6 +135,9 @@ class Runtime:
                 await task
         if self.worker is not None:
             await self.worker.stop()
+        if self.webhook_worker is not None:
+            await self.webhook_worker.stop()
+        await self.services.webhook_poster.close()
         await self.store.close()
 
     async def _purge_loop(self) -> None:
@@ -121,6 +147,7 @@ class Runtime:
             async def purge(conn: AsyncConnection, now: float = now) -> int:
                 removed = await queries.purge_expired(conn, now)
                 await queries.purge_events(conn, now - self.services.retention)
+                await queries.purge_outbox(conn, now - self.services.retention)
                 return removed
 
             try:

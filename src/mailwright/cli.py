@@ -265,8 +265,8 @@ def _follow_kicks(fd: int, runtime: Runtime, stopped: asyncio.Event) -> None:
             loop.remove_reader(fd)
             log.info("server_gone", note="the HTTP server exited; this worker stops")
             stopped.set()
-        elif runtime.worker is not None:
-            runtime.worker.kick()
+        else:
+            runtime.kick()
 
     loop.add_reader(fd, readable)
 

@@ -18,6 +18,8 @@ from mailwright.delivery.throttle import ThrottleSpec
 from mailwright.errors import ConfigError
 
 PREFIX = "MAILWRIGHT_"
+# Mailgun's documented webhook retries: 5 min, 10 min, 15 min, 1 h, 2 h, 4 h; 8 hours in all.
+WEBHOOK_RETRY_DEFAULT = "5m,10m,15m,1h,2h,4h;max=4h;give_up=8h"
 
 
 class Secret:
@@ -195,6 +197,12 @@ FIELDS: tuple[Setting, ...] = (
         "retry delays for temporary failures, e.g. '10m,10m,15m,30m,1h,2h,4h;max=4h;give_up=5d'",
     ),
     Setting(
+        "webhook_retry_schedule",
+        WEBHOOK_RETRY_DEFAULT,
+        RetrySchedule.parse,
+        "webhook retry delays after failed POSTs (Mailgun's: 5m,10m,15m,1h,2h,4h for 8h in all)",
+    ),
+    Setting(
         "worker_processes",
         "1",
         _count,
@@ -230,6 +238,9 @@ class Settings:
     destination_concurrency: int = 10
     destination_rate: ThrottleSpec | None = None
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
+    webhook_retry_schedule: RetrySchedule = field(
+        default_factory=lambda: RetrySchedule.parse(WEBHOOK_RETRY_DEFAULT)
+    )
     worker_processes: int = 1
     retention_hours: float = 72.0
 

@@ -15,9 +15,11 @@ from starlette.responses import JSONResponse
 from mailwright.auth import KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
+from mailwright.events import WebhookCache
 from mailwright.messages import MAX_MESSAGE_BYTES, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
+from mailwright.webhooks import Poster
 
 MAX_FIELDS = 5000
 
@@ -31,6 +33,9 @@ class Services:
     dns_plan: DnsPlan
     public_url: str
     retention: float  # seconds
+    webhooks: WebhookCache  # each domain's webhooks, for the accept path
+    webhook_poster: Poster  # sends test events
+    allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)
 

@@ -37,6 +37,7 @@ async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
         public_url=svc.public_url,
         retention=svc.retention,
         now=svc.clock(),
+        webhooks=svc.webhooks,
     )
     svc.on_accepted()
     return json_response({"id": accepted.id, "message": accepted.message})

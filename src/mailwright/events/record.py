@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
+from mailwright.events.outbox import outbox_rows
 from mailwright.events.types import EventType, LogLevel
 from mailwright.store import queries
 
@@ -117,5 +118,12 @@ def event_row(
 
 
 async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write event rows in the caller's transaction."""
+    """Write event rows, and an outbox row per webhook URL they trigger, in the caller's
+    transaction (so no committed event can miss its webhooks)."""
+    if not rows:
+        return
     await queries.insert_events(conn, rows)
+    webhooks = await queries.webhooks_of(conn, [row["domain"] for row in rows])
+    if webhooks:
+        now = max(row["timestamp"] for row in rows)
+        await queries.insert_outbox(conn, outbox_rows(rows, webhooks, now))

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
+from sqlalchemy import Table
+
 from mailwright import jsontext
 from mailwright.errors import InvalidInput
-from mailwright.events import EventType, MessageFacts, event_row
+from mailwright.events import EventType, MessageFacts, WebhookCache, event_row, outbox_rows
 from mailwright.messages.form import SendRequest, new_message_id
 from mailwright.store import InsertRows, MessageKey, Store, schema
 
@@ -68,8 +70,12 @@ async def accept(
     retention: float,
     now: float,
     method: str = "http",
+    webhooks: WebhookCache | None = None,
 ) -> Accepted:
-    """Store ``req`` durably; returns once the transaction is committed."""
+    """Store ``req`` durably; returns once the transaction is committed.
+
+    With ``webhooks``, the ``accepted`` events of a domain that has an accepted webhook get
+    their outbox rows in the same transaction (the cache keeps this path free of queries)."""
     if req.template is not None:
         # Stored templates arrive with the templates issue (#6); until then none exists.
         raise InvalidInput(f"template '{req.template}' not found", field="template")
@@ -100,16 +106,17 @@ async def accept(
     ]
 
     blobs = [{"message_key": key, "idx": i, "data": b} for i, b in enumerate(req.blobs)]
-    await store.write(
-        InsertRows(
-            [
-                (schema.messages, [message]),
-                (schema.message_blobs, blobs),
-                (schema.deliveries, deliveries),
-                (schema.events, events),
-            ]
-        )
-    )
+    rows: list[tuple[Table, list[dict[str, Any]]]] = [
+        (schema.messages, [message]),
+        (schema.message_blobs, blobs),
+        (schema.deliveries, deliveries),
+        (schema.events, events),
+    ]
+    if webhooks is not None:
+        hooks = await webhooks.get(domain)
+        if hooks.get("accepted"):
+            rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
+    await store.write(InsertRows(rows))
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 
 

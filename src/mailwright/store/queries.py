@@ -462,3 +462,159 @@ async def setting_or_create(conn: AsyncConnection, name: str, value: str, *, now
     stored = await get_setting(conn, name)
     assert stored is not None
     return stored
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+async def webhooks_of(
+    conn: AsyncConnection, domains: Sequence[str]
+) -> dict[str, dict[str, list[str]]]:
+    """domain -> kind -> URLs (in the order given) for the given domains; absent when none."""
+    if not domains:
+        return {}
+    w = schema.webhooks
+    rows = await conn.execute(
+        select(w.c.domain, w.c.kind, w.c.url)
+        .where(w.c.domain.in_(sorted(set(domains))))
+        .order_by(w.c.domain, w.c.kind, w.c.position, w.c.id)
+    )
+    found: dict[str, dict[str, list[str]]] = {}
+    for domain, kind, url in rows:
+        found.setdefault(str(domain), {}).setdefault(str(kind), []).append(str(url))
+    return found
+
+
+async def replace_webhook(
+    conn: AsyncConnection, *, domain: str, kind: str, urls: Sequence[str], now: float
+) -> None:
+    """Make ``urls`` the URLs of ``kind`` on ``domain`` (none deletes the webhook)."""
+    w = schema.webhooks
+    await conn.execute(delete(w).where(w.c.domain == domain, w.c.kind == kind))
+    if urls:
+        await conn.execute(
+            insert(w),
+            [
+                {"domain": domain, "kind": kind, "url": url, "position": i, "created_at": now}
+                for i, url in enumerate(urls)
+            ],
+        )
+
+
+async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(schema.webhook_outbox), list(rows))
+
+
+async def claim_outbox(
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    now: float,
+    lease: float,
+    limit: int,
+    skip_locked: bool,
+    exclude_endpoints: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` due outbox rows for ``worker`` until ``now + lease`` (as
+    ``claim_due`` does for deliveries: a lapsed lease is due again; SKIP LOCKED on PostgreSQL)."""
+    o = schema.webhook_outbox
+    candidates = (
+        select(o.c.id)
+        .where(
+            o.c.status == "queued",
+            o.c.due_at <= now,
+            or_(o.c.claimed_until.is_(None), o.c.claimed_until < now),
+            o.c.endpoint.not_in(exclude_endpoints) if exclude_endpoints else o.c.id > 0,
+        )
+        .order_by(o.c.due_at, o.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = await conn.execute(
+        update(o)
+        .where(o.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=worker, claimed_until=now + lease, attempts=o.c.attempts + 1)
+        .returning(*o.c)
+    )
+    return sorted((dict(r._mapping) for r in rows), key=lambda r: (r["due_at"], r["id"]))
+
+
+async def settle_outbox(
+    conn: AsyncConnection, updates: Sequence[dict[str, Any]], *, worker: str, now: float
+) -> None:
+    """Apply ``{b_id, b_status, b_due, b_code, b_error}`` to rows this worker still holds."""
+    if not updates:
+        return
+    o = schema.webhook_outbox
+    await conn.execute(
+        update(o)
+        .where(o.c.id == bindparam("b_id"), o.c.claimed_by == worker, o.c.status == "queued")
+        .values(
+            status=bindparam("b_status"),
+            due_at=bindparam("b_due"),
+            last_status=bindparam("b_code"),
+            last_error=bindparam("b_error"),
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        ),
+        list(updates),
+    )
+
+
+async def release_outbox(conn: AsyncConnection, *, worker: str) -> None:
+    o = schema.webhook_outbox
+    await conn.execute(
+        update(o)
+        .where(o.c.claimed_by == worker, o.c.status == "queued")
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+async def next_outbox_due(conn: AsyncConnection) -> float | None:
+    o = schema.webhook_outbox
+    due = case((o.c.claimed_until > o.c.due_at, o.c.claimed_until), else_=o.c.due_at)
+    value = (await conn.execute(select(func.min(due)).where(o.c.status == "queued"))).scalar_one()
+    return None if value is None else float(value)
+
+
+async def list_outbox(
+    conn: AsyncConnection,
+    *,
+    status: str | None,
+    domain: str | None,
+    retrying: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Outbox rows, newest first, without their payload; ``retrying`` keeps queued rows that
+    have failed at least once."""
+    o = schema.webhook_outbox
+    where: list[ColumnElement[bool]] = []
+    if retrying:
+        where += [o.c.status == "queued", o.c.attempts > 0, o.c.last_error.is_not(None)]
+    elif status is not None:
+        where.append(o.c.status == status)
+    if domain is not None:
+        where.append(o.c.domain == domain)
+    columns = [c for c in o.c if c.name != "payload"]
+    rows = await conn.execute(select(*columns).where(*where).order_by(o.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+async def purge_outbox(conn: AsyncConnection, before: float) -> None:
+    """Delete finished outbox rows (delivered, dropped, failed) created before ``before``."""
+    o = schema.webhook_outbox
+    await conn.execute(
+        delete(o).where(o.c.created_at < before, o.c.status.in_(["delivered", "dropped", "failed"]))
+    )
+
+
+async def renew_outbox(conn: AsyncConnection, *, worker: str, until: float) -> None:
+    o = schema.webhook_outbox
+    await conn.execute(
+        update(o)
+        .where(o.c.claimed_by == worker, o.c.status == "queued")
+        .values(claimed_until=until)
+    )

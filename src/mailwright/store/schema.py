@@ -210,3 +210,42 @@ settings = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", Double, nullable=False),
 )
+
+# Mailgun's domain webhooks: one row per (domain, kind, url); a kind has up to 3 URLs, kept in
+# the order they were given (``position``).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("domain", String(253), nullable=False),
+    Column("kind", String(32), nullable=False),  # accepted | delivered | ... | temporary_fail
+    Column("url", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("domain", "kind", "url", name="uq_webhooks_domain_kind_url"),
+)
+
+# The webhook outbox: one row per (event, webhook URL), written in the event's own transaction
+# and claimed by the webhook worker with a lease, as deliveries are.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("endpoint", String(300), nullable=False),  # scheme://host:port, the concurrency key
+    Column("payload", Text, nullable=False),  # the event JSON exactly as the events API has it
+    Column("status", String(16), nullable=False),  # queued | delivered | dropped | failed
+    Column("due_at", Double, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("last_status", Integer, nullable=True),  # HTTP status of the last attempt
+    Column("last_error", Text, nullable=True),  # what went wrong, when it did
+    Index("ix_webhook_outbox_due", "status", "due_at"),
+    Index("ix_webhook_outbox_created", "created_at"),
+)

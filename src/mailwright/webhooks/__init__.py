@@ -1,0 +1,46 @@
+"""Webhooks: Mailgun's domain webhooks API, the signing key, and the outbox worker that signs
+and POSTs each event (``events.record`` writes the outbox rows)."""
+
+from mailwright.webhooks.keys import regenerate_signing_key, signing_key
+from mailwright.webhooks.policy import Decision, Verdict, decide
+from mailwright.webhooks.sender import Destination, HttpPoster, Poster, PostResult, vet
+from mailwright.webhooks.service import (
+    KINDS,
+    delete_webhook,
+    get_webhook,
+    list_deliveries,
+    list_webhooks,
+    parse_kind,
+    parse_urls,
+    put_webhook,
+    send_test,
+)
+from mailwright.webhooks.signing import Signature, sign, verify
+from mailwright.webhooks.worker import SenderConfig, WebhookWorker
+
+__all__ = [
+    "KINDS",
+    "Decision",
+    "Destination",
+    "HttpPoster",
+    "PostResult",
+    "Poster",
+    "SenderConfig",
+    "Signature",
+    "Verdict",
+    "WebhookWorker",
+    "decide",
+    "delete_webhook",
+    "get_webhook",
+    "list_deliveries",
+    "list_webhooks",
+    "parse_kind",
+    "parse_urls",
+    "put_webhook",
+    "regenerate_signing_key",
+    "send_test",
+    "sign",
+    "signing_key",
+    "verify",
+    "vet",
+]

@@ -1,0 +1,217 @@
+"""Domain webhooks as Mailgun's API has them: list, get, create, update, delete; the test event;
+and the outbox as our extension shows it (``/mailwright/v1/webhooks/deliveries``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright import jsontext
+from mailwright.errors import Conflict, InvalidInput, NotFound
+from mailwright.events import WebhookKind, new_event_id
+from mailwright.resolver import Resolver
+from mailwright.store import Store, queries
+from mailwright.webhooks.keys import current_key
+from mailwright.webhooks.sender import Poster, vet
+from mailwright.webhooks.signing import TOKEN_LENGTH, body, sign
+from mailwright.webhooks.urls import MAX_URLS, parse_url
+
+KINDS = tuple(k.value for k in WebhookKind)
+STATUSES = ("queued", "retrying", "delivered", "dropped", "failed")
+
+
+def parse_kind(value: str | None, *, field: str = "id") -> WebhookKind:
+    if not value:
+        raise InvalidInput(f"'{field}' parameter is missing", field=field)
+    try:
+        return WebhookKind(value)
+    except ValueError:
+        raise InvalidInput(
+            f"'{field}' must be one of {', '.join(KINDS)}, not {value[:50]!r}", field=field
+        ) from None
+
+
+async def parse_urls(
+    values: Sequence[str], resolver: Resolver, *, allow_private: bool
+) -> list[str]:
+    """Validated URLs, duplicates dropped, in the order given: 1 to 3 http(s) URLs whose hosts
+    resolve to public addresses (unless ``allow_private``)."""
+    urls = list(dict.fromkeys(parse_url(v) for v in values if v.strip()))
+    if not urls:
+        raise InvalidInput("'url' parameter is missing", field="url")
+    if len(urls) > MAX_URLS:
+        raise InvalidInput(f"at most {MAX_URLS} 'url' values per webhook", field="url")
+    for url in urls:
+        destination = await vet(url, resolver, allow_private=allow_private)
+        if destination.refused is not None:
+            raise InvalidInput(f"'url' is not allowed: {destination.refused}", field="url")
+    return urls
+
+
+async def list_webhooks(store: Store, domain: str) -> dict[str, list[str]]:
+    async with store.read() as conn:
+        found = (await queries.webhooks_of(conn, [domain])).get(domain, {})
+    return {kind: found[kind] for kind in KINDS if kind in found}
+
+
+async def get_webhook(store: Store, domain: str, kind: WebhookKind) -> list[str]:
+    urls = (await list_webhooks(store, domain)).get(kind)
+    if not urls:
+        raise NotFound("Webhook not found")
+    return urls
+
+
+async def put_webhook(
+    store: Store, domain: str, kind: WebhookKind, urls: Sequence[str], *, create: bool, now: float
+) -> list[str]:
+    """Create (``create``: it must not exist yet) or replace (it must exist) a webhook."""
+
+    async def write(conn: AsyncConnection) -> None:
+        exists = bool((await queries.webhooks_of(conn, [domain])).get(domain, {}).get(kind))
+        if create and exists:
+            raise Conflict("Webhook already exists")
+        if not create and not exists:
+            raise NotFound("Webhook not found")
+        await queries.replace_webhook(conn, domain=domain, kind=kind, urls=urls, now=now)
+
+    await store.write(write)
+    return list(urls)
+
+
+async def delete_webhook(store: Store, domain: str, kind: WebhookKind) -> list[str]:
+    async def write(conn: AsyncConnection) -> list[str]:
+        urls = (await queries.webhooks_of(conn, [domain])).get(domain, {}).get(kind, [])
+        if not urls:
+            raise NotFound("Webhook not found")
+        await queries.replace_webhook(conn, domain=domain, kind=kind, urls=[], now=0.0)
+        return urls
+
+    return await store.write(write)
+
+
+def test_event(domain: str, kind: WebhookKind, now: float) -> dict[str, Any]:
+    """A made-up event of the kind's type, flagged ``is-system-test``."""
+    rcpt = "alice@example.com"
+    event: dict[str, Any] = {
+        "id": new_event_id(),
+        "event": "failed" if kind.endswith("_fail") else str(kind),
+        "timestamp": now,
+        "log-level": "info",
+        "recipient": rcpt,
+        "recipient-domain": "example.com",
+        "envelope": {"sender": f"postmaster@{domain}", "targets": rcpt, "transport": "smtp"},
+        "message": {
+            "headers": {
+                "message-id": f"test.{secrets.token_hex(8)}@{domain}",
+                "from": f"Test <postmaster@{domain}>",
+                "to": rcpt,
+                "subject": "Test webhook",
+            },
+            "attachments": [],
+            "size": 0,
+        },
+        "flags": {
+            "is-routed": False,
+            "is-authenticated": True,
+            "is-system-test": True,
+            "is-test-mode": False,
+        },
+        "tags": [],
+        "user-variables": {},
+        "campaigns": [],
+    }
+    return event | _test_extra(kind)
+
+
+def _test_extra(kind: WebhookKind) -> dict[str, Any]:
+    if kind in (WebhookKind.PERMANENT_FAIL, WebhookKind.TEMPORARY_FAIL):
+        permanent = kind is WebhookKind.PERMANENT_FAIL
+        code, text = (550, "5.1.1 No such user") if permanent else (451, "4.3.0 Try later")
+        return {
+            "severity": "permanent" if permanent else "temporary",
+            "log-level": "error" if permanent else "warn",
+            "reason": "bounce" if permanent else "generic",
+            "delivery-status": {"code": code, "message": text, "description": text},
+        }
+    if kind is WebhookKind.DELIVERED:
+        return {"delivery-status": {"code": 250, "message": "OK", "description": ""}}
+    if kind in (WebhookKind.OPENED, WebhookKind.CLICKED):
+        extra: dict[str, Any] = {
+            "ip": "192.0.2.1",
+            "geolocation": {"country": "US", "region": "Unknown", "city": "Unknown"},
+            "client-info": {
+                "client-type": "browser",
+                "client-os": "Linux",
+                "device-type": "desktop",
+                "client-name": "Firefox",
+                "user-agent": "Mozilla/5.0",
+            },
+        }
+        if kind is WebhookKind.CLICKED:
+            extra["url"] = "https://example.com/"
+        return extra
+    return {}
+
+
+async def send_test(
+    store: Store,
+    poster: Poster,
+    resolver: Resolver,
+    domain: str,
+    kind: WebhookKind,
+    *,
+    allow_private: bool,
+    now: float,
+) -> list[dict[str, Any]]:
+    """POST a test event to each URL of the webhook now; what each receiver answered."""
+    urls = await get_webhook(store, domain, kind)
+
+    async def key_of(conn: AsyncConnection) -> str:
+        return await current_key(conn, now=now)
+
+    key = await store.write(key_of)
+    payload = jsontext.dumps(test_event(domain, kind, now))
+    results = []
+    for url in urls:
+        signature = sign(key, int(now), secrets.token_hex(TOKEN_LENGTH // 2))
+        destination = await vet(url, resolver, allow_private=allow_private)
+        result = await poster.post(url, body(signature, payload), destination)
+        results.append({"url": url, "status": result.status, "error": result.error})
+    return results
+
+
+async def list_deliveries(
+    store: Store, *, status: str | None, domain: str | None, limit: int
+) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"'status' must be one of {', '.join(STATUSES)}", field="status")
+    async with store.read() as conn:
+        rows = await queries.list_outbox(
+            conn,
+            status=status,
+            domain=domain,
+            retrying=status == "retrying",
+            limit=limit,
+        )
+    return [_delivery_json(r) for r in rows]
+
+
+def _delivery_json(row: dict[str, Any]) -> dict[str, Any]:
+    queued = row["status"] == "queued"
+    return {
+        "id": row["id"],
+        "event_id": row["event_id"],
+        "domain": row["domain"],
+        "webhook": row["kind"],
+        "url": row["url"],
+        "status": "retrying" if queued and row["last_error"] else row["status"],
+        "attempts": row["attempts"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "next_attempt_at": row["due_at"] if queued else None,
+        "last_status": row["last_status"],
+        "last_error": row["last_error"],
+    }
