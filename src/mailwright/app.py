@@ -35,8 +35,10 @@ from mailwright.delivery import (
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
 from mailwright.logs import get_logger
+from mailwright.messages import TrackingKey
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
+from mailwright.tracking import Tracker
 
 log = get_logger(__name__)
 
@@ -57,6 +59,7 @@ def build_store(settings: Settings) -> Store:
 
 def build_services(settings: Settings, store: Store) -> Services:
     public = settings.effective_public_url
+    tracking_key = TrackingKey(store)
     return Services(
         store=store,
         keys=KeyCache(store),
@@ -65,6 +68,8 @@ def build_services(settings: Settings, store: Store) -> Services:
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,
         retention=settings.retention_hours * 3600,
+        tracking_key=tracking_key,
+        tracker=Tracker(store, tracking_key),
     )
 
 
@@ -100,6 +105,7 @@ class Runtime:
                 worker_config(self.settings, self.services.retention),
                 build_transport(self.settings, self.services.resolver, self.ssl_context),
                 self.services.domains,
+                tracking_key=self.services.tracking_key,
             )
             self.services.on_accepted = self.worker.kick
             self.worker.start()
@@ -164,6 +170,7 @@ def worker_config(settings: Settings, retention: float) -> WorkerConfig:
         schedule=settings.retry_schedule,
         sign_dkim=settings.delivery != "capture",
         verify_tls=settings.tls_verify,
+        public_url=settings.effective_public_url,
     )
 
 

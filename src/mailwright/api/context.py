@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse
 from mailwright.auth import KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
-from mailwright.messages import MAX_MESSAGE_BYTES, Upload
+from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
+from mailwright.tracking import Tracker
 
 MAX_FIELDS = 5000
 
@@ -31,6 +32,8 @@ class Services:
     dns_plan: DnsPlan
     public_url: str
     retention: float  # seconds
+    tracking_key: TrackingKey
+    tracker: Tracker
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)
 
