@@ -36,8 +36,10 @@ from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
 from mailwright.logs import get_logger
+from mailwright.messages import TrackingKey
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
+from mailwright.tracking import Tracker
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 
 log = get_logger(__name__)
@@ -59,6 +61,7 @@ def build_store(settings: Settings) -> Store:
 
 def build_services(settings: Settings, store: Store) -> Services:
     public = settings.effective_public_url
+    tracking_key = TrackingKey(store)
     return Services(
         store=store,
         keys=KeyCache(store),
@@ -70,6 +73,8 @@ def build_services(settings: Settings, store: Store) -> Services:
         webhooks=WebhookCache(store, time.monotonic),
         webhook_poster=HttpPoster(),
         allow_private_urls=settings.allow_private_urls,
+        tracking_key=tracking_key,
+        tracker=Tracker(store, tracking_key),
     )
 
 
@@ -106,6 +111,7 @@ class Runtime:
                 worker_config(self.settings, self.services.retention),
                 build_transport(self.settings, self.services.resolver, self.ssl_context),
                 self.services.domains,
+                tracking_key=self.services.tracking_key,
             )
             self.webhook_worker = WebhookWorker(
                 self.store,
@@ -191,6 +197,7 @@ def worker_config(settings: Settings, retention: float) -> WorkerConfig:
         schedule=settings.retry_schedule,
         sign_dkim=settings.delivery != "capture",
         verify_tls=settings.tls_verify,
+        public_url=settings.effective_public_url,
     )
 
 

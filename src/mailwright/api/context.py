@@ -16,9 +16,10 @@ from mailwright.auth import KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
-from mailwright.messages import MAX_MESSAGE_BYTES, Upload
+from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
+from mailwright.tracking import Tracker
 from mailwright.webhooks import Poster
 
 MAX_FIELDS = 5000
@@ -35,6 +36,8 @@ class Services:
     retention: float  # seconds
     webhooks: WebhookCache  # each domain's webhooks, for the accept path
     webhook_poster: Poster  # sends test events
+    tracking_key: TrackingKey
+    tracker: Tracker
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)

@@ -1,4 +1,5 @@
-"""Mailgun's domain endpoints, v4 and v3: list, create, get, verify, delete."""
+"""Mailgun's domain endpoints, v4 and v3: list, create, get, verify, delete, and the
+connection and tracking settings."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from mailwright.domains import (
     domain_json,
     get_domain,
     list_domains,
+    tracking_json,
     update_connection,
+    update_tracking,
     verify_domain,
 )
 from mailwright.errors import InvalidInput
@@ -119,3 +122,37 @@ async def put_connection(request: Request) -> Response:
             "skip_verification": row.skip_verification,
         }
     )
+
+
+async def get_tracking(request: Request) -> Response:
+    """The domain's open, click and unsubscribe tracking settings."""
+    (await principal(request)).require_account()
+    row = await get_domain(services(request).store, path_param(request, "name"))
+    tracking = {kind: tracking_json(row, kind) for kind in ("open", "click", "unsubscribe")}
+    return json_response({"tracking": tracking | {"web_scheme": row.web_scheme}})
+
+
+async def _put_tracking(request: Request, kind: str) -> Response:
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    form = await read_form(request)
+    row = await update_tracking(svc.store, path_param(request, "name"), kind, form.as_dict())
+    svc.domains.forget(row.name)
+    return json_response(
+        {"message": "Domain tracking settings have been updated", kind: tracking_json(row, kind)}
+    )
+
+
+async def put_tracking_open(request: Request) -> Response:
+    """Turn open tracking on or off (`active`: yes/no; `place_at_the_top`)."""
+    return await _put_tracking(request, "open")
+
+
+async def put_tracking_click(request: Request) -> Response:
+    """Turn click tracking on or off (`active`: yes/no/htmlonly)."""
+    return await _put_tracking(request, "click")
+
+
+async def put_tracking_unsubscribe(request: Request) -> Response:
+    """Turn unsubscribe links on or off (`active`), set `html_footer` and `text_footer`."""
+    return await _put_tracking(request, "unsubscribe")

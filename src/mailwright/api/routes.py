@@ -21,11 +21,13 @@ from mailwright.api import (
     keys,
     messages,
     suppressions,
+    tracking,
     webhooks,
 )
 from mailwright.api.context import services
 
-PUBLIC = frozenset({"/healthz", "/openapi.json"})
+TRACKING = ("/o/{token}", "/c/{token}", "/u/{token}")  # the recipient's links: no auth
+PUBLIC = frozenset({"/healthz", "/openapi.json", *TRACKING})
 
 
 async def healthz(request: Request) -> Response:
@@ -65,6 +67,14 @@ ROUTES = [
     Route("/v3/domains/{name}/verify", domains.verify, methods=["PUT"]),
     Route("/v3/domains/{name}/connection", domains.get_connection, methods=["GET"]),
     Route("/v3/domains/{name}/connection", domains.put_connection, methods=["PUT"]),
+    Route("/v3/domains/{name}/tracking", domains.get_tracking, methods=["GET"]),
+    Route("/v3/domains/{name}/tracking/open", domains.put_tracking_open, methods=["PUT"]),
+    Route("/v3/domains/{name}/tracking/click", domains.put_tracking_click, methods=["PUT"]),
+    Route(
+        "/v3/domains/{name}/tracking/unsubscribe",
+        domains.put_tracking_unsubscribe,
+        methods=["PUT"],
+    ),
     Route("/v1/keys", keys.list_all, methods=["GET"]),
     Route("/v1/keys", keys.create, methods=["POST"]),
     Route("/v1/keys/{key_id}", keys.delete, methods=["DELETE"]),
@@ -77,6 +87,10 @@ ROUTES = [
     Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
     *suppressions.ROUTES,
     *webhooks.ROUTES,
+    Route(TRACKING[0], tracking.open_pixel, methods=["GET"]),
+    Route(TRACKING[1], tracking.click, methods=["GET"]),
+    Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),
+    Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -88,6 +102,18 @@ FORM_BODY = {
             "schema": {"type": "object", "additionalProperties": True}
         },
     }
+}
+
+
+HTML_OK = {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+# The recipient's links answer a picture, a redirect or a page instead of JSON.
+TRACKING_OK = {
+    "/o/{token}": {
+        "description": "A 1x1 GIF",
+        "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "/c/{token}": {"description": "Redirect to the URL the token was signed for"},
+    "/u/{token}": HTML_OK,
 }
 
 
@@ -108,6 +134,10 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
             "404": {"description": "Not found", "content": ERROR},
         },
     }
+    if route.path in TRACKING_OK:
+        ok = TRACKING_OK[route.path]
+        status = "302" if route.path == "/c/{token}" else "200"
+        op["responses"] = {status: ok, "404": op["responses"]["404"]}
     if route.path not in PUBLIC:
         op["security"] = [{"basicAuth": []}]
         op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}

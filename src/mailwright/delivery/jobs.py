@@ -2,13 +2,13 @@
 
 A *job* is one SMTP transaction's worth of work: one message, one recipient domain, recipients
 whose bytes are identical (RFC 5321 allows many RCPTs per transaction; batch sends with
-recipient-variables get one job per recipient). ``plan`` groups claimed deliveries into jobs;
-it is pure.
+recipient-variables, and tracked messages, get one job per recipient). ``plan`` groups claimed
+deliveries into jobs; it is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from mailwright.messages import StoredMessage
@@ -21,6 +21,7 @@ MAX_RECIPIENTS_PER_JOB = 50
 class Job:
     message: StoredMessage
     deliveries: tuple[DeliveryRow, ...]
+    personal: bool = False  # each recipient's copy differs (tracking links, unsubscribe URLs)
 
     @property
     def recipient_domain(self) -> str:
@@ -32,8 +33,8 @@ class Job:
 
     @property
     def is_personal(self) -> bool:
-        """Batch sends render each recipient's own copy."""
-        return bool(self.message.spec.get("recipient-variables") is not None)
+        """Batch sends and tracked messages render each recipient's own copy."""
+        return self.personal or self.message.spec.get("recipient-variables") is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +56,34 @@ class Result:
     attempted: bool = True
 
 
-def plan(rows: Sequence[DeliveryRow], messages: dict[str, StoredMessage]) -> list[Job]:
-    """Group deliveries into jobs: same message and recipient domain, identical bytes."""
+def plan(
+    rows: Sequence[DeliveryRow],
+    messages: dict[str, StoredMessage],
+    personal: Collection[str] = frozenset(),
+) -> list[Job]:
+    """Group deliveries into jobs: same message and recipient domain, identical bytes.
+
+    Messages whose key is in ``personal`` (tracked ones) get one job per recipient, as batch
+    sends do."""
     groups: dict[tuple[str, str], list[DeliveryRow]] = {}
     for row in rows:
         message = messages.get(row.message_key)
         if message is None:
             continue
-        personal = message.spec.get("recipient-variables") is not None
-        key = (row.message_key, row.recipient if personal else row.recipient_domain)
+        is_personal = (
+            row.message_key in personal or message.spec.get("recipient-variables") is not None
+        )
+        key = (row.message_key, row.recipient if is_personal else row.recipient_domain)
         groups.setdefault(key, []).append(row)
     jobs: list[Job] = []
     for (message_key, _), members in groups.items():
         for start in range(0, len(members), MAX_RECIPIENTS_PER_JOB):
             chunk = tuple(members[start : start + MAX_RECIPIENTS_PER_JOB])
-            jobs.append(Job(message=messages[message_key], deliveries=chunk))
+            jobs.append(
+                Job(
+                    message=messages[message_key],
+                    deliveries=chunk,
+                    personal=message_key in personal,
+                )
+            )
     return jobs

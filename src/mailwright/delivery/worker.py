@@ -27,7 +27,7 @@ from mailwright.delivery.transports import Transport
 from mailwright.domains import DomainCache, sign
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
-from mailwright.messages import StoredMessage, load_many
+from mailwright.messages import StoredMessage, Tracking, TrackingKey, load_many, tracking_for
 from mailwright.store import DeliveryId, DeliveryRow, Store, queries
 from mailwright.suppressions import check_many
 
@@ -46,6 +46,7 @@ class WorkerConfig:
     batch_window: float = 0.02
     max_in_flight: int = 2000
     per_domain_in_flight: int = 200
+    public_url: str = ""  # base of tracking and unsubscribe links; empty: no tracking
 
 
 class DeliveryWorker:
@@ -56,8 +57,10 @@ class DeliveryWorker:
         transport: Transport,
         domains: DomainCache,
         clock: Callable[[], float] = time.time,
+        tracking_key: TrackingKey | None = None,
     ) -> None:
         self._store = store
+        self._tracking_key = tracking_key
         self._config = config
         self._transport = transport
         self._domains = domains
@@ -189,19 +192,45 @@ class DeliveryWorker:
             if suppressed:
                 await self._settle(suppressed, messages)
                 self._release([r.delivery for r in suppressed], pending)
+            tracking = await self._tracking(messages)
+            personal = {k for k, t in tracking.items() if t.applies_to(messages[k].spec)}
+            jobs = plan(rest, messages, personal)
             await asyncio.gather(
-                *(self._deliver(job, messages, pending) for job in plan(rest, messages))
+                *(
+                    self._deliver(job, messages, pending, tracking.get(job.message.row.id))
+                    for job in jobs
+                )
             )
         except Exception:
             log.exception("delivery_batch_failed", worker=self._name, count=len(pending))
         finally:
             self._release(list(pending.values()), pending)
 
+    async def _tracking(self, messages: dict[str, StoredMessage]) -> dict[str, Tracking]:
+        """Each message's tracking, from its domain's settings and its o:tracking* options."""
+        if self._tracking_key is None or not self._config.public_url:
+            return {}
+        key = await self._tracking_key.get()
+        found: dict[str, Tracking] = {}
+        for message_key, message in messages.items():
+            try:
+                domain = await self._domains.get(message.row.domain)
+            except NotFound:
+                continue
+            found[message_key] = tracking_for(
+                message, domain, key=key, base_url=self._config.public_url
+            )
+        return found
+
     async def _deliver(
-        self, job: Job, messages: dict[str, StoredMessage], pending: dict[DeliveryId, DeliveryRow]
+        self,
+        job: Job,
+        messages: dict[str, StoredMessage],
+        pending: dict[DeliveryId, DeliveryRow],
+        tracking: Tracking | None,
     ) -> None:
         try:
-            await self._settle(await self._run_job(job), messages)
+            await self._settle(await self._run_job(job, tracking), messages)
         finally:
             self._release(list(job.deliveries), pending)
 
@@ -297,7 +326,7 @@ class DeliveryWorker:
                 )
         return suppressed, rest
 
-    async def _run_job(self, job: Job) -> list[Result]:
+    async def _run_job(self, job: Job, tracking: Tracking | None = None) -> list[Result]:
         if job.message.row.is_test_mode:
             # Mailgun's test mode: accepted and logged as delivered, never sent.
             return [
@@ -307,7 +336,7 @@ class DeliveryWorker:
                 for d in job.deliveries
             ]
         try:
-            data = await self._data(job)
+            data = await self._data(job, tracking)
             return await self._transport.send(job, data, await self._tls(job))
         except Exception:
             log.exception("delivery_job_failed", worker=self._name, message_key=job.message.row.id)
@@ -322,10 +351,12 @@ class DeliveryWorker:
                 for d in job.deliveries
             ]
 
-    async def _data(self, job: Job) -> bytes:
+    async def _data(self, job: Job, tracking: Tracking | None) -> bytes:
         first = job.deliveries[0]
         index = first.recipient_index if job.is_personal else 0
-        raw = job.message.render_for(first.recipient, index)
+        if tracking is not None and not job.personal:
+            tracking = None  # nothing of it applies to this message: shared bytes stay shared
+        raw = job.message.render_for(first.recipient, index, tracking)
         options = job.message.spec.get("options") or {}
         if not self._config.sign_dkim or options.get("dkim") is False:
             return raw

@@ -13,7 +13,9 @@ from mailwright.domains.service import (
     get_domain,
     list_domains,
     normalise_name,
+    tracking_json,
     update_connection,
+    update_tracking,
     verify_domain,
 )
 
@@ -32,7 +34,9 @@ __all__ = [
     "list_domains",
     "normalise_name",
     "sign",
+    "tracking_json",
     "txt_value",
     "update_connection",
+    "update_tracking",
     "verify_domain",
 ]

@@ -232,6 +232,70 @@ def connection_json(row: DomainRow) -> dict[str, Any]:
     return {"require_tls": row.require_tls, "skip_verification": row.skip_verification}
 
 
+TRACKING_KINDS = ("open", "click", "unsubscribe")
+_ACTIVE = {"yes": True, "true": True, "no": False, "false": False}
+_CLICK_ACTIVE = {"yes": "yes", "true": "yes", "no": "no", "false": "no", "htmlonly": "htmlonly"}
+MAX_FOOTER = 10_000
+
+
+def _tracking_values(kind: str, form: dict[str, str]) -> dict[str, Any]:
+    """The domain columns one ``PUT /v3/domains/{name}/tracking/{kind}`` form changes."""
+    values: dict[str, Any] = {}
+    active = form.get("active")
+    if active is not None:
+        table: dict[str, Any] = _CLICK_ACTIVE if kind == "click" else _ACTIVE
+        decoded = table.get(active.strip().lower())
+        if decoded is None:
+            allowed = "yes, no, true, false" + (", htmlonly" if kind == "click" else "")
+            raise InvalidInput(f"'active' must be one of {allowed}", field="active")
+        column = {"open": "track_opens", "click": "track_clicks"}.get(kind, "track_unsubscribes")
+        values[column] = decoded
+    if kind == "open" and form.get("place_at_the_top") is not None:
+        values["track_opens_at_top"] = _flag(form, "place_at_the_top", False)
+    if kind == "unsubscribe":
+        for name in ("html_footer", "text_footer"):
+            footer = form.get(name)
+            if footer is not None:
+                if len(footer) > MAX_FOOTER:
+                    raise InvalidInput(
+                        f"'{name}' must be at most {MAX_FOOTER} characters", field=name
+                    )
+                values[f"unsubscribe_{name}"] = footer
+    return values
+
+
+async def update_tracking(store: Store, name: str, kind: str, form: dict[str, str]) -> DomainRow:
+    """Mailgun's ``PUT /v3/domains/{name}/tracking/{open|click|unsubscribe}``."""
+    if kind not in TRACKING_KINDS:
+        raise NotFound("Not found")
+    row = await get_domain(store, name)
+    values = _tracking_values(kind, form)
+    if not values:
+        return row
+
+    async def update(conn: AsyncConnection) -> DomainRow | None:
+        await queries.update_domain(conn, row.name, values)
+        return await queries.get_domain(conn, row.name)
+
+    updated = await store.write(update)
+    assert updated is not None
+    return updated
+
+
+def tracking_json(row: DomainRow, kind: str) -> dict[str, Any]:
+    """One part of Mailgun's ``tracking`` object: ``open``, ``click`` or ``unsubscribe``."""
+    if kind == "open":
+        return {"active": row.track_opens, "place_at_the_top": row.track_opens_at_top}
+    if kind == "click":
+        clicks = row.track_clicks
+        return {"active": "htmlonly" if clicks == "htmlonly" else clicks == "yes"}
+    return {
+        "active": row.track_unsubscribes,
+        "html_footer": row.unsubscribe_html_footer,
+        "text_footer": row.unsubscribe_text_footer,
+    }
+
+
 async def delete_domain(store: Store, name: str) -> None:
     async def remove(conn: AsyncConnection) -> bool:
         return await queries.delete_domain(conn, name)

@@ -9,25 +9,55 @@ from mailwright.messages.form import (
     parse_mime_send,
     parse_send,
 )
-from mailwright.messages.storage import StoredMessage, decode, load, load_many, resend_request
+from mailwright.messages.storage import (
+    StoredMessage,
+    decode,
+    load,
+    load_facts,
+    load_many,
+    resend_request,
+)
 from mailwright.messages.stored import attachment, describe
+from mailwright.messages.tracking import (
+    CLICK_MODES,
+    DomainTracking,
+    Token,
+    TokenKind,
+    Tracking,
+    resolve,
+    sign,
+    verify,
+)
+from mailwright.messages.tracking_setup import TrackingKey, domain_tracking, tracking_for
 
 __all__ = [
+    "CLICK_MODES",
     "MAX_MESSAGE_BYTES",
     "MAX_RECIPIENTS",
     "QUEUED",
     "Accepted",
+    "DomainTracking",
     "SendRequest",
     "StoredMessage",
+    "Token",
+    "TokenKind",
+    "Tracking",
+    "TrackingKey",
     "Upload",
     "accept",
     "attachment",
     "decode",
     "describe",
+    "domain_tracking",
     "load",
+    "load_facts",
     "load_many",
     "parse_mime_send",
     "parse_send",
     "resend_request",
+    "resolve",
+    "sign",
     "storage_url",
+    "tracking_for",
+    "verify",
 ]

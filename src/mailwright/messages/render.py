@@ -19,6 +19,8 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import Any
 
+from mailwright.messages.tracking import RawHeader, Tracking
+
 _POLICY = email_policy.SMTP
 # SMTPUTF8 (RFC 6531) addresses can't be RFC 2047-encoded, so such messages are written as UTF-8.
 _UTF8_POLICY = email_policy.SMTPUTF8
@@ -63,17 +65,26 @@ def render(
     message_id: str,
     date: datetime,
     recipient_index: int = 0,
+    tracking: Tracking | None = None,
 ) -> bytes:
+    """``tracking`` rewrites links, adds the open pixel, unsubscribe links and headers."""
     personalise = _personaliser(spec, recipient)
     if spec["kind"] == "mime":
-        return _render_mime(spec, blobs, message_id=message_id, personalise=personalise)
+        return _render_mime(
+            spec,
+            blobs,
+            message_id=message_id,
+            personalise=personalise,
+            extra=_extra(tracking, recipient),
+        )
     seed = f"{message_id}/{recipient_index}"
-    headers = _headers(spec, recipient, message_id, date, personalise)
+    headers = _headers(spec, recipient, message_id, date, personalise, _extra(tracking, recipient))
+    texts = _texts(spec, personalise, tracking, recipient)
     if not spec.get("smtputf8"):
-        fast = _render_fast(spec, blobs, headers, personalise, seed)
+        fast = _render_fast(spec, blobs, headers, texts, seed)
         if fast is not None:
             return fast
-    return _render_email(spec, blobs, headers, personalise, seed)
+    return _render_email(spec, blobs, headers, texts, seed)
 
 
 def render_with_email(
@@ -84,20 +95,52 @@ def render_with_email(
     message_id: str,
     date: datetime,
     recipient_index: int = 0,
+    tracking: Tracking | None = None,
 ) -> bytes:
     """``render`` without the fast path: the reference the fast path is checked against."""
     personalise = _personaliser(spec, recipient)
     if spec["kind"] == "mime":
-        return _render_mime(spec, blobs, message_id=message_id, personalise=personalise)
-    headers = _headers(spec, recipient, message_id, date, personalise)
-    return _render_email(spec, blobs, headers, personalise, f"{message_id}/{recipient_index}")
+        return _render_mime(
+            spec,
+            blobs,
+            message_id=message_id,
+            personalise=personalise,
+            extra=_extra(tracking, recipient),
+        )
+    headers = _headers(spec, recipient, message_id, date, personalise, _extra(tracking, recipient))
+    texts = _texts(spec, personalise, tracking, recipient)
+    return _render_email(spec, blobs, headers, texts, f"{message_id}/{recipient_index}")
+
+
+Texts = list[tuple[str, str]]  # (final text, MIME subtype) of each alternative part
+
+
+def _texts(
+    spec: dict[str, Any], personalise: Personalise, tracking: Tracking | None, recipient: str
+) -> Texts:
+    """The alternatives' final texts: placeholders substituted, then tracking applied."""
+    texts: Texts = []
+    for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html")):
+        if not spec.get(name):
+            continue
+        text = personalise(spec[name])
+        if tracking is not None and name == "html":
+            text = tracking.html(text, recipient)
+        elif tracking is not None and name == "text":
+            text = tracking.text(text, recipient)
+        texts.append((text, subtype))
+    return texts
+
+
+def _extra(tracking: Tracking | None, recipient: str) -> list[tuple[str, Any]]:
+    return [] if tracking is None else list(tracking.headers(recipient))
 
 
 def _render_email(
     spec: dict[str, Any],
     blobs: Sequence[bytes],
     headers: list[tuple[str, Any]],
-    personalise: Personalise,
+    texts: Texts,
     seed: str,
 ) -> bytes:
     """The reference rendering: ``email.message`` with the SMTP policy does every byte."""
@@ -105,7 +148,7 @@ def _render_email(
     message = EmailMessage(policy=policy)
     for name, value in headers:
         message[name] = value
-    body = _body(spec, blobs, personalise, seed)
+    body = _body(spec, blobs, texts, seed)
     for name, value in body.items():
         message[name] = value
     message.set_payload(body.get_payload())
@@ -133,7 +176,7 @@ def _render_fast(
     spec: dict[str, Any],
     blobs: Sequence[bytes],
     headers: list[tuple[str, Any]],
-    personalise: Personalise,
+    texts: Texts,
     seed: str,
 ) -> bytes | None:
     lines = []
@@ -142,11 +185,13 @@ def _render_fast(
         if line is None:
             return None
         lines.append(line)
-    body = _body_fast(spec, blobs, personalise, seed)
+    body = _body_fast(spec, blobs, texts, seed)
     return "".join(lines).encode("ascii") + body
 
 
 def _header_line(name: str, value: Any) -> str | None:
+    if isinstance(value, RawHeader):
+        return f"{name}: {value}\r\n"  # as RawHeader.fold writes it
     if isinstance(value, tuple):  # addresses
         texts = []
         for address in value:
@@ -197,18 +242,10 @@ def _email_header(name: str, value: Any) -> str | None:
     return None if "\ufffd" in text else text
 
 
-def _body_fast(
-    spec: dict[str, Any], blobs: Sequence[bytes], personalise: Personalise, seed: str
-) -> bytes:
+def _body_fast(spec: dict[str, Any], blobs: Sequence[bytes], texts: Texts, seed: str) -> bytes:
     """Same structure as ``_body``: the entity's header lines, a blank line, its content."""
-    texts = [
-        _text_fast(personalise(spec[name]), subtype)
-        for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html"))
-        if spec.get(name)
-    ]
-    if not texts:
-        texts = [_text_fast("", "plain")]
-    body = texts[0] if len(texts) == 1 else _multipart_fast("alternative", texts, seed)
+    parts = [_text_fast(text, subtype) for text, subtype in texts] or [_text_fast("", "plain")]
+    body = parts[0] if len(parts) == 1 else _multipart_fast("alternative", parts, seed)
     if spec["inline"]:
         inline = [_file_part(blobs, entry, "inline").as_bytes() for entry in spec["inline"]]
         body = _multipart_fast("related", [body, *inline], seed)
@@ -279,6 +316,7 @@ def _headers(
     message_id: str,
     date: datetime,
     personalise: Personalise,
+    extra: list[tuple[str, Any]],
 ) -> list[tuple[str, Any]]:
     headers: list[tuple[str, Any]] = [("From", spec["from"]), ("To", _to(spec, recipient))]
     if spec["cc"] and spec.get("recipient-variables") is None:
@@ -288,6 +326,7 @@ def _headers(
         ("Date", format_datetime(date)),
         ("Message-Id", f"<{message_id}>"),
         ("MIME-Version", "1.0"),
+        *extra,  # before h: headers, so a List-Unsubscribe given by the sender wins
     ]
     headers = _with_extra_headers(headers, spec["headers"], personalise)
     if spec["variables"]:
@@ -334,18 +373,11 @@ def _addresses(pairs: list[list[str]]) -> tuple[Address, ...]:
     return tuple(addresses)
 
 
-def _body(
-    spec: dict[str, Any], blobs: Sequence[bytes], personalise: Personalise, seed: str
-) -> MIMEPart:
+def _body(spec: dict[str, Any], blobs: Sequence[bytes], texts: Texts, seed: str) -> MIMEPart:
     """Alternatives (plain, x-amp-html, html), then related with inline files, then mixed."""
-    texts = [
-        _text_part(personalise(spec[name]), subtype)
-        for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html"))
-        if spec.get(name)
-    ]
-    if not texts:  # a template send whose template has not been applied yet
-        texts = [_text_part("", "plain")]
-    body = texts[0] if len(texts) == 1 else _multipart("alternative", texts, seed)
+    # No texts: a template send whose template has not been applied yet.
+    parts = [_text_part(text, subtype) for text, subtype in texts] or [_text_part("", "plain")]
+    body = parts[0] if len(parts) == 1 else _multipart("alternative", parts, seed)
     if spec["inline"]:
         inline = [_file_part(blobs, entry, "inline") for entry in spec["inline"]]
         body = _multipart("related", [body, *inline], seed)
@@ -392,19 +424,30 @@ def _multipart(subtype: str, parts: list[MIMEPart], seed: str) -> MIMEPart:
 
 
 def _render_mime(
-    spec: dict[str, Any], blobs: Sequence[bytes], *, message_id: str, personalise: Personalise
+    spec: dict[str, Any],
+    blobs: Sequence[bytes],
+    *,
+    message_id: str,
+    personalise: Personalise,
+    extra: list[tuple[str, Any]],
 ) -> bytes:
     """The uploaded MIME with our headers on top; the rest of the bytes are kept as sent.
 
     The client's Message-Id is replaced by ours, as Mailgun does for sends through its API:
     the id returned by the API, the events and the delivered header must be the same one.
     Bcc is removed. Placeholders are substituted in ``h:`` values only: the body may be
-    transfer-encoded, and rewriting it would need a full re-serialisation.
+    transfer-encoded, and rewriting it would need a full re-serialisation. For the same reason
+    tracking adds only its headers here (``extra``), unless the upload has them already.
     """
     raw = _crlf(blobs[spec["raw"]])
     head, _, body = raw.partition(b"\r\n\r\n")
+    fields = _split_fields(head)
     ours = EmailMessage(policy=_POLICY)
     ours["Message-Id"] = f"<{message_id}>"
+    present = {name for name, _ in fields}
+    for name, value in extra:
+        if name.lower() not in present:
+            ours[name] = value
     for name, value in spec["headers"]:
         if name.lower() not in _PROTECTED_HEADERS:
             ours[name] = _header_text(personalise(value))
@@ -413,7 +456,7 @@ def _render_mime(
     for tag in spec["tags"]:
         ours["X-Mailgun-Tag"] = tag
     replaced = {name.lower() for name in ours} | {"bcc"}
-    kept = [field for name, field in _split_fields(head) if name not in replaced]
+    kept = [field for name, field in fields if name not in replaced]
     return ours.as_bytes()[:-2] + b"".join(kept) + b"\r\n" + body
 
 

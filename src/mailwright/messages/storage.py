@@ -13,6 +13,7 @@ from mailwright.errors import InvalidInput, NotFound
 from mailwright.events import MessageFacts
 from mailwright.messages.form import MAX_RECIPIENTS, SendRequest
 from mailwright.messages.render import render, subject_for
+from mailwright.messages.tracking import Tracking
 from mailwright.store import MessageRow, Store, queries
 
 
@@ -32,7 +33,7 @@ class StoredMessage:
             return self.facts.subject
         return subject_for(self.spec, recipient)
 
-    def render_for(self, recipient: str, index: int = 0) -> bytes:
+    def render_for(self, recipient: str, index: int = 0, tracking: Tracking | None = None) -> bytes:
         """The recipient's final bytes: the same inputs always give the same bytes."""
         return render(
             self.spec,
@@ -41,6 +42,7 @@ class StoredMessage:
             message_id=self.row.message_id,
             date=datetime.fromtimestamp(self.row.created_at, UTC),
             recipient_index=index,
+            tracking=tracking,
         )
 
 
@@ -58,6 +60,15 @@ async def load(store: Store, key: str, *, domain: str | None = None) -> StoredMe
             raise NotFound("Message not found")
         blobs = await queries.get_blobs(conn, key)
     return decode(row, blobs)
+
+
+async def load_facts(store: Store, key: str) -> MessageFacts | None:
+    """What events say about a stored message, without reading its blobs; None once purged."""
+    async with store.read() as conn:
+        row = await queries.get_message(conn, key)
+    if row is None:
+        return None
+    return MessageFacts.from_json(jsontext.loads(row.spec)["facts"])
 
 
 async def load_many(store: Store, keys: Sequence[str]) -> dict[str, StoredMessage]:
@@ -96,4 +107,4 @@ def resend_request(stored: StoredMessage, to: list[str]) -> SendRequest:
     )
 
 
-__all__ = ["StoredMessage", "decode", "load", "load_many", "resend_request"]
+__all__ = ["StoredMessage", "decode", "load", "load_facts", "load_many", "resend_request"]

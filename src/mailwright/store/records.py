@@ -36,6 +36,12 @@ class DomainRow(_Record):
     dkim_private_key: str
     dkim_public_key: str
     is_disabled: bool
+    track_opens: bool
+    track_opens_at_top: bool
+    track_clicks: str  # yes | no | htmlonly
+    track_unsubscribes: bool
+    unsubscribe_html_footer: str
+    unsubscribe_text_footer: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,9 +21,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
+
+# Mailgun's default unsubscribe footers, appended when unsubscribe tracking is on.
+HTML_FOOTER = '\n<br>\n<p><a href="%unsubscribe_url%">unsubscribe</a></p>\n'
+TEXT_FOOTER = "\n\nTo unsubscribe click: <%unsubscribe_url%>\n\n"
 
 # SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -47,6 +52,13 @@ domains = Table(
     Column("dkim_private_key", Text, nullable=False),
     Column("dkim_public_key", Text, nullable=False),
     Column("is_disabled", Boolean, nullable=False),
+    # Tracking (Mailgun's /v3/domains/{name}/tracking); o:tracking* options override per message.
+    Column("track_opens", Boolean, nullable=False, server_default=false()),
+    Column("track_opens_at_top", Boolean, nullable=False, server_default=false()),
+    Column("track_clicks", String(8), nullable=False, server_default="no"),  # yes|no|htmlonly
+    Column("track_unsubscribes", Boolean, nullable=False, server_default=false()),
+    Column("unsubscribe_html_footer", Text, nullable=False, server_default=HTML_FOOTER),
+    Column("unsubscribe_text_footer", Text, nullable=False, server_default=TEXT_FOOTER),
 )
 
 api_keys = Table(

@@ -120,6 +120,19 @@ async def add_bounce(
     return True
 
 
+async def add_unsubscribe(
+    conn: AsyncConnection, domain: str, address: str, *, tags: Sequence[str], now: float
+) -> None:
+    """Add an unsubscribe in the caller's transaction; tags accumulate as in ``add_entries``."""
+    domain, address = domain.lower(), address.lower()
+    rows = await queries.find_suppressions(
+        conn, domain=domain, addresses=[address], kind=UNSUBSCRIBES
+    )
+    entry = Entry(kind=UNSUBSCRIBES, value=address, tags=tuple(tags), created_at=now)
+    merged = _merge([entry], [_entry(r) for r in rows])
+    await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged])
+
+
 async def list_entries(
     store: Store,
     domain: str,

@@ -9,6 +9,7 @@ import pytest
 
 from mailwright.messages.form import Upload, parse_send
 from mailwright.messages.render import render, render_with_email
+from mailwright.messages.tracking import Tracking
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -101,6 +102,36 @@ def test_fast_render_matches_email(fields, uploads, recipient, message_id):
     assert render(request.spec, request.blobs, **args) == render_with_email(
         request.spec, request.blobs, **args
     )
+
+
+TRACKING = Tracking(
+    key=b"k" * 32,
+    base_url="https://track.example.com",
+    domain="example.com",
+    storage_key="storage-key",
+    tags=("news",),
+    opens=True,
+    clicks=True,
+    unsubscribes=True,
+    html_footer='<p><a href="%unsubscribe_url%">unsubscribe</a></p>',
+    text_footer="\nUnsubscribe: %tag_unsubscribe_url%\n",
+)
+TRACKED_HTML = [
+    '<html><body><p>Hi <a href="https://example.org/a?b=1&amp;c=2">link</a></p></body></html>',
+    "<p>Grüße <a href='http://example.org/ü'>x</a> <a href=\"mailto:a@example.com\">m</a></p>",
+    "no tags at all " + "y" * 1100,
+]
+
+
+@pytest.mark.parametrize(("fields", "uploads", "recipient", "message_id"), cases(60))
+@pytest.mark.parametrize("html", TRACKED_HTML)
+def test_fast_render_matches_email_with_tracking(fields, uploads, recipient, message_id, html):
+    """Tracking changes the parts and adds List-Unsubscribe headers; both paths agree."""
+    request = parse_send([*fields, ("html", html)], uploads, now=NOW)
+    args = {"recipient": recipient, "message_id": message_id, "date": NOW, "tracking": TRACKING}
+    fast = render(request.spec, request.blobs, **args)
+    assert fast == render_with_email(request.spec, request.blobs, **args)
+    assert b"List-Unsubscribe: <https://track.example.com/u/" in fast
 
 
 def test_corpus_takes_the_fast_path_for_plain_sends():
