@@ -13,7 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mailwright.api import attempts, domains, events, inbox, keys, messages, suppressions
+from mailwright.api import (
+    attempts,
+    domains,
+    events,
+    inbox,
+    keys,
+    messages,
+    stats,
+    suppressions,
+)
 from mailwright.api.context import services
 
 PUBLIC = frozenset({"/healthz", "/openapi.json"})
@@ -67,6 +76,7 @@ ROUTES = [
     Route(INBOX + "/{item_id}/raw", inbox.get_raw, methods=["GET"]),
     Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
     *suppressions.ROUTES,
+    *stats.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

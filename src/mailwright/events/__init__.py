@@ -1,7 +1,24 @@
 """Events: the closed vocabulary, ``record`` in the caller's transaction, and Events API queries."""
 
+from mailwright.events.period import StatsQuery, parse_stats_query
 from mailwright.events.query import EventQuery, Page, fetch, paging, parse_query
-from mailwright.events.record import MessageFacts, event_row, new_event_id, record
+from mailwright.events.record import (
+    MessageFacts,
+    accepted_upserts,
+    event_row,
+    new_event_id,
+    record,
+)
+from mailwright.events.stats import stats_body, totals
+from mailwright.events.tags import (
+    Tag,
+    TagPage,
+    delete_tag,
+    describe_tag,
+    get_tag,
+    list_tags,
+    tag_json,
+)
 from mailwright.events.types import EventType, LogLevel, Severity
 
 __all__ = [
@@ -11,10 +28,22 @@ __all__ = [
     "MessageFacts",
     "Page",
     "Severity",
+    "StatsQuery",
+    "Tag",
+    "TagPage",
+    "accepted_upserts",
+    "delete_tag",
+    "describe_tag",
     "event_row",
     "fetch",
+    "get_tag",
+    "list_tags",
     "new_event_id",
     "paging",
     "parse_query",
+    "parse_stats_query",
     "record",
+    "stats_body",
+    "tag_json",
+    "totals",
 ]

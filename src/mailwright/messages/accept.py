@@ -12,7 +12,7 @@ from typing import Any
 
 from mailwright import jsontext
 from mailwright.errors import InvalidInput
-from mailwright.events import EventType, MessageFacts, event_row
+from mailwright.events import EventType, MessageFacts, accepted_upserts, event_row
 from mailwright.messages.form import SendRequest, new_message_id
 from mailwright.store import InsertRows, MessageKey, Store, schema
 
@@ -107,7 +107,8 @@ async def accept(
                 (schema.message_blobs, blobs),
                 (schema.deliveries, deliveries),
                 (schema.events, events),
-            ]
+            ],
+            accepted_upserts(domain, req.tags, now, len(req.recipients)),
         )
     )
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
