@@ -20,6 +20,7 @@ from mailwright.api import (
     inbox,
     keys,
     messages,
+    stats,
     suppressions,
     tracking,
     webhooks,
@@ -91,6 +92,7 @@ ROUTES = [
     Route(TRACKING[1], tracking.click, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
+    *stats.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -8,8 +8,25 @@ from mailwright.events.outbox import (
     kind_of,
     outbox_rows,
 )
+from mailwright.events.period import StatsQuery, parse_stats_query
 from mailwright.events.query import EventQuery, Page, fetch, paging, parse_query
-from mailwright.events.record import MessageFacts, event_row, new_event_id, record
+from mailwright.events.record import (
+    MessageFacts,
+    accepted_upserts,
+    event_row,
+    new_event_id,
+    record,
+)
+from mailwright.events.stats import stats_body, totals
+from mailwright.events.tags import (
+    Tag,
+    TagPage,
+    delete_tag,
+    describe_tag,
+    get_tag,
+    list_tags,
+    tag_json,
+)
 from mailwright.events.types import EventType, LogLevel, Severity
 
 __all__ = [
@@ -19,16 +36,28 @@ __all__ = [
     "MessageFacts",
     "Page",
     "Severity",
+    "StatsQuery",
+    "Tag",
+    "TagPage",
     "WebhookCache",
     "WebhookKind",
     "Webhooks",
+    "accepted_upserts",
+    "delete_tag",
+    "describe_tag",
     "endpoint_of",
     "event_row",
     "fetch",
+    "get_tag",
     "kind_of",
+    "list_tags",
     "new_event_id",
     "outbox_rows",
     "paging",
     "parse_query",
+    "parse_stats_query",
     "record",
+    "stats_body",
+    "tag_json",
+    "totals",
 ]

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
+from mailwright.events.counters import counter_rows, stats_of, stats_of_payload, tag_keys
 from mailwright.events.outbox import outbox_rows
 from mailwright.events.types import EventType, LogLevel
 from mailwright.store import queries
+from mailwright.store.upsert import COUNTERS, TAGS_SEEN, Upsert, UpsertRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +121,9 @@ def event_row(
 
 
 async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write event rows, and an outbox row per webhook URL they trigger, in the caller's
-    transaction (so no committed event can miss its webhooks)."""
+    """Write event rows, an outbox row per webhook URL they trigger, and their stat counter
+    increments, in the caller's transaction (so no committed event can miss its webhooks or
+    its counts)."""
     if not rows:
         return
     await queries.insert_events(conn, rows)
@@ -127,3 +131,58 @@ async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if webhooks:
         now = max(row["timestamp"] for row in rows)
         await queries.insert_outbox(conn, outbox_rows(rows, webhooks, now))
+    counted = [(row, orjson.loads(row["payload"])) for row in rows]
+    counted = [(row, payload) for row, payload in counted if stats_of_payload(payload)]
+    if not counted:
+        return
+    known = await _known_tags(conn, [(row["domain"], p.get("tags") or []) for row, p in counted])
+    increments = []
+    for row, payload in counted:
+        tags = [t for t in tag_keys(payload.get("tags") or []) if (row["domain"], t) in known]
+        increments.extend(
+            counter_rows(row["domain"], tags, stats_of_payload(payload), row["timestamp"])
+        )
+    await queries.apply_upserts(conn, [(COUNTERS, increments)])
+
+
+async def _known_tags(
+    conn: AsyncConnection, wanted: Sequence[tuple[str, Sequence[Any]]]
+) -> set[tuple[str, str]]:
+    """The (domain, tag) pairs that exist: a deleted tag gets no counters from messages that
+    were still in flight when it was deleted."""
+    by_domain: dict[str, set[str]] = {}
+    for domain, tags in wanted:
+        if tags:
+            by_domain.setdefault(domain, set()).update(tag_keys(tags))
+    known: set[tuple[str, str]] = set()
+    for domain, names in by_domain.items():
+        found = await queries.existing_tags(conn, domain, sorted(names))
+        known.update((domain, tag) for tag in found)
+    return known
+
+
+ACCEPTED_STATS = stats_of("accepted")
+
+
+def accepted_upserts(
+    domain: str, tags: Sequence[str], timestamp: float, recipients: int
+) -> UpsertRows:
+    """The counter increments and tag rows of one accepted message (for ``InsertRows``): the
+    accept path builds them from what it knows, without reading back its event rows."""
+    keys = tag_keys(tags)
+    upserts: list[tuple[Upsert, list[dict[str, Any]]]] = [
+        (COUNTERS, counter_rows(domain, keys, ACCEPTED_STATS, timestamp, recipients))
+    ]
+    if keys:
+        seen = [
+            {
+                "domain": domain,
+                "tag": tag,
+                "description": "",
+                "first_seen": timestamp,
+                "last_seen": timestamp,
+            }
+            for tag in keys
+        ]
+        upserts.insert(0, (TAGS_SEEN, seen))
+    return upserts

@@ -14,7 +14,14 @@ from sqlalchemy import Table
 
 from mailwright import jsontext
 from mailwright.errors import InvalidInput
-from mailwright.events import EventType, MessageFacts, WebhookCache, event_row, outbox_rows
+from mailwright.events import (
+    EventType,
+    MessageFacts,
+    WebhookCache,
+    accepted_upserts,
+    event_row,
+    outbox_rows,
+)
 from mailwright.messages.form import SendRequest, new_message_id
 from mailwright.store import InsertRows, MessageKey, Store, schema
 
@@ -116,7 +123,9 @@ async def accept(
         hooks = await webhooks.get(domain)
         if hooks.get("accepted"):
             rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
-    await store.write(InsertRows(rows))
+    await store.write(
+        InsertRows(rows, accepted_upserts(domain, req.tags, now, len(req.recipients)))
+    )
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from mailwright.store.schema import metadata
+from mailwright.store.upsert import UpsertRows, plan_upserts
 
 T = TypeVar("T")
 WriteOp = Callable[[AsyncConnection], Awaitable[Any]]
@@ -77,12 +78,20 @@ def _upgrade(connection: Connection) -> None:
 class InsertRows:
     """A write that only inserts rows: grouped with its neighbours into one multi-row INSERT
     per table (parents first), so a group of N accepted messages costs a handful of statements
-    instead of several per message."""
+    instead of several per message.
 
-    __slots__ = ("rows",)
+    ``upserts`` are merging rows (counters, last-seen times, see ``upsert.py``): summed per key
+    across the whole group and written after the inserts, in the same transaction."""
 
-    def __init__(self, rows: Sequence[tuple[Table, Sequence[dict[str, Any]]]]) -> None:
+    __slots__ = ("rows", "upserts")
+
+    def __init__(
+        self,
+        rows: Sequence[tuple[Table, Sequence[dict[str, Any]]]],
+        upserts: UpsertRows = (),
+    ) -> None:
         self.rows = rows
+        self.upserts = upserts
 
     async def __call__(self, conn: AsyncConnection) -> None:
         await _insert_merged([self], conn)
@@ -108,6 +117,9 @@ def _plan_inserts(ops: Sequence[InsertRows], dialect: Dialect) -> Statements:
             shapes.setdefault(tuple(row), []).append(tuple(row.values()))
         for columns, values in shapes.items():
             statements.append((_insert_sql(dialect, table.name, columns), values))
+    upserts = [entry for op in ops for entry in op.upserts]
+    if upserts:
+        statements.extend(plan_upserts(upserts, dialect))
     return statements
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
 from mailwright.store.records import DeliveryRow, DomainRow, InboxRow, KeyRow, MessageRow
+from mailwright.store.upsert import UpsertRows, plan_upserts
 
 # -- domains -----------------------------------------------------------------------------
 
@@ -618,3 +619,98 @@ async def renew_outbox(conn: AsyncConnection, *, worker: str, until: float) -> N
         .where(o.c.claimed_by == worker, o.c.status == "queued")
         .values(claimed_until=until)
     )
+
+
+# -- stats and tags ----------------------------------------------------------------------
+
+
+async def apply_upserts(conn: AsyncConnection, upserts: UpsertRows) -> None:
+    """Merge counter and tag rows in the caller's transaction (see ``upsert.py``)."""
+    for sql, values in plan_upserts(upserts, conn.dialect):
+        await conn.exec_driver_sql(sql, values)
+
+
+async def sum_counters(
+    conn: AsyncConnection,
+    *,
+    domain: str | None,
+    tag: str,
+    stats: Sequence[str],
+    start: int,
+    end: int,
+    step: int,
+) -> list[tuple[int, str, int]]:
+    """(bucket start, stat, count) for hours in [start, end), summed per ``step`` seconds
+    (3600 or 86400) of one domain, or of every domain when ``domain`` is None."""
+    c = schema.stat_counters
+    bucket = c.c.hour if step == 3600 else (c.c.hour // step) * step
+    where = [c.c.tag == tag, c.c.stat.in_(list(stats)), c.c.hour >= start, c.c.hour < end]
+    if domain is not None:
+        where.append(c.c.domain == domain)
+    rows = await conn.execute(
+        select(bucket.label("bucket"), c.c.stat, func.sum(c.c.count))
+        .where(*where)
+        .group_by(bucket, c.c.stat)
+    )
+    return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+async def existing_tags(conn: AsyncConnection, domain: str, tags: Sequence[str]) -> set[str]:
+    t = schema.tags
+    rows = await conn.execute(select(t.c.tag).where(t.c.domain == domain, t.c.tag.in_(tags)))
+    return {str(r[0]) for r in rows}
+
+
+def _tag_order(conn: AsyncConnection) -> ColumnElement[str]:
+    # Byte order on both databases, as for suppressions, so a page cursor means one thing.
+    tag = schema.tags.c.tag
+    return tag.collate("C") if conn.dialect.name == "postgresql" else tag
+
+
+async def select_tags(
+    conn: AsyncConnection,
+    *,
+    domain: str,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    prefix: str | None = None,
+    descending: bool = False,
+) -> list[dict[str, Any]]:
+    """One page of a domain's tags in tag order: after/before are exclusive tag cursors."""
+    t = schema.tags
+    order = _tag_order(conn)
+    where: list[ColumnElement[bool]] = [t.c.domain == domain]
+    if after is not None:
+        where.append(order > after)
+    if before is not None:
+        where.append(order < before)
+    if prefix:
+        where.append(t.c.tag.startswith(prefix, autoescape=True))
+    rows = await conn.execute(
+        select(t).where(*where).order_by(order.desc() if descending else order).limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def get_tag(conn: AsyncConnection, domain: str, tag: str) -> dict[str, Any] | None:
+    t = schema.tags
+    row = (await conn.execute(select(t).where(t.c.domain == domain, t.c.tag == tag))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def update_tag(conn: AsyncConnection, domain: str, tag: str, description: str) -> bool:
+    t = schema.tags
+    result = await conn.execute(
+        update(t).where(t.c.domain == domain, t.c.tag == tag).values(description=description)
+    )
+    return bool(result.rowcount)
+
+
+async def delete_tag(conn: AsyncConnection, domain: str, tag: str) -> bool:
+    """Delete a tag and its counters."""
+    t, c = schema.tags, schema.stat_counters
+    # Counters first: the order in which accepts lock them (see upsert.py).
+    await conn.execute(delete(c).where(c.c.domain == domain, c.c.tag == tag))
+    result = await conn.execute(delete(t).where(t.c.domain == domain, t.c.tag == tag))
+    return bool(result.rowcount)

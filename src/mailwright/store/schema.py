@@ -261,3 +261,29 @@ webhook_outbox = Table(
     Index("ix_webhook_outbox_due", "status", "due_at"),
     Index("ix_webhook_outbox_created", "created_at"),
 )
+
+# Event counters per hour, kept as events are written (never recomputed from events): one row
+# per (domain, tag or "" for all, stat such as "delivered.smtp", hour start in Unix seconds).
+# They outlive the events; deleting a tag deletes its rows.
+stat_counters = Table(
+    "stat_counters",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("tag", String(128), primary_key=True),  # lower-cased; "" counts every message
+    Column("stat", String(64), primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Index("ix_stat_counters_tag_hour", "tag", "hour"),  # account-wide totals
+)
+
+# Tags of a domain: created by the first accepted message that carries one (lower-cased, as
+# Mailgun's tags are case-insensitive).
+tags = Table(
+    "tags",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("first_seen", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+)
