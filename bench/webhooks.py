@@ -6,7 +6,11 @@ webhook worker and times until every outbox row is settled ``delivered``. The re
 separate process (uvicorn + a bare ASGI app answering 200) so it does not share the worker's
 event loop; it checks nothing, the worker signs every POST as in production.
 
+Then (unless ``--no-tracking``) the open and click endpoints' requests/s and p50/p99 latency,
+measured by ``bench/tracking.py`` against a fresh server (50 keep-alive clients).
+
     .venv/bin/python bench/webhooks.py [--events 1000] [--postgres URL] [--per-endpoint 8]
+        [--no-tracking] [--tracking-seconds 8]
 """
 
 from __future__ import annotations
@@ -124,6 +128,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--postgres", default="", help="an empty PostgreSQL database URL")
     parser.add_argument("--per-endpoint", type=int, default=8)
+    parser.add_argument("--no-tracking", action="store_true", help="skip the open/click part")
+    parser.add_argument("--tracking-seconds", type=float, default=8.0)
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver:
@@ -143,6 +149,12 @@ def main() -> None:
         f"{args.events / elapsed:,.0f} events/s ({store}, per-endpoint concurrency "
         f"{args.per_endpoint})"
     )
+    if not args.no_tracking:
+        tracking = [sys.executable, str(Path(__file__).with_name("tracking.py"))]
+        tracking += ["--seconds", str(args.tracking_seconds)]
+        if args.postgres:
+            tracking += ["--database-url", args.postgres]
+        subprocess.run(tracking, check=True)
 
 
 if __name__ == "__main__":
