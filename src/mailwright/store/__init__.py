@@ -3,7 +3,7 @@
 Imports no other package of ours.
 """
 
-from mailwright.store import queries, schema
+from mailwright.store import queries, schema, templates
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
@@ -29,4 +29,5 @@ __all__ = [
     "create_engine",
     "queries",
     "schema",
+    "templates",
 ]

@@ -287,3 +287,38 @@ tags = Table(
     Column("first_seen", Double, nullable=False),
     Column("last_seen", Double, nullable=False),
 )
+
+# Mailgun's stored templates, per domain; the name is unique within the domain (lower-cased).
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("domain", String(253), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("domain", "name", name="uq_templates_domain_name"),
+)
+
+# A template's versions; at most one is active (the one sends use without ``t:version``).
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column(
+        "template_id",
+        String(36),
+        ForeignKey("templates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("tag", String(191), nullable=False),
+    Column("template", Text, nullable=False),
+    Column("engine", String(16), nullable=False),  # handlebars
+    Column("mjml", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON object, e.g. {"Subject": "..."}
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("template_id", "tag", name="uq_template_versions_template_tag"),
+)
