@@ -22,6 +22,7 @@ from mailwright.api import (
     messages,
     stats,
     suppressions,
+    templates,
     tracking,
     webhooks,
 )
@@ -88,6 +89,7 @@ ROUTES = [
     Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
     *suppressions.ROUTES,
     *webhooks.ROUTES,
+    *templates.ROUTES,
     Route(TRACKING[0], tracking.open_pixel, methods=["GET"]),
     Route(TRACKING[1], tracking.click, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),

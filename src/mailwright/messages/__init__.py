@@ -1,5 +1,6 @@
 """Accepting sends: parse Mailgun's form, store once, render each recipient's bytes."""
 
+from mailwright.messages import templates
 from mailwright.messages.accept import QUEUED, Accepted, accept, storage_url
 from mailwright.messages.form import (
     MAX_MESSAGE_BYTES,
@@ -18,6 +19,8 @@ from mailwright.messages.storage import (
     resend_request,
 )
 from mailwright.messages.stored import attachment, describe
+from mailwright.messages.templates import Page as TemplatePage
+from mailwright.messages.templates import VersionInput
 from mailwright.messages.tracking import (
     CLICK_MODES,
     DomainTracking,
@@ -39,11 +42,13 @@ __all__ = [
     "DomainTracking",
     "SendRequest",
     "StoredMessage",
+    "TemplatePage",
     "Token",
     "TokenKind",
     "Tracking",
     "TrackingKey",
     "Upload",
+    "VersionInput",
     "accept",
     "attachment",
     "decode",
@@ -58,6 +63,7 @@ __all__ = [
     "resolve",
     "sign",
     "storage_url",
+    "templates",
     "tracking_for",
     "verify",
 ]
