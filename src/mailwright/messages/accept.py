@@ -4,6 +4,7 @@ all in one transaction, then answer ``Queued. Thank you.``.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,9 @@ from mailwright.events import (
     outbox_rows,
 )
 from mailwright.messages.form import SendRequest, new_message_id
+from mailwright.messages.handlebars import TemplateError, render
+from mailwright.messages.render import template_variables
+from mailwright.messages.templates import pin_version
 from mailwright.store import InsertRows, MessageKey, Store, schema
 
 QUEUED = "Queued. Thank you."
@@ -84,8 +88,7 @@ async def accept(
     With ``webhooks``, the ``accepted`` events of a domain that has an accepted webhook get
     their outbox rows in the same transaction (the cache keeps this path free of queries)."""
     if req.template is not None:
-        # Stored templates arrive with the templates issue (#6); until then none exists.
-        raise InvalidInput(f"template '{req.template}' not found", field="template")
+        req = await _with_template(store, req, domain)
     key = MessageKey(secrets.token_urlsafe(18))
     message_id = new_message_id(domain, _utc(now), secrets.token_hex(8))
     url = storage_url(public_url, domain, key)
@@ -127,6 +130,24 @@ async def accept(
         InsertRows(rows, accepted_upserts(domain, req.tags, now, len(req.recipients)))
     )
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
+
+
+async def _with_template(store: Store, req: SendRequest, domain: str) -> SendRequest:
+    """Pin the template version into the spec (queued mail keeps it whatever happens to the
+    template later) and render it once, so a template that cannot render is a 400 now."""
+    template = req.spec["template"]
+    pinned = await pin_version(store, domain, template["name"], template["version"])
+    spec = {**req.spec, "template": {**template, **pinned}}
+    try:
+        render(pinned["content"], template_variables(spec, None))
+    except TemplateError as exc:
+        raise InvalidInput(
+            f"template '{template['name']}' cannot be rendered: {exc}", field="template"
+        ) from None
+    subject = req.subject or str(pinned["headers"].get("Subject", ""))
+    if subject != req.subject:
+        spec["subject"] = subject
+    return dataclasses.replace(req, spec=spec, subject=subject)
 
 
 def _delivery(

@@ -19,6 +19,8 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import Any
 
+from mailwright.messages.handlebars import render as render_template
+from mailwright.messages.htmltext import html_to_text
 from mailwright.messages.tracking import RawHeader, Tracking
 
 _POLICY = email_policy.SMTP
@@ -120,16 +122,38 @@ def _texts(
 ) -> Texts:
     """The alternatives' final texts: placeholders substituted, then tracking applied."""
     texts: Texts = []
+    bodies = _template_bodies(spec, recipient) if spec.get("template") else spec
     for name, subtype in (("text", "plain"), ("amp-html", "x-amp-html"), ("html", "html")):
-        if not spec.get(name):
+        if not bodies.get(name):
             continue
-        text = personalise(spec[name])
+        text = personalise(bodies[name])
         if tracking is not None and name == "html":
             text = tracking.html(text, recipient)
         elif tracking is not None and name == "text":
             text = tracking.text(text, recipient)
         texts.append((text, subtype))
     return texts
+
+
+def template_variables(spec: dict[str, Any], recipient: str | None) -> dict[str, Any]:
+    """A template's variables: ``v:`` and ``X-Mailgun-Variables``, then ``t:variables`` over
+    them, then (batch sends) the recipient's recipient-variables over both."""
+    variables = {**spec["variables"], **spec["template"]["variables"]}
+    batch = spec.get("recipient-variables")
+    if batch is not None and recipient is not None:
+        variables.update(batch.get(recipient.lower()) or {})
+    return variables
+
+
+def _template_bodies(spec: dict[str, Any], recipient: str | None) -> dict[str, Any]:
+    """The pinned template version rendered for one recipient: it is the HTML part; with
+    ``t:text=yes`` (and no ``text`` given) the plain part is made from that HTML."""
+    template = spec["template"]
+    html = render_template(template["content"], template_variables(spec, recipient))
+    text = spec.get("text")
+    if not text and template["text"]:
+        text = html_to_text(html)
+    return {"text": text, "amp-html": spec.get("amp-html"), "html": html}
 
 
 def _extra(tracking: Tracking | None, recipient: str) -> list[tuple[str, Any]]:

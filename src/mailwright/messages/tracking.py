@@ -254,9 +254,11 @@ class Tracking:
             return True
         if spec.get("kind") == "mime":
             return False
-        if (self.opens or self.clicks) and spec.get("html"):
+        # A template send's HTML is its pinned template version.
+        html = spec.get("html") or (spec.get("template") or {}).get("content") or ""
+        if (self.opens or self.clicks) and html:
             return True
-        bodies = (spec.get("html") or "", spec.get("text") or "")
+        bodies = (html, spec.get("text") or "")
         return any(p in body for body in bodies for p in UNSUBSCRIBE_PLACEHOLDERS)
 
     def url(self, kind: TokenKind, recipient: str, value: str = "") -> str:

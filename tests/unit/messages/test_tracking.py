@@ -249,6 +249,9 @@ def test_list_unsubscribe_headers_only_when_unsubscribes_are_on():
         ({"kind": "form", "html": None, "text": "plain"}, False),
         ({"kind": "form", "html": None, "text": "bye %unsubscribe_url%"}, True),
         ({"kind": "mime", "raw": 0}, False),
+        # a template send: its HTML is the pinned version's content
+        ({"kind": "form", "html": None, "text": None, "template": {"content": "<p/>"}}, True),
+        ({"kind": "form", "html": None, "text": None, "template": None}, False),
     ],
 )
 def test_applies_to(spec, expected):
