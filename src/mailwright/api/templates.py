@@ -181,7 +181,7 @@ async def delete_version(request: Request) -> Response:
 
 
 async def copy_version(request: Request) -> Response:
-    """Copy a version to a new, inactive tag; optional form `comment`."""
+    """Copy a version to a new, inactive tag; optional `comment` (query or form)."""
     domain = await _domain(request, write=True)
     svc = services_of(request)
     form = await read_form(request)
@@ -192,7 +192,8 @@ async def copy_version(request: Request) -> Response:
         name,
         path_param(request, "tag"),
         path_param(request, "new_tag"),
-        form.get("comment"),
+        # Mailgun documents `comment` as a query parameter here; the SDK sends it so.
+        form.get("comment", request.query_params.get("comment")),
         now=svc.clock(),
     )
     return json_response(
