@@ -82,7 +82,7 @@ _ESCAPES = str.maketrans(
         "=": "&#x3D;",
     }
 )
-_BUILTINS = frozenset({"if", "unless", "each", "with", "equal"})
+MAX_DEPTH = 100  # rendering recurses once per nested block
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +176,8 @@ class _Parser:
 
     @staticmethod
     def _open(body: str, stack: list[_Block], current: list[_Node], line: int) -> list[_Node]:
+        if len(stack) >= MAX_DEPTH:
+            raise TemplateError(f"line {line}: blocks are nested more than {MAX_DEPTH} deep")
         words = _args(body, line)
         block = _Block(name=_block_name(words, line), args=words[1:], line=line)
         _check_arity(block)

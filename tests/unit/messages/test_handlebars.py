@@ -111,6 +111,7 @@ ERRORS = [
     ("{{#if a=b}}x{{/if}}", "hash arguments are not supported"),
     ("{{a..b}}", "not a valid name"),
     ('{{#"x"}}y{{/"x"}}', "a block needs a helper name"),
+    ("{{#if a}}" * 101 + "{{/if}}" * 101, "line 1: blocks are nested more than 100 deep"),
 ]
 
 
@@ -118,6 +119,10 @@ ERRORS = [
 def test_syntax_errors(source: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message.replace("{", r"\{").replace("}", r"\}")):
         compile_template(source)
+
+
+def test_nesting_up_to_the_limit_renders() -> None:
+    assert render("{{#if yes}}" * 100 + "deep" + "{{/if}}" * 100, DATA) == "deep"
 
 
 def test_compiled_template_is_cached_and_reusable() -> None:
