@@ -19,6 +19,7 @@ from mailwright.api import (
     events,
     inbox,
     keys,
+    lists,
     messages,
     stats,
     suppressions,
@@ -93,6 +94,7 @@ ROUTES = [
     Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
     *stats.ROUTES,
+    *lists.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

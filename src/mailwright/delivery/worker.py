@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwright import jsontext
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.settle import Settled, settle
@@ -356,7 +357,8 @@ class DeliveryWorker:
         index = first.recipient_index if job.is_personal else 0
         if tracking is not None and not job.personal:
             tracking = None  # nothing of it applies to this message: shared bytes stay shared
-        raw = job.message.render_for(first.recipient, index, tracking)
+        member = jsontext.loads(first.member) if first.member else None
+        raw = job.message.render_for(first.recipient, index, tracking, member)
         options = job.message.spec.get("options") or {}
         if not self._config.sign_dkim or options.get("dkim") is False:
             return raw

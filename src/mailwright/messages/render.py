@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import Any
 
-from mailwright.messages.tracking import RawHeader, Tracking
+from mailwright.messages.tracking import LIST_UNSUBSCRIBE_PLACEHOLDER, RawHeader, Tracking
 
 _POLICY = email_policy.SMTP
 # SMTPUTF8 (RFC 6531) addresses can't be RFC 2047-encoded, so such messages are written as UTF-8.
@@ -66,9 +67,11 @@ def render(
     date: datetime,
     recipient_index: int = 0,
     tracking: Tracking | None = None,
+    member: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """``tracking`` rewrites links, adds the open pixel, unsubscribe links and headers."""
-    personalise = _personaliser(spec, recipient)
+    """``tracking`` rewrites links, adds the open pixel, unsubscribe links and headers;
+    ``member`` (a list delivery's ``{"list", "name", "vars"}``) personalises a list send."""
+    personalise = _personaliser(spec, recipient, member)
     if spec["kind"] == "mime":
         return _render_mime(
             spec,
@@ -79,7 +82,7 @@ def render(
         )
     seed = f"{message_id}/{recipient_index}"
     headers = _headers(spec, recipient, message_id, date, personalise, _extra(tracking, recipient))
-    texts = _texts(spec, personalise, tracking, recipient)
+    texts = _texts(spec, personalise, tracking, recipient, member)
     if not spec.get("smtputf8"):
         fast = _render_fast(spec, blobs, headers, texts, seed)
         if fast is not None:
@@ -116,7 +119,11 @@ Texts = list[tuple[str, str]]  # (final text, MIME subtype) of each alternative 
 
 
 def _texts(
-    spec: dict[str, Any], personalise: Personalise, tracking: Tracking | None, recipient: str
+    spec: dict[str, Any],
+    personalise: Personalise,
+    tracking: Tracking | None,
+    recipient: str,
+    member: Mapping[str, Any] | None = None,
 ) -> Texts:
     """The alternatives' final texts: placeholders substituted, then tracking applied."""
     texts: Texts = []
@@ -124,6 +131,10 @@ def _texts(
         if not spec.get(name):
             continue
         text = personalise(spec[name])
+        if member is not None and tracking is not None and LIST_UNSUBSCRIBE_PLACEHOLDER in text:
+            url = tracking.list_unsubscribe_url(recipient, str(member.get("list", "")))
+            escaped = html.escape(url, quote=True) if name != "text" else url
+            text = text.replace(LIST_UNSUBSCRIBE_PLACEHOLDER, escaped)
         if tracking is not None and name == "html":
             text = tracking.html(text, recipient)
         elif tracking is not None and name == "text":
@@ -279,13 +290,42 @@ def _multipart_fast(subtype: str, parts: list[bytes], seed: str) -> bytes:
     )
 
 
-def _personaliser(spec: dict[str, Any], recipient: str) -> Personalise:
-    """Batch sends (recipient-variables given) substitute placeholders; other sends don't."""
+def _personaliser(
+    spec: dict[str, Any], recipient: str, member: Mapping[str, Any] | None = None
+) -> Personalise:
+    """Batch sends (recipient-variables given) substitute placeholders; other sends don't.
+
+    A list member's copy substitutes ``%recipient.KEY%`` from the member's vars (``name``
+    falls back to the member's name) and Mailgun's list variables ``%recipient_name%``,
+    ``%recipient_fname%``, ``%recipient_lname%`` and ``%recipient_email%``."""
+    if member is not None:
+        return _member_personaliser(member, recipient)
     batch = spec.get("recipient-variables")
     if batch is None:
         return _unchanged
     variables = batch.get(recipient.lower()) or {}
     return lambda text: substitute(text, variables, recipient)
+
+
+def _member_personaliser(member: Mapping[str, Any], recipient: str) -> Personalise:
+    name = str(member.get("name") or "")
+    given = member.get("vars")
+    variables = {"name": name} | (dict(given) if isinstance(given, dict) else {})
+    first, _, last = name.partition(" ")
+    fixed = {
+        "%recipient_name%": name,
+        "%recipient_fname%": first,
+        "%recipient_lname%": last,
+        "%recipient_email%": recipient,
+    }
+
+    def personalise(text: str) -> str:
+        for placeholder, value in fixed.items():
+            if placeholder in text:
+                text = text.replace(placeholder, value)
+        return substitute(text, variables, recipient)
+
+    return personalise
 
 
 def _unchanged(text: str) -> str:

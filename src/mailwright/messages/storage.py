@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
@@ -33,7 +33,13 @@ class StoredMessage:
             return self.facts.subject
         return subject_for(self.spec, recipient)
 
-    def render_for(self, recipient: str, index: int = 0, tracking: Tracking | None = None) -> bytes:
+    def render_for(
+        self,
+        recipient: str,
+        index: int = 0,
+        tracking: Tracking | None = None,
+        member: Mapping[str, Any] | None = None,
+    ) -> bytes:
         """The recipient's final bytes: the same inputs always give the same bytes."""
         return render(
             self.spec,
@@ -43,6 +49,7 @@ class StoredMessage:
             date=datetime.fromtimestamp(self.row.created_at, UTC),
             recipient_index=index,
             tracking=tracking,
+            member=member,
         )
 
 
