@@ -140,9 +140,8 @@ async def accept(
         )
     else:
         expansion = Expansion(
-            facts=facts, key=key, base=base, options=options, now=now, method=method,
-            first_index=len(direct), hooks=hooks,
-        )  # fmt: skip
+            facts=facts, key=key, base=base, options=options, now=now, method=method, hooks=hooks
+        )
         await store.write(expansion.write(InsertRows(rows), sorted(listed), req.tags))
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 

@@ -85,7 +85,6 @@ class Expansion:
     options: dict[str, Any]
     now: float
     method: str
-    first_index: int
     hooks: Mapping[str, Sequence[str]]
     seen: set[str] = field(default_factory=set)
     count: int = 0
@@ -124,9 +123,7 @@ class Expansion:
         for member in fresh:
             address = member["address"]
             due = due_at(address, self.base, self.options, hours.get(address))
-            row = delivery_row(
-                self.key, self.facts.domain, address, self.first_index + self.count, due, self.now
-            )
+            row = delivery_row(self.key, self.facts.domain, address, self.count, due, self.now)
             row["member"] = jsontext.dumps(
                 {
                     "list": list_address,
