@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accept import Postgres, Server, start_mailwright  # noqa: E402
+from accept import Postgres, Server, start_mailwright
 
 API_KEY = "bench-accept-key"  # accept.py starts the server with this key
 AUTH = "Basic " + base64.b64encode(f"api:{API_KEY}".encode()).decode()
@@ -70,6 +70,10 @@ async def count_deliveries(database_url: str | None, data_dir: Path) -> int:
             return int(await conn.fetchval("SELECT count(*) FROM deliveries"))
         finally:
             await conn.close()
+    return count_sqlite(data_dir)
+
+
+def count_sqlite(data_dir: Path) -> int:
     [path] = list(data_dir.glob("*.db"))
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
