@@ -7,13 +7,16 @@ import email
 import email.policy
 import json
 import re
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from mailwright.store import Store, schema
+from mailwright.events import EventType, MessageFacts, event_row
+from mailwright.store import InsertRows, Store, schema
 from tests.support.wait import wait_until
 
 
@@ -337,7 +340,6 @@ async def test_scheduled_list_send_sets_due_times(
         rows = (await conn.execute(select(schema.deliveries))).all()
     due = {r.recipient: r.due_at for r in rows}
     assert set(due) == {"a@example.de", "b@example.jp", "c@example.com"}
-    from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     for rcpt, zone in (("a@example.de", "Europe/Berlin"), ("b@example.jp", "Asia/Tokyo")):
@@ -356,3 +358,80 @@ async def test_scheduled_list_send_sets_due_times(
         )
         assert response.status_code == 400
         assert field in response.json()["message"]
+
+
+async def due_times(store: Store) -> dict[str, float]:
+    async with store.read() as conn:
+        rows = (await conn.execute(select(schema.deliveries))).all()
+    return {r.recipient: r.due_at for r in rows}
+
+
+async def test_deliverytime_applies_to_every_list_member(
+    client: httpx.AsyncClient, sandbox: str, store: Store
+) -> None:
+    address = await make_list(client, sandbox)
+    await client.post(
+        f"/v3/lists/{address}/members.json",
+        data={"members": json.dumps([f"m{i}@example.com" for i in range(5)])},
+    )
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    sent = await client.post(
+        f"/v3/{sandbox}/messages",
+        data={
+            "from": f"me@{sandbox}",
+            "to": [address, "direct@example.com"],
+            "text": "t",
+            "o:deliverytime": format_datetime(when),
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    due = await due_times(store)
+    assert len(due) == 6
+    assert set(due.values()) == {when.timestamp()}
+
+
+async def test_send_time_optimisation_uses_open_history(
+    client: httpx.AsyncClient, sandbox: str, store: Store
+) -> None:
+    address = await make_list(client, sandbox)
+    await client.post(
+        f"/v3/lists/{address}/members.json",
+        data={"members": json.dumps(["opener@example.com", "new@example.com"])},
+    )
+    now = datetime.now(UTC)
+    facts = MessageFacts(
+        domain=sandbox,
+        message_id="old@x",
+        storage_key="old",
+        storage_url="",
+        sender="me@x",
+        from_header="me@x",
+        to_header="opener@example.com",
+        subject="",
+        size=0,
+    )
+    opened = [
+        event_row(
+            facts,
+            EventType.OPENED,
+            "opener@example.com",
+            (now - timedelta(days=d)).replace(hour=18).timestamp(),
+        )
+        for d in (1, 2, 3)
+    ]
+    await store.write(InsertRows([(schema.events, opened)]))
+    sent = await client.post(
+        f"/v3/{sandbox}/messages",
+        data={
+            "from": f"me@{sandbox}",
+            "to": address,
+            "text": "t",
+            "o:deliverytime-optimize-period": "24h",
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    due = await due_times(store)
+    opener = datetime.fromtimestamp(due["opener@example.com"], UTC)
+    assert opener.hour == 18
+    assert now.timestamp() - 5 <= due["opener@example.com"] < now.timestamp() + 24 * 3600
+    assert now.timestamp() - 5 <= due["new@example.com"] < now.timestamp() + 24 * 3600
