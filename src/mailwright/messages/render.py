@@ -78,10 +78,12 @@ def render(
             blobs,
             message_id=message_id,
             personalise=personalise,
-            extra=_extra(tracking, recipient),
+            extra=_extra(tracking, recipient, member),
         )
     seed = f"{message_id}/{recipient_index}"
-    headers = _headers(spec, recipient, message_id, date, personalise, _extra(tracking, recipient))
+    headers = _headers(
+        spec, recipient, message_id, date, personalise, _extra(tracking, recipient, member)
+    )
     texts = _texts(spec, personalise, tracking, recipient, member)
     if not spec.get("smtputf8"):
         fast = _render_fast(spec, blobs, headers, texts, seed)
@@ -143,8 +145,16 @@ def _texts(
     return texts
 
 
-def _extra(tracking: Tracking | None, recipient: str) -> list[tuple[str, Any]]:
-    return [] if tracking is None else list(tracking.headers(recipient))
+def _extra(
+    tracking: Tracking | None, recipient: str, member: Mapping[str, Any] | None = None
+) -> list[tuple[str, Any]]:
+    """Tracking's headers; a list member's copy without domain unsubscribe tracking gets
+    RFC 2369/8058 headers that unsubscribe from the list."""
+    if tracking is None:
+        return []
+    if member is not None and not tracking.unsubscribes:
+        return tracking.list_headers(recipient, str(member.get("list", "")))
+    return list(tracking.headers(recipient))
 
 
 def _render_email(

@@ -302,6 +302,14 @@ class Tracking:
             ("List-Unsubscribe-Post", RawHeader("List-Unsubscribe-Post", ONE_CLICK)),
         ]
 
+    def list_headers(self, recipient: str, list_address: str) -> list[tuple[str, RawHeader]]:
+        """``List-Unsubscribe`` (one-click) for a mailing list member's copy."""
+        url = self.list_unsubscribe_url(recipient, list_address)
+        return [
+            ("List-Unsubscribe", RawHeader("List-Unsubscribe", f"<{url}>")),
+            ("List-Unsubscribe-Post", RawHeader("List-Unsubscribe-Post", ONE_CLICK)),
+        ]
+
     def _links(self, scanner: _Scanner, recipient: str) -> list[_Edit]:
         edits = []
         own = f"{self.base_url}/"

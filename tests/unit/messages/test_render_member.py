@@ -72,6 +72,8 @@ def test_list_unsubscribe_url_is_a_signed_list_token() -> None:
     message = rendered(MEMBER)
     [url] = re.findall(r"https://t\.example/u/[\w-]+", text(message, "plain"))
     assert url in text(message, "html")
+    assert message["List-Unsubscribe"] == f"<{url}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     token = verify(KEY, url.rsplit("/", 1)[1])
     assert token is not None
     assert (token.kind, token.recipient, token.value) == (
