@@ -342,9 +342,11 @@ def _unchanged(text: str) -> str:
     return text
 
 
-def subject_for(spec: dict[str, Any], recipient: str) -> str:
-    """The Subject one recipient sees (placeholders substituted in batch sends)."""
-    return _header_text(_personaliser(spec, recipient)(str(spec.get("subject") or "")))
+def subject_for(
+    spec: dict[str, Any], recipient: str, member: Mapping[str, Any] | None = None
+) -> str:
+    """The Subject one recipient sees (placeholders substituted in batch and list sends)."""
+    return _header_text(_personaliser(spec, recipient, member)(str(spec.get("subject") or "")))
 
 
 def _as_text(value: Any) -> str:

@@ -28,10 +28,10 @@ class StoredMessage:
     def recipients(self) -> list[str]:
         return [str(r) for r in jsontext.loads(self.row.recipients)]
 
-    def subject_for(self, recipient: str) -> str:
+    def subject_for(self, recipient: str, member: Mapping[str, Any] | None = None) -> str:
         if self.spec.get("kind") == "mime":
             return self.facts.subject
-        return subject_for(self.spec, recipient)
+        return subject_for(self.spec, recipient, member)
 
     def render_for(
         self,
