@@ -84,6 +84,10 @@ async def test_list_create_get_update_delete(client: httpx.AsyncClient, sandbox:
     assert changed.json()["list"]["name"] == "Daily"
     assert (await client.get(f"/v3/lists/{address}")).json()["list"]["access_level"] == "readonly"
 
+    moved = await client.put(f"/v3/lists/{address}", data={"address": "x@elsewhere.example"})
+    assert moved.status_code == 400
+    assert "address" in moved.json()["message"]
+
     removed = await client.delete(f"/v3/lists/{address}")
     assert removed.json() == {"message": "Mailing list has been removed", "address": address}
     missing = await client.get(f"/v3/lists/{address}")
@@ -221,7 +225,7 @@ async def test_bulk_json_upsert_csv_and_member_paging(
     assert [m["address"] for m in unsubscribed["items"]] == ["c@example.com"]
     assert (await client.get(base)).json()["total_count"] == 4
 
-    for bad in ("{}", "[1]", "not json", json.dumps(["x"])):
+    for bad in ("{}", "[1]", "not json", json.dumps(["x"]), json.dumps([{"address": 5}])):
         response = await client.post(f"{base}.json", data={"members": bad})
         assert response.status_code == 400
         assert "members" in response.json()["message"]
@@ -259,6 +263,23 @@ async def test_list_send_personalises_and_skips_unsubscribed(
     assert by["ann@example.com"]["Reply-To"] == address  # reply_preference "list"
     events = (await client.get(f"/v3/{sandbox}/events", params={"event": "accepted"})).json()
     assert sorted(e["recipient"] for e in events["items"]) == ["ann@example.com", "bob@example.com"]
+    by_list = (await client.get(f"/v3/{sandbox}/events", params={"list": address})).json()
+    assert {e["recipient"] for e in by_list["items"]} == {"ann@example.com", "bob@example.com"}
+
+
+async def test_reply_preference_sender_adds_no_reply_to(
+    client: httpx.AsyncClient, sandbox: str
+) -> None:
+    address = await make_list(client, sandbox, reply_preference="sender")
+    await client.post(f"/v3/lists/{address}/members", data={"address": "ann@example.com"})
+    await client.post(
+        f"/v3/{sandbox}/messages",
+        data={"from": f"me@{sandbox}", "to": address, "subject": "s", "text": "t"},
+    )
+    [item] = await inbox(client, 1)
+    message = await raw_of(client, item)
+    assert message["Reply-To"] is None
+    assert message["To"] == address
 
 
 async def test_mailing_list_unsubscribe_url_unsubscribes_the_member(

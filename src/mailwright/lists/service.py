@@ -43,10 +43,10 @@ def normalise(address: str) -> str | None:
     return str(valid.normalized).lower()
 
 
-def _address(value: str | None, field: str) -> str:
-    if not value:
+def _address(value: object, field: str) -> str:
+    if value is None or value == "":
         raise InvalidInput(f"'{field}' parameter is missing", field=field)
-    found = normalise(value)
+    found = normalise(value) if isinstance(value, str) else None
     if found is None:
         raise InvalidInput(f"'{field}' parameter is not a valid address", field=field)
     return found
@@ -157,12 +157,16 @@ async def get(store: Store, address: str) -> dict[str, Any]:
     return list_json(await _require(store, address))
 
 
-async def create(store: Store, fields: Fields, *, now: float) -> dict[str, Any]:
-    address = _address(fields.get("address"), "address")
+async def _check_domain(store: Store, address: str) -> None:
     async with store.read() as conn:
         domain = await queries.get_domain(conn, address.rpartition("@")[2])
     if domain is None:
         raise InvalidInput("'address' must be on one of your domains", field="address")
+
+
+async def create(store: Store, fields: Fields, *, now: float) -> dict[str, Any]:
+    address = _address(fields.get("address"), "address")
+    await _check_domain(store, address)
     values = {
         "address": address,
         "name": fields.get("name") or "",
@@ -204,6 +208,8 @@ def _list_changes(fields: Fields) -> dict[str, Any]:
 async def update(store: Store, address: str, fields: Fields) -> dict[str, Any]:
     row = await _require(store, address)
     values = _list_changes(fields)
+    if "address" in values:
+        await _check_domain(store, values["address"])
 
     async def write(conn: Any) -> None:
         moved = values.get("address")
