@@ -374,13 +374,9 @@ async def add_members(
     unique = {m["address"]: m | {"list_id": row["id"]} for m in members}
 
     async def write(conn: Any) -> None:
-        addresses = sorted(unique)
-        existing = await lists.existing_members(conn, row["id"], addresses)
-        await lists.insert_members(conn, [unique[a] for a in addresses if a not in existing])
-        if upsert:
-            for address in sorted(existing):
-                changed = {k: unique[address][k] for k in ("name", "vars", "subscribed")}
-                await lists.update_member(conn, row["id"], address, changed)
+        # Address order: concurrent bulk adds lock shared rows in the same order.
+        ordered = [unique[a] for a in sorted(unique)]
+        await lists.merge_members(conn, ordered, is_upsert=upsert)
 
     await store.write(write)
     return list_json(await _require(store, list_address))

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -114,24 +116,34 @@ async def page_members(
     return rows[::-1] if page in ("prev", "last") else rows
 
 
-async def existing_members(
-    conn: AsyncConnection, list_id: int, addresses: Sequence[str]
-) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
-        rows = await conn.execute(
-            select(M.c.address).where(M.c.list_id == list_id, M.c.address.in_(chunk))
-        )
-        found.update(rows.scalars())
-    return found
-
-
 async def insert_members(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        # The driver's own executemany (as the accept path does): SQLAlchemy's per-row
-        # parameter processing made a 1,000-member bulk add slow on asyncpg.
+        # The driver's own executemany (as the accept path does).
         await InsertRows([(M, rows)])(conn)
+
+
+async def merge_members(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, is_upsert: bool
+) -> None:
+    """Insert ``rows``; a member already there is updated (``is_upsert``) or left alone.
+
+    ``INSERT ... ON CONFLICT`` (the same SQL on SQLite and PostgreSQL) costs the same however
+    large the list is; looking existing members up first with ``address IN (...)`` did not on
+    PostgreSQL (the parameters' type kept the address out of the index)."""
+    if not rows:
+        return
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(M)
+    keys = [M.c.list_id, M.c.address]
+    if is_upsert:
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={"name": excluded.name, "vars": excluded.vars, "subscribed": excluded.subscribed},
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    await conn.execute(statement, list(rows))
 
 
 async def update_member(
