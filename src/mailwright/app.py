@@ -35,6 +35,7 @@ from mailwright.delivery import (
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
+from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import TrackingKey
 from mailwright.resolver import Resolver
@@ -75,6 +76,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         allow_private_urls=settings.allow_private_urls,
         tracking_key=tracking_key,
         tracker=Tracker(store, tracking_key),
+        lists=ListDirectory(store, time.monotonic),
     )
 
 

@@ -16,6 +16,7 @@ from mailwright.auth import KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
+from mailwright.lists import ListDirectory
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
@@ -38,6 +39,7 @@ class Services:
     webhook_poster: Poster  # sends test events
     tracking_key: TrackingKey
     tracker: Tracker
+    lists: ListDirectory
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)

@@ -38,6 +38,7 @@ async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
         retention=svc.retention,
         now=svc.clock(),
         webhooks=svc.webhooks,
+        lists=await svc.lists.lists_among(req.recipients),
     )
     svc.on_accepted()
     return json_response({"id": accepted.id, "message": accepted.message})

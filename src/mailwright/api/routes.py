@@ -19,6 +19,7 @@ from mailwright.api import (
     events,
     inbox,
     keys,
+    lists,
     messages,
     stats,
     suppressions,
@@ -95,6 +96,7 @@ ROUTES = [
     Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
     *stats.ROUTES,
+    *lists.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -21,7 +21,7 @@ PIXEL = (
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 NO_STORE = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0"}
-UNSUBSCRIBE_KINDS = (TokenKind.UNSUBSCRIBE, TokenKind.TAG_UNSUBSCRIBE)
+UNSUBSCRIBE_KINDS = (TokenKind.UNSUBSCRIBE, TokenKind.TAG_UNSUBSCRIBE, TokenKind.LIST_UNSUBSCRIBE)
 
 
 def _visit(request: Request) -> Visit:
@@ -48,7 +48,7 @@ async def click(request: Request) -> Response:
 async def unsubscribe_page(request: Request) -> Response:
     """The hosted unsubscribe page: asks to confirm; GET never unsubscribes (no auth)."""
     token = await services(request).tracker.token(path_param(request, "token"), UNSUBSCRIBE_KINDS)
-    what = "these messages" if token.kind == TokenKind.TAG_UNSUBSCRIBE else "all messages"
+    what = _what(token.kind, token.value)
     body = (
         f"<p>Unsubscribe <b>{html.escape(token.recipient)}</b> from {what} sent by "
         f"{html.escape(token.domain)}?</p>"
@@ -68,11 +68,22 @@ async def unsubscribe(request: Request) -> Response:
         log.exception("unsubscribe_failed", domain=token.domain)
         body = "<p>Sorry, we could not unsubscribe you just now. Please try again later.</p>"
         return HTMLResponse(_page("Unsubscribe failed", body), status_code=503)
+    where = (
+        f"the mailing list {token.value}"
+        if token.kind == TokenKind.LIST_UNSUBSCRIBE
+        else token.domain
+    )
     body = (
         f"<p><b>{html.escape(token.recipient)}</b> has been unsubscribed from "
-        f"{html.escape(token.domain)}.</p>"
+        f"{html.escape(where)}.</p>"
     )
     return HTMLResponse(_page("Unsubscribed", body), headers=NO_STORE)
+
+
+def _what(kind: TokenKind, value: str) -> str:
+    if kind == TokenKind.LIST_UNSUBSCRIBE:
+        return f"messages of the mailing list {html.escape(value)}"
+    return "these messages" if kind == TokenKind.TAG_UNSUBSCRIBE else "all messages"
 
 
 def _page(title: str, body: str) -> str:

@@ -34,7 +34,10 @@ class Job:
     @property
     def is_personal(self) -> bool:
         """Batch sends and tracked messages render each recipient's own copy."""
-        return self.personal or self.message.spec.get("recipient-variables") is not None
+        spec = self.message.spec
+        return (
+            self.personal or spec.get("recipient-variables") is not None or bool(spec.get("lists"))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,9 @@ def plan(
         if message is None:
             continue
         is_personal = (
-            row.message_key in personal or message.spec.get("recipient-variables") is not None
+            row.message_key in personal
+            or message.spec.get("recipient-variables") is not None
+            or bool(message.spec.get("lists"))  # each list member gets its own copy
         )
         key = (row.message_key, row.recipient if is_personal else row.recipient_domain)
         groups.setdefault(key, []).append(row)

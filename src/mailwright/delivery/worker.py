@@ -16,9 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwright import jsontext
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.settle import Settled, settle
@@ -253,7 +255,9 @@ class DeliveryWorker:
             Settled(
                 result=r,
                 facts=messages[r.delivery.message_key].facts,
-                subject=messages[r.delivery.message_key].subject_for(r.delivery.recipient),
+                subject=messages[r.delivery.message_key].subject_for(
+                    r.delivery.recipient, _member(r.delivery)
+                ),
             )
             for r in results
         ]
@@ -356,7 +360,8 @@ class DeliveryWorker:
         index = first.recipient_index if job.is_personal else 0
         if tracking is not None and not job.personal:
             tracking = None  # nothing of it applies to this message: shared bytes stay shared
-        raw = job.message.render_for(first.recipient, index, tracking)
+        member = _member(first)
+        raw = job.message.render_for(first.recipient, index, tracking, member)
         options = job.message.spec.get("options") or {}
         if not self._config.sign_dkim or options.get("dkim") is False:
             return raw
@@ -381,3 +386,8 @@ class DeliveryWorker:
             skip = skip or domain.skip_verification
         verify = not skip if self._config.verify_tls is None else self._config.verify_tls
         return TlsPolicy(require_tls=require, verify=verify)
+
+
+def _member(delivery: DeliveryRow) -> dict[str, Any] | None:
+    """A list delivery's member data (``{"list", "name", "vars"}``), else None."""
+    return jsontext.loads(delivery.member) if delivery.member else None

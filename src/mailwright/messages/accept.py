@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formataddr
@@ -23,9 +24,11 @@ from mailwright.events import (
     event_row,
     outbox_rows,
 )
+from mailwright.messages.expand import Expansion, delivery_row, open_hours
 from mailwright.messages.form import SendRequest, new_message_id
 from mailwright.messages.handlebars import TemplateError, render
 from mailwright.messages.render import template_variables
+from mailwright.messages.schedule import due_at, is_scheduled_per_recipient
 from mailwright.messages.templates import pin_version
 from mailwright.store import InsertRows, MessageKey, Store, schema
 
@@ -82,38 +85,47 @@ async def accept(
     now: float,
     method: str = "http",
     webhooks: WebhookCache | None = None,
+    lists: Mapping[str, str] | None = None,
 ) -> Accepted:
     """Store ``req`` durably; returns once the transaction is committed.
 
     With ``webhooks``, the ``accepted`` events of a domain that has an accepted webhook get
-    their outbox rows in the same transaction (the cache keeps this path free of queries)."""
+    their outbox rows in the same transaction (the cache keeps this path free of queries).
+    Recipients named in ``lists`` (address -> reply preference) are mailing lists, expanded
+    to their subscribed members (``expand.py``)."""
     if req.template is not None:
         req = await _with_template(store, req, domain)
     key = MessageKey(secrets.token_urlsafe(18))
     message_id = new_message_id(domain, _utc(now), secrets.token_hex(8))
     url = storage_url(public_url, domain, key)
     facts = _facts(req, domain=domain, key=key, message_id=message_id, url=url, method=method)
-    due = req.deliver_at.timestamp() if req.deliver_at is not None else now
+    base = req.deliver_at.timestamp() if req.deliver_at is not None else now
+    lists = {a.lower(): pref for a, pref in (lists or {}).items()}
+    listed = set(lists)
+    spec = _list_spec(req.spec, lists) if lists else req.spec
+    direct = [rcpt for rcpt in req.recipients if rcpt.lower() not in listed]
+    options = req.spec.get("options") or {}
+    hours = await open_hours(store, domain, direct, options, now)
     message = {
         "id": key,
         "domain": domain,
         "message_id": message_id,
         "sender": req.sender,
         "subject": req.subject,
-        "spec": jsontext.dumps({"spec": req.spec, "facts": facts.to_json()}),
+        "spec": jsontext.dumps({"spec": spec, "facts": facts.to_json()}),
         "recipients": jsontext.dumps(req.recipients),
         "size": req.size,
         "method": method,
         "is_test_mode": req.is_test_mode,
         "created_at": now,
-        "expires_at": max(now, due) + retention,
+        # Per-recipient scheduling may add up to 72 hours to ``base``.
+        "expires_at": max(now, base) + retention + (3 * 86400 if _scheduled(options) else 0),
     }
     deliveries = [
-        _delivery(key, domain, rcpt, i, due, now) for i, rcpt in enumerate(req.recipients)
+        _delivery(key, domain, rcpt, i, due_at(rcpt, base, options, hours.get(rcpt.lower())), now)
+        for i, rcpt in enumerate(direct)
     ]
-    events = [
-        event_row(facts, EventType.ACCEPTED, rcpt, now, method=method) for rcpt in req.recipients
-    ]
+    events = [event_row(facts, EventType.ACCEPTED, rcpt, now, method=method) for rcpt in direct]
 
     blobs = [{"message_key": key, "idx": i, "data": b} for i, b in enumerate(req.blobs)]
     rows: list[tuple[Table, list[dict[str, Any]]]] = [
@@ -122,13 +134,18 @@ async def accept(
         (schema.deliveries, deliveries),
         (schema.events, events),
     ]
-    if webhooks is not None:
-        hooks = await webhooks.get(domain)
-        if hooks.get("accepted"):
-            rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
-    await store.write(
-        InsertRows(rows, accepted_upserts(domain, req.tags, now, len(req.recipients)))
-    )
+    hooks = await webhooks.get(domain) if webhooks is not None else {}
+    if hooks.get("accepted"):
+        rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
+    if not listed:
+        await store.write(
+            InsertRows(rows, accepted_upserts(domain, req.tags, now, len(req.recipients)))
+        )
+    else:
+        expansion = Expansion(
+            facts=facts, key=key, base=base, options=options, now=now, method=method, hooks=hooks
+        )
+        await store.write(expansion.write(InsertRows(rows), sorted(listed), req.tags))
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 
 
@@ -150,25 +167,22 @@ async def _with_template(store: Store, req: SendRequest, domain: str) -> SendReq
     return dataclasses.replace(req, spec=spec, subject=subject)
 
 
-def _delivery(
-    key: str, domain: str, rcpt: str, index: int, due: float, now: float
-) -> dict[str, Any]:
-    return {
-        "message_key": key,
-        "domain": domain,
-        "recipient": rcpt,
-        "recipient_index": index,
-        "recipient_domain": rcpt.rpartition("@")[2].lower(),
-        "status": "queued",
-        "due_at": due,
-        "attempts": 0,
-        "claimed_by": None,
-        "claimed_until": None,
-        "created_at": now,
-        "updated_at": now,
-        "last_code": None,
-        "last_message": None,
-    }
+def _list_spec(spec: dict[str, Any], lists: Mapping[str, str]) -> dict[str, Any]:
+    """A list send renders each member's own copy (``lists`` tells render and the worker);
+    a list whose reply preference is ``list`` adds ``Reply-To: <list>`` unless the sender
+    gave one (``h:Reply-To``)."""
+    headers = list(spec["headers"])
+    replies = [address for address, pref in sorted(lists.items()) if pref == "list"]
+    if replies and not any(name.lower() == "reply-to" for name, _ in headers):
+        headers.append(["Reply-To", replies[0]])
+    return spec | {"lists": sorted(lists), "headers": headers}
+
+
+def _scheduled(options: dict[str, Any]) -> bool:
+    return is_scheduled_per_recipient(options)
+
+
+_delivery = delivery_row
 
 
 def _utc(ts: float) -> datetime:

@@ -22,6 +22,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from mailwright.errors import InvalidInput, PayloadTooLarge
+from mailwright.messages.schedule import parse_local_time
 
 MAX_RECIPIENTS = 1000
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -44,7 +45,6 @@ _STRING_OPTIONS = ("o:sending-ip-pool",)
 # RFC 5322 3.6.8: a field name is printable US-ASCII except the colon.
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
 _OPTIMIZE_PERIOD = re.compile(r"\d{1,3}h")
-_LOCAL_TIME = re.compile(r"(?:[01]?\d|2[0-3]):[0-5]\d(?:\s?[AaPp][Mm])?")
 _CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 _VARIABLES_HEADER = "x-mailgun-variables"
 
@@ -501,14 +501,16 @@ def _parse_shaped_options(form: _Form) -> dict[str, Any]:
             _shaped(None, "o:sending-ip")
     period = form.first("o:deliverytime-optimize-period")
     if period is not None:
+        # Mailgun: "[0-9]+h", at least 24h and at most 72h.
+        is_valid = _OPTIMIZE_PERIOD.fullmatch(period) is not None and 24 <= int(period[:-1]) <= 72
         options["deliverytime-optimize-period"] = _shaped(
-            period if _OPTIMIZE_PERIOD.fullmatch(period) else None,
-            "o:deliverytime-optimize-period",
+            period if is_valid else None, "o:deliverytime-optimize-period"
         )
     local_time = form.first("o:time-zone-localize")
     if local_time is not None:
         options["time-zone-localize"] = _shaped(
-            local_time if _LOCAL_TIME.fullmatch(local_time) else None, "o:time-zone-localize"
+            local_time if parse_local_time(local_time) is not None else None,
+            "o:time-zone-localize",
         )
     return options
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 from mailwright.messages.handlebars import render as render_template
 from mailwright.messages.htmltext import html_to_text
-from mailwright.messages.tracking import RawHeader, Tracking
+from mailwright.messages.tracking import LIST_UNSUBSCRIBE_PLACEHOLDER, RawHeader, Tracking
 
 _POLICY = email_policy.SMTP
 # SMTPUTF8 (RFC 6531) addresses can't be RFC 2047-encoded, so such messages are written as UTF-8.
@@ -68,20 +69,24 @@ def render(
     date: datetime,
     recipient_index: int = 0,
     tracking: Tracking | None = None,
+    member: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """``tracking`` rewrites links, adds the open pixel, unsubscribe links and headers."""
-    personalise = _personaliser(spec, recipient)
+    """``tracking`` rewrites links, adds the open pixel, unsubscribe links and headers;
+    ``member`` (a list delivery's ``{"list", "name", "vars"}``) personalises a list send."""
+    personalise = _personaliser(spec, recipient, member)
     if spec["kind"] == "mime":
         return _render_mime(
             spec,
             blobs,
             message_id=message_id,
             personalise=personalise,
-            extra=_extra(tracking, recipient),
+            extra=_extra(tracking, recipient, member),
         )
     seed = f"{message_id}/{recipient_index}"
-    headers = _headers(spec, recipient, message_id, date, personalise, _extra(tracking, recipient))
-    texts = _texts(spec, personalise, tracking, recipient)
+    headers = _headers(
+        spec, recipient, message_id, date, personalise, _extra(tracking, recipient, member)
+    )
+    texts = _texts(spec, personalise, tracking, recipient, member)
     if not spec.get("smtputf8"):
         fast = _render_fast(spec, blobs, headers, texts, seed)
         if fast is not None:
@@ -118,7 +123,11 @@ Texts = list[tuple[str, str]]  # (final text, MIME subtype) of each alternative 
 
 
 def _texts(
-    spec: dict[str, Any], personalise: Personalise, tracking: Tracking | None, recipient: str
+    spec: dict[str, Any],
+    personalise: Personalise,
+    tracking: Tracking | None,
+    recipient: str,
+    member: Mapping[str, Any] | None = None,
 ) -> Texts:
     """The alternatives' final texts: placeholders substituted, then tracking applied."""
     texts: Texts = []
@@ -127,6 +136,10 @@ def _texts(
         if not bodies.get(name):
             continue
         text = personalise(bodies[name])
+        if member is not None and tracking is not None and LIST_UNSUBSCRIBE_PLACEHOLDER in text:
+            url = tracking.list_unsubscribe_url(recipient, str(member.get("list", "")))
+            escaped = html.escape(url, quote=True) if name != "text" else url
+            text = text.replace(LIST_UNSUBSCRIBE_PLACEHOLDER, escaped)
         if tracking is not None and name == "html":
             text = tracking.html(text, recipient)
         elif tracking is not None and name == "text":
@@ -156,8 +169,16 @@ def _template_bodies(spec: dict[str, Any], recipient: str | None) -> dict[str, A
     return {"text": text, "amp-html": spec.get("amp-html"), "html": html}
 
 
-def _extra(tracking: Tracking | None, recipient: str) -> list[tuple[str, Any]]:
-    return [] if tracking is None else list(tracking.headers(recipient))
+def _extra(
+    tracking: Tracking | None, recipient: str, member: Mapping[str, Any] | None = None
+) -> list[tuple[str, Any]]:
+    """Tracking's headers; a list member's copy without domain unsubscribe tracking gets
+    RFC 2369/8058 headers that unsubscribe from the list."""
+    if tracking is None:
+        return []
+    if member is not None and not tracking.unsubscribes:
+        return tracking.list_headers(recipient, str(member.get("list", "")))
+    return list(tracking.headers(recipient))
 
 
 def _render_email(
@@ -303,8 +324,16 @@ def _multipart_fast(subtype: str, parts: list[bytes], seed: str) -> bytes:
     )
 
 
-def _personaliser(spec: dict[str, Any], recipient: str) -> Personalise:
-    """Batch sends (recipient-variables given) substitute placeholders; other sends don't."""
+def _personaliser(
+    spec: dict[str, Any], recipient: str, member: Mapping[str, Any] | None = None
+) -> Personalise:
+    """Batch sends (recipient-variables given) substitute placeholders; other sends don't.
+
+    A list member's copy substitutes ``%recipient.KEY%`` from the member's vars (``name``
+    falls back to the member's name) and Mailgun's list variables ``%recipient_name%``,
+    ``%recipient_fname%``, ``%recipient_lname%`` and ``%recipient_email%``."""
+    if member is not None:
+        return _member_personaliser(member, recipient)
     batch = spec.get("recipient-variables")
     if batch is None:
         return _unchanged
@@ -312,13 +341,36 @@ def _personaliser(spec: dict[str, Any], recipient: str) -> Personalise:
     return lambda text: substitute(text, variables, recipient)
 
 
+def _member_personaliser(member: Mapping[str, Any], recipient: str) -> Personalise:
+    name = str(member.get("name") or "")
+    given = member.get("vars")
+    variables = {"name": name} | (dict(given) if isinstance(given, dict) else {})
+    first, _, last = name.partition(" ")
+    fixed = {
+        "%recipient_name%": name,
+        "%recipient_fname%": first,
+        "%recipient_lname%": last,
+        "%recipient_email%": recipient,
+    }
+
+    def personalise(text: str) -> str:
+        for placeholder, value in fixed.items():
+            if placeholder in text:
+                text = text.replace(placeholder, value)
+        return substitute(text, variables, recipient)
+
+    return personalise
+
+
 def _unchanged(text: str) -> str:
     return text
 
 
-def subject_for(spec: dict[str, Any], recipient: str) -> str:
-    """The Subject one recipient sees (placeholders substituted in batch sends)."""
-    return _header_text(_personaliser(spec, recipient)(str(spec.get("subject") or "")))
+def subject_for(
+    spec: dict[str, Any], recipient: str, member: Mapping[str, Any] | None = None
+) -> str:
+    """The Subject one recipient sees (placeholders substituted in batch and list sends)."""
+    return _header_text(_personaliser(spec, recipient, member)(str(spec.get("subject") or "")))
 
 
 def _as_text(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
@@ -28,12 +28,18 @@ class StoredMessage:
     def recipients(self) -> list[str]:
         return [str(r) for r in jsontext.loads(self.row.recipients)]
 
-    def subject_for(self, recipient: str) -> str:
+    def subject_for(self, recipient: str, member: Mapping[str, Any] | None = None) -> str:
         if self.spec.get("kind") == "mime":
             return self.facts.subject
-        return subject_for(self.spec, recipient)
+        return subject_for(self.spec, recipient, member)
 
-    def render_for(self, recipient: str, index: int = 0, tracking: Tracking | None = None) -> bytes:
+    def render_for(
+        self,
+        recipient: str,
+        index: int = 0,
+        tracking: Tracking | None = None,
+        member: Mapping[str, Any] | None = None,
+    ) -> bytes:
         """The recipient's final bytes: the same inputs always give the same bytes."""
         return render(
             self.spec,
@@ -43,6 +49,7 @@ class StoredMessage:
             date=datetime.fromtimestamp(self.row.created_at, UTC),
             recipient_index=index,
             tracking=tracking,
+            member=member,
         )
 
 

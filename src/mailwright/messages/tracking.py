@@ -37,6 +37,7 @@ _VERSION = "1"
 _MAC_BYTES = 16  # 128 bits of HMAC-SHA256: forging one is out of reach
 _TAG_SEPARATOR = "\x1f"
 UNSUBSCRIBE_PLACEHOLDERS = ("%unsubscribe_url%", "%tag_unsubscribe_url%")
+LIST_UNSUBSCRIBE_PLACEHOLDER = "%mailing_list_unsubscribe_url%"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058 3.1: the List-Unsubscribe-Post value
 CLICK_MODES = ("yes", "no", "htmlonly")
 
@@ -46,6 +47,7 @@ class TokenKind(StrEnum):
     CLICK = "c"  # a tracked link; ``value`` is the URL it leads to
     UNSUBSCRIBE = "u"  # unsubscribe from every message of the domain
     TAG_UNSUBSCRIBE = "t"  # unsubscribe from the message's tags; ``value`` holds them
+    LIST_UNSUBSCRIBE = "l"  # unsubscribe from a mailing list; ``value`` is the list address
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +252,7 @@ class Tracking:
 
     def applies_to(self, spec: Mapping[str, Any]) -> bool:
         """Whether each recipient's copy differs: then every recipient is rendered alone."""
-        if self.unsubscribes:
+        if self.unsubscribes or spec.get("lists"):
             return True
         if spec.get("kind") == "mime":
             return False
@@ -267,6 +269,9 @@ class Tracking:
 
     def unsubscribe_url(self, recipient: str) -> str:
         return self.url(TokenKind.UNSUBSCRIBE, recipient)
+
+    def list_unsubscribe_url(self, recipient: str, list_address: str) -> str:
+        return self.url(TokenKind.LIST_UNSUBSCRIBE, recipient, list_address)
 
     def tag_unsubscribe_url(self, recipient: str) -> str:
         if not self.tags:  # nothing to unsubscribe from but everything
@@ -294,6 +299,14 @@ class Tracking:
         if not self.unsubscribes:
             return []
         url = self.unsubscribe_url(recipient)
+        return [
+            ("List-Unsubscribe", RawHeader("List-Unsubscribe", f"<{url}>")),
+            ("List-Unsubscribe-Post", RawHeader("List-Unsubscribe-Post", ONE_CLICK)),
+        ]
+
+    def list_headers(self, recipient: str, list_address: str) -> list[tuple[str, RawHeader]]:
+        """``List-Unsubscribe`` (one-click) for a mailing list member's copy."""
+        url = self.list_unsubscribe_url(recipient, list_address)
         return [
             ("List-Unsubscribe", RawHeader("List-Unsubscribe", f"<{url}>")),
             ("List-Unsubscribe-Post", RawHeader("List-Unsubscribe-Post", ONE_CLICK)),
@@ -340,6 +353,7 @@ _PATHS = {
     TokenKind.CLICK: "c",
     TokenKind.UNSUBSCRIBE: "u",
     TokenKind.TAG_UNSUBSCRIBE: "u",
+    TokenKind.LIST_UNSUBSCRIBE: "u",
 }
 
 

@@ -714,3 +714,22 @@ async def delete_tag(conn: AsyncConnection, domain: str, tag: str) -> bool:
     await conn.execute(delete(c).where(c.c.domain == domain, c.c.tag == tag))
     result = await conn.execute(delete(t).where(t.c.domain == domain, t.c.tag == tag))
     return bool(result.rowcount)
+
+
+async def open_times(
+    conn: AsyncConnection, domain: str, recipients: Sequence[str], since: float
+) -> list[tuple[str, float]]:
+    """``(recipient, timestamp)`` of the ``opened`` events of ``recipients`` since ``since``."""
+    e = schema.events
+    found: list[tuple[str, float]] = []
+    for start in range(0, len(recipients), 500):
+        rows = await conn.execute(
+            select(e.c.recipient, e.c.timestamp).where(
+                e.c.domain == domain,
+                e.c.event == "opened",
+                e.c.timestamp >= since,
+                e.c.recipient.in_(recipients[start : start + 500]),
+            )
+        )
+        found.extend((r[0], float(r[1])) for r in rows)
+    return found

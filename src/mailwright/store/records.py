@@ -90,6 +90,7 @@ class DeliveryRow(_Record):
     due_at: float
     attempts: int
     created_at: float
+    member: str | None = None  # JSON {"list", "name", "vars"} of a mailing-list delivery
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

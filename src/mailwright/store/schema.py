@@ -129,6 +129,9 @@ deliveries = Table(
     Column("updated_at", Double, nullable=False),
     Column("last_code", Integer, nullable=True),
     Column("last_message", Text, nullable=True),
+    # A mailing-list member's copy: JSON {"list", "name", "vars"} taken when the send was
+    # accepted, so a retry renders the same personalisation (None for other deliveries).
+    Column("member", Text, nullable=True),
     Index("ix_deliveries_due", "status", "due_at"),
     Index("ix_deliveries_message_key", "message_key"),
 )
@@ -321,4 +324,30 @@ template_versions = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
     UniqueConstraint("template_id", "tag", name="uq_template_versions_template_tag"),
+)
+
+# Mailgun's mailing lists (``/v3/lists``); ``address`` is lower-cased and unique.
+mailing_lists = Table(
+    "mailing_lists",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("address", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("access_level", String(16), nullable=False),  # readonly | members | everyone
+    Column("reply_preference", String(16), nullable=False),  # list | sender
+    Column("created_at", Double, nullable=False),
+)
+
+# One row per (list, lower-cased member address); ``vars`` is a JSON object.
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("list_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("address", String(320), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("vars", Text, nullable=False),
+    Column("subscribed", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_list_members_subscribed", "list_id", "subscribed", "address"),
 )

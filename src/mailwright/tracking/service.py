@@ -22,7 +22,7 @@ from mailwright.errors import NotFound
 from mailwright.events import EventType, MessageFacts, event_row, record
 from mailwright.logs import get_logger
 from mailwright.messages import Token, TokenKind, TrackingKey, load_facts, verify
-from mailwright.store import Store
+from mailwright.store import Store, lists
 from mailwright.suppressions import add_unsubscribe
 from mailwright.tracking.clients import GEOLOCATION_UNKNOWN, client_info
 
@@ -72,6 +72,9 @@ class Tracker:
     async def unsubscribe(self, token: Token, visit: Visit) -> None:
         """Add the recipient to the unsubscribes list (for everything, or for the message's
         tags) and record ``unsubscribed``, in one transaction."""
+        if token.kind == TokenKind.LIST_UNSUBSCRIBE:
+            await self._leave_list(token, visit)
+            return
         tags = token.tags if token.kind == TokenKind.TAG_UNSUBSCRIBE else [ALL_TAGS]
         now = self._clock()
         row = event_row(
@@ -88,6 +91,27 @@ class Tracker:
 
         await self._store.write(write)
         log.info("unsubscribed", domain=token.domain, tags=tags)
+
+    async def _leave_list(self, token: Token, visit: Visit) -> None:
+        """Mark the member unsubscribed from the list (no domain suppression) and record
+        ``unsubscribed`` with the list's address, in one transaction."""
+        now = self._clock()
+        row = event_row(
+            await self._facts_of(token),
+            EventType.UNSUBSCRIBED,
+            token.recipient,
+            now,
+            **visit.fields(),
+            **{"mailing-list": {"address": token.value}},
+        )
+        row["list"] = token.value
+
+        async def write(conn: AsyncConnection) -> None:
+            await lists.unsubscribe_member(conn, token.value, token.recipient.lower())
+            await record(conn, [row])
+
+        await self._store.write(write)
+        log.info("list_unsubscribed", domain=token.domain)
 
     async def _record_quietly(self, token: Token, event: EventType, fields: dict[str, Any]) -> None:
         try:
