@@ -26,6 +26,7 @@ from mailwright.delivery import (
     DeliveryWorker,
     MtaSts,
     MxCache,
+    RcptProber,
     Relay,
     SmtpConfig,
     SmtpTransport,
@@ -41,6 +42,7 @@ from mailwright.messages import TrackingKey
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
 from mailwright.tracking import Tracker
+from mailwright.validation import Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 
 log = get_logger(__name__)
@@ -63,11 +65,12 @@ def build_store(settings: Settings) -> Store:
 def build_services(settings: Settings, store: Store) -> Services:
     public = settings.effective_public_url
     tracking_key = TrackingKey(store)
+    resolver = Resolver(settings.dns_server)
     return Services(
         store=store,
         keys=KeyCache(store),
         domains=DomainCache(store, time.monotonic),
-        resolver=Resolver(settings.dns_server),
+        resolver=resolver,
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,
         retention=settings.retention_hours * 3600,
@@ -77,7 +80,15 @@ def build_services(settings: Settings, store: Store) -> Services:
         tracking_key=tracking_key,
         tracker=Tracker(store, tracking_key),
         lists=ListDirectory(store, time.monotonic),
+        validator=build_validator(settings, store, resolver),
     )
+
+
+def build_validator(settings: Settings, store: Store, resolver: Resolver) -> Validator:
+    prober = None
+    if settings.validation_smtp_probe:
+        prober = RcptProber(helo_name=helo_name(settings), port=settings.mx_port)
+    return Validator(store, resolver, time.monotonic, prober=prober)
 
 
 async def first_start(settings: Settings, store: Store) -> FirstStart:

@@ -25,6 +25,7 @@ from mailwright.api import (
     suppressions,
     templates,
     tracking,
+    validation,
     webhooks,
 )
 from mailwright.api.context import services
@@ -97,6 +98,7 @@ ROUTES = [
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
     *stats.ROUTES,
     *lists.ROUTES,
+    *validation.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

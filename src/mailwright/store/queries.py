@@ -733,3 +733,24 @@ async def open_times(
         )
         found.extend((r[0], float(r[1])) for r in rows)
     return found
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+async def address_history(conn: AsyncConnection, address: str) -> tuple[set[str], dict[str, int]]:
+    """The bounce/complaint suppressions of ``address`` on any domain, and how many of our
+    delivered/opened/clicked events it has."""
+    sup = schema.suppressions.c
+    kinds = await conn.execute(
+        select(sup.kind)
+        .where(sup.address == address, sup.kind.in_(("bounces", "complaints")))
+        .distinct()
+    )
+    ev = schema.events.c
+    counts = await conn.execute(
+        select(ev.event, func.count())
+        .where(ev.recipient == address, ev.event.in_(("delivered", "opened", "clicked")))
+        .group_by(ev.event)
+    )
+    return {row[0] for row in kinds}, {row[0]: int(row[1]) for row in counts}
