@@ -21,7 +21,7 @@ from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
 from mailwright.tracking import Tracker
-from mailwright.validation import Validator
+from mailwright.validation import BulkJobs, Validator
 from mailwright.webhooks import Poster
 
 MAX_FIELDS = 5000
@@ -42,6 +42,7 @@ class Services:
     tracker: Tracker
     lists: ListDirectory
     validator: Validator
+    bulk: BulkJobs
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)

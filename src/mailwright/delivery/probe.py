@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailwright.delivery.smtp_client import AttemptResult, SmtpSession, Timeouts, TlsPolicy
+from mailwright.resolver import DnsLookupFailed, Resolver
 
 # Probes must be quick: a validation call waits for them.
 PROBE_TIMEOUTS = Timeouts(connect=5, greeting=10, ehlo=10, starttls=10, mail=10, rcpt=10, quit=2)
@@ -19,18 +20,26 @@ PROBE_TIMEOUTS = Timeouts(connect=5, greeting=10, ehlo=10, starttls=10, mail=10,
 
 @dataclass(frozen=True, slots=True)
 class RcptProber:
+    resolver: Resolver  # the MX host's address comes from the configured resolver too
     helo_name: str
     port: int
     timeouts: Timeouts = field(default=PROBE_TIMEOUTS)
     ssl_context: ssl.SSLContext | None = None
 
     async def probe(self, host: str, recipients: Sequence[str]) -> list[int] | None:
+        try:
+            addresses = await self.resolver.addresses(host)
+        except DnsLookupFailed:
+            return None
+        if not addresses:
+            return None
         session = await SmtpSession.open(
-            host,
+            addresses[0],
             self.port,
             helo_name=self.helo_name,
             tls=TlsPolicy(verify=False, ssl_context=self.ssl_context),
             timeouts=self.timeouts,
+            server_hostname=host,
         )
         if isinstance(session, AttemptResult):
             return None

@@ -1,5 +1,6 @@
 """Address validation (Mailgun v4): syntax, provider grammar, DNS, SMTP probe, risk signals."""
 
+from mailwright.validation.bulk import BulkJobs, BulkWorker, job_summary_fields
 from mailwright.validation.grammar import GRAMMARS, Grammar, check
 from mailwright.validation.service import (
     Prober,
@@ -15,6 +16,8 @@ __all__ = [
     "GRAMMARS",
     "MAX_INPUT",
     "Address",
+    "BulkJobs",
+    "BulkWorker",
     "Domain",
     "Facts",
     "Grammar",
@@ -26,6 +29,7 @@ __all__ = [
     "check",
     "decide",
     "engagement_from",
+    "job_summary_fields",
     "mailbox_from",
     "parse",
 ]

@@ -10,10 +10,11 @@ destination host every ``probe_interval`` seconds and their verdicts cached for 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from mailwright.resolver import DnsLookupFailed, Resolver
@@ -80,6 +81,7 @@ class Validator:
         self._dns: _Ttl[tuple[Domain, tuple[str, ...]]] = _Ttl(clock)
         self._probes: _Ttl[Mailbox] = _Ttl(clock)
         self._last_probe: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[tuple[tuple[Domain, tuple[str, ...]], float]]] = {}
 
     async def validate(self, address: str, *, provider_lookup: bool = True) -> dict[str, Any]:
         parsed = parse(address)
@@ -103,19 +105,7 @@ class Validator:
             mailbox = await self._mailbox(parsed, hosts)
         history, engagement = await self._history(parsed.text.lower())
         return decide(
-            Facts(
-                address=address,
-                parsed=parsed,
-                grammar=verdict,
-                domain=domain,
-                mailbox=mailbox,
-                is_disposable=facts.is_disposable,
-                is_role=facts.is_role,
-                is_free=facts.is_free,
-                did_you_mean=facts.did_you_mean,
-                history=history,
-                engagement=engagement,
-            )
+            replace(facts, domain=domain, mailbox=mailbox, history=history, engagement=engagement)
         )
 
     async def domain(self, name: str) -> tuple[Domain, tuple[str, ...]]:
@@ -123,7 +113,13 @@ class Validator:
         cached = self._dns.get(name)
         if cached is not None:
             return cached
-        found, ttl = await self._lookup(name)
+        pending = self._pending.get(name)
+        if pending is None:
+            # Concurrent validations of one domain (a bulk batch) share a single lookup.
+            pending = asyncio.ensure_future(self._lookup(name))
+            self._pending[name] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(name, None))
+        found, ttl = await asyncio.shield(pending)
         self._dns.put(name, found, ttl)
         return found
 
