@@ -329,3 +329,22 @@ async def test_api_needs_a_key(client: httpx.AsyncClient) -> None:
         "/v4/address/validate", params={"address": "a@example.com"}, auth=("api", "wrong")
     )
     assert response.status_code == 401
+
+
+async def test_validate_many_keeps_order_and_reads_history_per_address(
+    validator: Validator, store: Store
+) -> None:
+    async def bounce(conn: Any) -> None:
+        await add_bounce(conn, "sender.test", "bob@example.com", code=550, error="x", now=1.0)
+
+    await store.write(bounce)
+    addresses = ["alice@example.com", "bad", "bob@example.com", "a@nullmx.com", "Bob@example.com"]
+    bodies = await validator.validate_many(addresses, provider_lookup=False)
+    assert [b["address"] for b in bodies] == addresses
+    assert [b["result"] for b in bodies] == [
+        "deliverable",
+        "undeliverable",
+        "do_not_send",
+        "undeliverable",
+        "do_not_send",  # our suppressions are case-insensitive
+    ]

@@ -738,22 +738,30 @@ async def open_times(
 # -- validation --------------------------------------------------------------------------
 
 
-async def address_history(conn: AsyncConnection, address: str) -> tuple[set[str], dict[str, int]]:
-    """The bounce/complaint suppressions of ``address`` on any domain, and how many of our
+async def address_histories(
+    conn: AsyncConnection, addresses: Sequence[str]
+) -> tuple[dict[str, set[str]], dict[str, dict[str, int]]]:
+    """Per address: its bounce/complaint suppressions on any domain, and how many of our
     delivered/opened/clicked events it has."""
     sup = schema.suppressions.c
-    kinds = await conn.execute(
-        select(sup.kind)
-        .where(sup.address == address, sup.kind.in_(("bounces", "complaints")))
+    kinds: dict[str, set[str]] = {}
+    found = await conn.execute(
+        select(sup.address, sup.kind)
+        .where(sup.address.in_(addresses), sup.kind.in_(("bounces", "complaints")))
         .distinct()
     )
+    for address, kind in found:
+        kinds.setdefault(address, set()).add(kind)
     ev = schema.events.c
-    counts = await conn.execute(
-        select(ev.event, func.count())
-        .where(ev.recipient == address, ev.event.in_(("delivered", "opened", "clicked")))
-        .group_by(ev.event)
+    counts: dict[str, dict[str, int]] = {}
+    rows = await conn.execute(
+        select(ev.recipient, ev.event, func.count())
+        .where(ev.recipient.in_(addresses), ev.event.in_(("delivered", "opened", "clicked")))
+        .group_by(ev.recipient, ev.event)
     )
-    return {row[0] for row in kinds}, {row[0]: int(row[1]) for row in counts}
+    for recipient, event, count in rows:
+        counts.setdefault(recipient, {})[event] = int(count)
+    return kinds, counts
 
 
 async def insert_validation_job(conn: AsyncConnection, values: dict[str, Any]) -> bool:

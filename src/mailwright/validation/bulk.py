@@ -4,9 +4,11 @@ A job is a CSV upload with an ``email`` column. ``BulkJobs.submit`` checks the h
 the rows and stores the file under the data directory; the row in ``validation_jobs`` holds the
 status (created -> processing -> completed | failed) and progress. ``BulkWorker`` (worker role)
 claims one job at a time and streams it: ``BATCH`` rows are read, validated ``CONCURRENCY`` at a
-time, appended to the CSV and JSON result files and counted, so memory stays bounded whatever
-the list size. A job whose worker stopped reporting for ``STALE_AFTER`` seconds is claimed again
-and restarts from the top; a deleted job is noticed at the next progress report and abandoned.
+time (one history query per group), appended to the CSV and JSON result files and counted, so
+memory stays bounded whatever the list size. A job whose worker stopped reporting for
+``STALE_AFTER`` seconds is claimed again and restarts from the top; a deleted job is noticed at
+the next progress report and abandoned. With the SMTP probe on, the per-host probe limit
+answers ``unknown`` for the addresses it holds back (see the README).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ log = get_logger(__name__)
 
 EMAIL_COLUMN = "email"
 BATCH = 500
-CONCURRENCY = 50
+CONCURRENCY = 250
 STALE_AFTER = 300.0
 RESULTS = ("deliverable", "undeliverable", "do_not_send", "catch_all", "unknown")
 RISKS = ("high", "medium", "low", "unknown")
@@ -290,6 +292,5 @@ class BulkWorker:
     async def _validate(self, batch: list[str]) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = []
         for start in range(0, len(batch), CONCURRENCY):
-            chunk = batch[start : start + CONCURRENCY]
-            bodies.extend(await asyncio.gather(*(self._validator.validate(a) for a in chunk)))
+            bodies.extend(await self._validator.validate_many(batch[start : start + CONCURRENCY]))
         return bodies

@@ -84,29 +84,35 @@ class Validator:
         self._pending: dict[str, asyncio.Future[tuple[tuple[Domain, tuple[str, ...]], float]]] = {}
 
     async def validate(self, address: str, *, provider_lookup: bool = True) -> dict[str, Any]:
-        parsed = parse(address)
-        if not isinstance(parsed, Address):
-            return decide(Facts(address=address, parsed=parsed))
-        verdict = grammar.check(parsed.local, parsed.domain)
-        facts = Facts(
-            address=address,
-            parsed=parsed,
-            grammar=verdict,
-            is_disposable=signals.is_disposable(parsed.domain),
-            is_role=signals.is_role(parsed.local),
-            is_free=signals.is_free(parsed.domain),
-            did_you_mean=_suggestion(parsed),
+        [body] = await self.validate_many([address], provider_lookup=provider_lookup)
+        return body
+
+    async def validate_many(
+        self, addresses: Sequence[str], *, provider_lookup: bool = True
+    ) -> list[dict[str, Any]]:
+        """Each address's answer, in order; DNS and probes run concurrently and our history
+        of all of them is read in one query."""
+        facts = [_offline_facts(address) for address in addresses]
+        checked = await asyncio.gather(
+            *(self._online(f, provider_lookup=provider_lookup) for f in facts)
         )
-        if parsed.is_literal or (verdict is not None and verdict.problem is not None):
-            return decide(facts)
+        keys = [f.parsed.text.lower() for f in checked if isinstance(f.parsed, Address)]
+        kinds, counts = await self._history(keys)
+        return [decide(_with_history(f, kinds, counts)) for f in checked]
+
+    async def _online(self, facts: Facts, *, provider_lookup: bool) -> Facts:
+        """``facts`` plus what DNS and the probe say; unchanged when the address already
+        failed offline (syntax, grammar, address literal)."""
+        parsed = facts.parsed
+        if not isinstance(parsed, Address) or parsed.is_literal:
+            return facts
+        if facts.grammar is not None and facts.grammar.problem is not None:
+            return facts
         domain, hosts = await self.domain(parsed.domain)
         mailbox = Mailbox.NOT_PROBED
         if domain is Domain.HAS_MX and provider_lookup and self._prober is not None:
             mailbox = await self._mailbox(parsed, hosts)
-        history, engagement = await self._history(parsed.text.lower())
-        return decide(
-            replace(facts, domain=domain, mailbox=mailbox, history=history, engagement=engagement)
-        )
+        return replace(facts, domain=domain, mailbox=mailbox)
 
     async def domain(self, name: str) -> tuple[Domain, tuple[str, ...]]:
         """Where mail for ``name`` goes (RFC 5321 5.1): MX hosts, else the domain itself."""
@@ -156,10 +162,42 @@ class Validator:
         self._probes.put(key, mailbox, self._config.probe_ttl)
         return mailbox
 
-    async def _history(self, address: str) -> tuple[frozenset[str], dict[str, Any] | None]:
+    async def _history(
+        self, addresses: list[str]
+    ) -> tuple[dict[str, set[str]], dict[str, dict[str, int]]]:
+        if not addresses:
+            return {}, {}
         async with self._store.read() as conn:
-            kinds, counts = await queries.address_history(conn, address)
-        return frozenset(kinds), engagement_from(counts)
+            return await queries.address_histories(conn, sorted(set(addresses)))
+
+
+def _offline_facts(address: str) -> Facts:
+    """What the address itself says: syntax, provider grammar and the offline signals."""
+    parsed = parse(address)
+    if not isinstance(parsed, Address):
+        return Facts(address=address, parsed=parsed)
+    return Facts(
+        address=address,
+        parsed=parsed,
+        grammar=grammar.check(parsed.local, parsed.domain),
+        is_disposable=signals.is_disposable(parsed.domain),
+        is_role=signals.is_role(parsed.local),
+        is_free=signals.is_free(parsed.domain),
+        did_you_mean=_suggestion(parsed),
+    )
+
+
+def _with_history(
+    facts: Facts, kinds: dict[str, set[str]], counts: dict[str, dict[str, int]]
+) -> Facts:
+    if not isinstance(facts.parsed, Address) or facts.domain is Domain.NOT_CHECKED:
+        return facts
+    key = facts.parsed.text.lower()
+    return replace(
+        facts,
+        history=frozenset(kinds.get(key, ())),
+        engagement=engagement_from(counts.get(key, {})),
+    )
 
 
 def mailbox_from(codes: Sequence[int] | None) -> Mailbox:
