@@ -26,6 +26,7 @@ from mailwright.delivery import (
     DeliveryWorker,
     MtaSts,
     MxCache,
+    RcptProber,
     Relay,
     SmtpConfig,
     SmtpTransport,
@@ -41,6 +42,7 @@ from mailwright.messages import TrackingKey
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
 from mailwright.tracking import Tracker
+from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 
 log = get_logger(__name__)
@@ -63,11 +65,12 @@ def build_store(settings: Settings) -> Store:
 def build_services(settings: Settings, store: Store) -> Services:
     public = settings.effective_public_url
     tracking_key = TrackingKey(store)
+    resolver = Resolver(settings.dns_server)
     return Services(
         store=store,
         keys=KeyCache(store),
         domains=DomainCache(store, time.monotonic),
-        resolver=Resolver(settings.dns_server),
+        resolver=resolver,
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
         public_url=public,
         retention=settings.retention_hours * 3600,
@@ -77,7 +80,16 @@ def build_services(settings: Settings, store: Store) -> Services:
         tracking_key=tracking_key,
         tracker=Tracker(store, tracking_key),
         lists=ListDirectory(store, time.monotonic),
+        validator=build_validator(settings, store, resolver),
+        bulk=BulkJobs(store, settings.data_dir / "validation", time.time),
     )
+
+
+def build_validator(settings: Settings, store: Store, resolver: Resolver) -> Validator:
+    prober = None
+    if settings.validation_smtp_probe:
+        prober = RcptProber(resolver, helo_name=helo_name(settings), port=settings.mx_port)
+    return Validator(store, resolver, time.monotonic, prober=prober)
 
 
 async def first_start(settings: Settings, store: Store) -> FirstStart:
@@ -100,6 +112,7 @@ class Runtime:
     app: Starlette = field(init=False)
     worker: DeliveryWorker | None = None
     webhook_worker: WebhookWorker | None = None
+    bulk_worker: BulkWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -127,6 +140,8 @@ class Runtime:
             self.services.on_accepted = self.kick
             self.worker.start()
             self.webhook_worker.start()
+            self.bulk_worker = BulkWorker(self.services.bulk, self.services.validator)
+            self.bulk_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
 
     def kick(self) -> None:
@@ -135,6 +150,8 @@ class Runtime:
             self.worker.kick()
         if self.webhook_worker is not None:
             self.webhook_worker.kick()
+        if self.bulk_worker is not None:
+            self.bulk_worker.kick()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -145,6 +162,8 @@ class Runtime:
             await self.worker.stop()
         if self.webhook_worker is not None:
             await self.webhook_worker.stop()
+        if self.bulk_worker is not None:
+            await self.bulk_worker.stop()
         await self.services.webhook_poster.close()
         await self.store.close()
 

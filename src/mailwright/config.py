@@ -173,6 +173,12 @@ FIELDS: tuple[Setting, ...] = (
     Setting("tls_verify", "", _optional_bool, "verify MX/relay certificates"),
     Setting("allow_private_urls", "false", _bool, "let webhook/route URLs reach private ranges"),
     Setting(
+        "validation_smtp_probe",
+        "false",
+        _bool,
+        "address validation asks the MX (RCPT TO, no DATA) whether the mailbox exists",
+    ),
+    Setting(
         "log_format",
         "",
         lambda v: _choice("console", "json")(v) if v else "",
@@ -234,6 +240,7 @@ class Settings:
     mx_port: int = 25
     tls_verify: bool | None = None
     allow_private_urls: bool = False
+    validation_smtp_probe: bool = False
     log_format: str = ""
     destination_concurrency: int = 10
     destination_rate: ThrottleSpec | None = None

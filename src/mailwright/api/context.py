@@ -21,6 +21,7 @@ from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
 from mailwright.tracking import Tracker
+from mailwright.validation import BulkJobs, Validator
 from mailwright.webhooks import Poster
 
 MAX_FIELDS = 5000
@@ -40,6 +41,8 @@ class Services:
     tracking_key: TrackingKey
     tracker: Tracker
     lists: ListDirectory
+    validator: Validator
+    bulk: BulkJobs
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)

@@ -25,6 +25,7 @@ from mailwright.api import (
     suppressions,
     templates,
     tracking,
+    validation,
     webhooks,
 )
 from mailwright.api.context import services
@@ -97,6 +98,7 @@ ROUTES = [
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
     *stats.ROUTES,
     *lists.ROUTES,
+    *validation.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -123,6 +125,20 @@ TRACKING_OK = {
 }
 
 
+# Bulk validation results download as files.
+_RESULTS = "/mailwright/v1/address/validate/bulk/{list_id}/results"
+FILES_OK = {
+    _RESULTS + ".csv": {
+        "description": "One CSV row per address",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+    _RESULTS + ".json": {
+        "description": "A JSON array of validation answers",
+        "content": {"application/json": {"schema": {"type": "array"}}},
+    },
+}
+
+
 def _operation(route: Route, method: str) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
@@ -144,6 +160,8 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         ok = TRACKING_OK[route.path]
         status = "302" if route.path == "/c/{token}" else "200"
         op["responses"] = {status: ok, "404": op["responses"]["404"]}
+    if route.path in FILES_OK:
+        op["responses"]["200"] = FILES_OK[route.path]
     if route.path not in PUBLIC:
         op["security"] = [{"basicAuth": []}]
         op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}

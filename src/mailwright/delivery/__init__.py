@@ -5,6 +5,7 @@ from mailwright.delivery.history import attempts_of
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import MxCache
+from mailwright.delivery.probe import RcptProber
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.transports import (
     CaptureTransport,
@@ -22,6 +23,7 @@ __all__ = [
     "MtaSts",
     "MxCache",
     "Outcome",
+    "RcptProber",
     "Relay",
     "Result",
     "RetrySchedule",

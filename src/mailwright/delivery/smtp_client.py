@@ -642,6 +642,36 @@ class SmtpSession:
         self._needs_rset = not progress.is_reset
         return self._result(progress.error, progress.outcomes(), is_utf8=is_utf8)
 
+    async def probe(self, sender: str, recipients: Sequence[str]) -> AttemptResult:
+        """MAIL and one RCPT per recipient, then RSET: no DATA, so nothing is delivered.
+        Each recipient's outcome carries its RCPT reply (address validation's mailbox probe).
+        """
+        for address in (sender, *recipients):
+            _check_address(address)
+        is_utf8 = not all(address.isascii() for address in (sender, *recipients))
+        refusal = self._refusal(0, is_utf8)
+        if refusal is not None:
+            return self._result(refusal, (), is_utf8=False)
+        timeouts = self._dial.timeouts
+        mail = self._mail_command(sender, 0, b"", is_utf8).replace(" SIZE=0", "")
+        outcomes: list[RecipientOutcome] = []
+        error: Reply | None = None
+        try:
+            error = await self._channel.command(mail, "MAIL FROM", timeouts.mail)
+            if error.is_positive:
+                error = None
+                for recipient in recipients:
+                    reply = await self._channel.command(
+                        f"RCPT TO:<{recipient}>", "RCPT TO", timeouts.rcpt
+                    )
+                    outcomes.append(RecipientOutcome(recipient, reply))
+            await self._expect_rset(await self._channel.command("RSET", "RSET", timeouts.mail))
+        except _Failure as failure:
+            error = failure.reply
+            if failure.is_broken:
+                self._channel.abort()
+        return self._result(error, tuple(outcomes), is_utf8=is_utf8)
+
     async def close(self) -> None:
         await self._channel.quit(self._dial.timeouts.quit)
 

@@ -733,3 +733,92 @@ async def open_times(
         )
         found.extend((r[0], float(r[1])) for r in rows)
     return found
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+async def address_histories(
+    conn: AsyncConnection, addresses: Sequence[str]
+) -> tuple[dict[str, set[str]], dict[str, dict[str, int]]]:
+    """Per address: its bounce/complaint suppressions on any domain, and how many of our
+    delivered/opened/clicked events it has."""
+    sup = schema.suppressions.c
+    kinds: dict[str, set[str]] = {}
+    found = await conn.execute(
+        select(sup.address, sup.kind)
+        .where(sup.address.in_(addresses), sup.kind.in_(("bounces", "complaints")))
+        .distinct()
+    )
+    for address, kind in found:
+        kinds.setdefault(address, set()).add(kind)
+    ev = schema.events.c
+    counts: dict[str, dict[str, int]] = {}
+    rows = await conn.execute(
+        select(ev.recipient, ev.event, func.count())
+        .where(ev.recipient.in_(addresses), ev.event.in_(("delivered", "opened", "clicked")))
+        .group_by(ev.recipient, ev.event)
+    )
+    for recipient, event, count in rows:
+        counts.setdefault(recipient, {})[event] = int(count)
+    return kinds, counts
+
+
+async def insert_validation_job(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """False when a job with that id exists."""
+    jobs = schema.validation_jobs
+    if (await conn.execute(select(jobs.c.id).where(jobs.c.id == values["id"]))).first():
+        return False
+    await conn.execute(insert(jobs), [values])
+    return True
+
+
+async def get_validation_job(conn: AsyncConnection, job_id: str) -> dict[str, Any] | None:
+    jobs = schema.validation_jobs
+    row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def list_validation_jobs(
+    conn: AsyncConnection, *, limit: int, skip: int
+) -> tuple[int, list[dict[str, Any]]]:
+    jobs = schema.validation_jobs
+    total = (await conn.execute(select(func.count()).select_from(jobs))).scalar_one()
+    rows = await conn.execute(
+        select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(skip)
+    )
+    return int(total), [dict(row._mapping) for row in rows]
+
+
+async def delete_validation_job(conn: AsyncConnection, job_id: str) -> bool:
+    jobs = schema.validation_jobs
+    return (await conn.execute(delete(jobs).where(jobs.c.id == job_id))).rowcount > 0
+
+
+async def claim_validation_job(
+    conn: AsyncConnection, *, now: float, stale_before: float
+) -> dict[str, Any] | None:
+    """Take the oldest created job, or one whose worker stopped reporting progress."""
+    jobs = schema.validation_jobs
+    waiting = or_(
+        jobs.c.status == "created",
+        (jobs.c.status == "processing") & (jobs.c.updated_at < stale_before),
+    )
+    row = (
+        await conn.execute(select(jobs).where(waiting).order_by(jobs.c.created_at).limit(1))
+    ).first()
+    if row is None:
+        return None
+    claimed = await conn.execute(
+        update(jobs)
+        .where(jobs.c.id == row.id, jobs.c.updated_at == row.updated_at, waiting)
+        .values(status="processing", updated_at=now, records_processed=0)
+    )
+    return dict(row._mapping) if claimed.rowcount == 1 else None
+
+
+async def update_validation_job(conn: AsyncConnection, job_id: str, values: dict[str, Any]) -> bool:
+    """False when the job was deleted meanwhile (cancelled)."""
+    jobs = schema.validation_jobs
+    done = await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+    return done.rowcount > 0

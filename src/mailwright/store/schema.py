@@ -351,3 +351,19 @@ list_members = Table(
     Column("created_at", Double, nullable=False),
     Index("ix_list_members_subscribed", "list_id", "subscribed", "address"),
 )
+
+# Bulk address validation jobs (``/v4/address/validate/bulk/{id}``); the uploaded list and the
+# results are files in the data directory, this row holds status and progress.
+validation_jobs = Table(
+    "validation_jobs",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the list name the client chose
+    Column("status", String(16), nullable=False),  # created | processing | completed | failed
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),  # progress heartbeat; stale = worker died
+    Column("quantity", Integer, nullable=False),
+    Column("records_processed", Integer, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON {"result": {...}, "risk": {...}}
+    Column("error", Text, nullable=True),
+    Index("ix_validation_jobs_status", "status", "updated_at"),
+)

@@ -1,0 +1,162 @@
+"""Mailgun's address validation: ``GET``/``POST /v4/address/validate`` and the bulk jobs
+``/v4/address/validate/bulk[/{list_id}]``, whose results download from our own extension paths
+(``/mailwright/v1/address/validate/bulk/{list_id}/results.csv|json``) with the API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from mailwright.api.context import (
+    int_param,
+    json_response,
+    path_param,
+    principal,
+    read_form,
+    services,
+)
+from mailwright.errors import InvalidInput, NotFound
+from mailwright.validation import MAX_INPUT, job_summary_fields
+
+BULK = "/v4/address/validate/bulk"
+DOWNLOAD = "/mailwright/v1/address/validate/bulk/{list_id}"
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def _provider_lookup(value: str | None) -> bool:
+    if value is None or value == "":
+        return True
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InvalidInput("'provider_lookup' must be true or false", field="provider_lookup")
+
+
+def _address(value: str | None) -> str:
+    if value is None or value == "":
+        raise InvalidInput("'address' parameter is missing", field="address")
+    if len(value) > MAX_INPUT:
+        raise InvalidInput(f"'address' is longer than {MAX_INPUT} characters", field="address")
+    return value
+
+
+async def validate_get(request: Request) -> Response:
+    """Validate one address: `address` (required), `provider_lookup` (true/false, default true:
+    probe the mailbox when probing is enabled)."""
+    (await principal(request)).require_account()
+    params = request.query_params
+    address = _address(params.get("address"))
+    lookup = _provider_lookup(params.get("provider_lookup"))
+    return json_response(
+        await services(request).validator.validate(address, provider_lookup=lookup)
+    )
+
+
+async def validate_post(request: Request) -> Response:
+    """Validate one address given as form field `address` (and optional `provider_lookup`)."""
+    (await principal(request)).require_account()
+    form = await read_form(request)
+    address = _address(form.get("address"))
+    lookup = _provider_lookup(
+        form.get("provider_lookup", request.query_params.get("provider_lookup"))
+    )
+    return json_response(
+        await services(request).validator.validate(address, provider_lookup=lookup)
+    )
+
+
+def _job_json(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+    body = job_summary_fields(row)
+    base = services(request).public_url.rstrip("/") + DOWNLOAD.format(list_id=row["id"])
+    completed = row["status"] == "completed"
+    body["download_url"] = (
+        {"csv": f"{base}/results.csv", "json": f"{base}/results.json"} if completed else None
+    )
+    return body
+
+
+async def bulk_create(request: Request) -> Response:
+    """Submit a bulk validation job: multipart `file`, a CSV with an `email` column."""
+    (await principal(request)).require_account(write=True)
+    list_id = path_param(request, "list_id")
+    form = await read_form(request)
+    upload = next((u for u in form.uploads if u.field == "file"), None)
+    if upload is None:
+        raise InvalidInput(
+            "'file' is missing: upload a CSV file with an 'email' column", field="file"
+        )
+    await services(request).bulk.submit(list_id, upload.data)
+    services(request).on_accepted()
+    return json_response({"id": list_id, "message": "The validation job was submitted."})
+
+
+async def bulk_get(request: Request) -> Response:
+    """A bulk validation job: status, progress, summary and result download links."""
+    (await principal(request)).require_account()
+    row = await services(request).bulk.get(path_param(request, "list_id"))
+    return json_response(_job_json(request, row))
+
+
+async def bulk_list(request: Request) -> Response:
+    """Bulk validation jobs, newest first: `limit` (1-1000, default 500), `skip`."""
+    (await principal(request)).require_account()
+    limit = int_param(request, "limit", 500, low=1, high=1000)
+    skip = int_param(request, "skip", 0, low=0, high=10**9)
+    total, rows = await services(request).bulk.list(limit=limit, skip=skip)
+    base = str(request.url.replace(query=""))
+    paging = {
+        "first": f"{base}?limit={limit}&skip=0",
+        "last": f"{base}?limit={limit}&skip={max(total - limit, 0)}",
+        "next": f"{base}?limit={limit}&skip={skip + limit}",
+        "previous": f"{base}?limit={limit}&skip={max(skip - limit, 0)}",
+    }
+    jobs = [_job_json(request, row) for row in rows]
+    return json_response({"jobs": jobs, "total": total, "paging": paging})
+
+
+async def bulk_delete(request: Request) -> Response:
+    """Cancel a bulk validation job and delete its upload and results."""
+    (await principal(request)).require_account(write=True)
+    list_id = path_param(request, "list_id")
+    await services(request).bulk.delete(list_id)
+    return json_response({"message": "Validation job canceled."})
+
+
+async def _download(request: Request, suffix: str, media_type: str) -> Response:
+    (await principal(request)).require_account()
+    bulk = services(request).bulk
+    list_id = path_param(request, "list_id")
+    row = await bulk.get(list_id)
+    if row["status"] != "completed":
+        raise NotFound(f"validation job {list_id} has no results yet")
+    return FileResponse(
+        bulk.path(list_id, suffix), media_type=media_type, filename=f"{list_id}.{suffix}"
+    )
+
+
+async def download_csv(request: Request) -> Response:
+    """The results of a completed bulk validation job as CSV (one row per address)."""
+    return await _download(request, "csv", "text/csv")
+
+
+async def download_json(request: Request) -> Response:
+    """The results of a completed bulk validation job as a JSON array of v4 answers."""
+    return await _download(request, "json", "application/json")
+
+
+ROUTES = [
+    Route("/v4/address/validate", validate_get, methods=["GET"]),
+    Route("/v4/address/validate", validate_post, methods=["POST"]),
+    Route(BULK, bulk_list, methods=["GET"]),
+    Route(BULK + "/{list_id}", bulk_create, methods=["POST"]),
+    Route(BULK + "/{list_id}", bulk_get, methods=["GET"]),
+    Route(BULK + "/{list_id}", bulk_delete, methods=["DELETE"]),
+    Route(DOWNLOAD + "/results.csv", download_csv, methods=["GET"]),
+    Route(DOWNLOAD + "/results.json", download_json, methods=["GET"]),
+]

@@ -1,0 +1,35 @@
+"""Address validation (Mailgun v4): syntax, provider grammar, DNS, SMTP probe, risk signals."""
+
+from mailwright.validation.bulk import BulkJobs, BulkWorker, job_summary_fields
+from mailwright.validation.grammar import GRAMMARS, Grammar, check
+from mailwright.validation.service import (
+    Prober,
+    Validator,
+    ValidatorConfig,
+    engagement_from,
+    mailbox_from,
+)
+from mailwright.validation.syntax import MAX_INPUT, Address, SyntaxProblem, parse
+from mailwright.validation.verdict import Domain, Facts, Mailbox, decide
+
+__all__ = [
+    "GRAMMARS",
+    "MAX_INPUT",
+    "Address",
+    "BulkJobs",
+    "BulkWorker",
+    "Domain",
+    "Facts",
+    "Grammar",
+    "Mailbox",
+    "Prober",
+    "SyntaxProblem",
+    "Validator",
+    "ValidatorConfig",
+    "check",
+    "decide",
+    "engagement_from",
+    "job_summary_fields",
+    "mailbox_from",
+    "parse",
+]

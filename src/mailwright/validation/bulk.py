@@ -1,0 +1,296 @@
+"""Bulk validation jobs (Mailgun's ``/v4/address/validate/bulk/{list_id}``) and their worker.
+
+A job is a CSV upload with an ``email`` column. ``BulkJobs.submit`` checks the header, counts
+the rows and stores the file under the data directory; the row in ``validation_jobs`` holds the
+status (created -> processing -> completed | failed) and progress. ``BulkWorker`` (worker role)
+claims one job at a time and streams it: ``BATCH`` rows are read, validated ``CONCURRENCY`` at a
+time (one history query per group), appended to the CSV and JSON result files and counted, so
+memory stays bounded whatever the list size. A job whose worker stopped reporting for
+``STALE_AFTER`` seconds is claimed again and restarts from the top; a deleted job is noticed at
+the next progress report and abandoned. With the SMTP probe on, the per-host probe limit
+answers ``unknown`` for the addresses it holds back (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.errors import InvalidInput, NotFound
+from mailwright.logs import get_logger
+from mailwright.store import Store, queries
+from mailwright.validation.service import Validator
+
+log = get_logger(__name__)
+
+EMAIL_COLUMN = "email"
+BATCH = 500
+CONCURRENCY = 250
+STALE_AFTER = 300.0
+RESULTS = ("deliverable", "undeliverable", "do_not_send", "catch_all", "unknown")
+RISKS = ("high", "medium", "low", "unknown")
+CSV_FIELDS = (
+    "address",
+    "result",
+    "risk",
+    "reason",
+    "is_disposable_address",
+    "is_role_address",
+    "did_you_mean",
+    "root_address",
+)
+_LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+
+
+def empty_summary() -> dict[str, dict[str, int]]:
+    return {"result": dict.fromkeys(RESULTS, 0), "risk": dict.fromkeys(RISKS, 0)}
+
+
+def job_summary_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The job as Mailgun shows it, without the download links (they depend on the URL)."""
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "created_at": int(row["created_at"]),
+        "quantity": row["quantity"],
+        "records_processed": row["records_processed"],
+        "summary": json.loads(row["summary"]),
+        **({"failed_reason": row["error"]} if row["error"] else {}),
+    }
+
+
+def check_list_id(list_id: str) -> str:
+    if not _LIST_ID.fullmatch(list_id) or ".." in list_id:
+        raise InvalidInput(
+            "list id must be 1-128 letters, digits, '.', '_', '-' or '@'", field="list_id"
+        )
+    return list_id
+
+
+def email_column(header: list[str]) -> int:
+    for index, name in enumerate(header):
+        if name.strip().lower() == EMAIL_COLUMN:
+            return index
+    raise InvalidInput("the CSV file has no 'email' column", field="file")
+
+
+def _count_rows(text: str) -> int:
+    reader = csv.reader(io.StringIO(text))
+    column = email_column(next(reader, []))
+    return sum(1 for row in reader if len(row) > column and row[column].strip())
+
+
+class BulkJobs:
+    def __init__(self, store: Store, directory: Path, clock: Callable[[], float]) -> None:
+        self._store = store
+        self.directory = directory
+        self._clock = clock
+
+    def path(self, job_id: str, suffix: str) -> Path:
+        return self.directory / f"{check_list_id(job_id)}.{suffix}"
+
+    async def submit(self, job_id: str, data: bytes) -> None:
+        check_list_id(job_id)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput("the CSV file is not UTF-8", field="file") from None
+        quantity = await asyncio.to_thread(_count_rows, text)
+        now = self._clock()
+        await asyncio.to_thread(self._write_upload, job_id, text)
+        values = {
+            "id": job_id,
+            "status": "created",
+            "created_at": now,
+            "updated_at": now,
+            "quantity": quantity,
+            "records_processed": 0,
+            "summary": json.dumps(empty_summary()),
+            "error": None,
+        }
+
+        async def insert(conn: AsyncConnection) -> bool:
+            return await queries.insert_validation_job(conn, values)
+
+        if not await self._store.write(insert):
+            raise InvalidInput(f"validation job {job_id} already exists", field="list_id")
+
+    def _write_upload(self, job_id: str, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path(job_id, "upload.csv").write_text(text, encoding="utf-8")
+
+    async def get(self, job_id: str) -> dict[str, Any]:
+        async with self._store.read() as conn:
+            row = await queries.get_validation_job(conn, check_list_id(job_id))
+        if row is None:
+            raise NotFound(f"validation job {job_id} not found")
+        return row
+
+    async def list(self, *, limit: int, skip: int) -> tuple[int, list[dict[str, Any]]]:
+        async with self._store.read() as conn:
+            return await queries.list_validation_jobs(conn, limit=limit, skip=skip)
+
+    async def delete(self, job_id: str) -> None:
+        async def remove(conn: AsyncConnection) -> bool:
+            return await queries.delete_validation_job(conn, check_list_id(job_id))
+
+        if not await self._store.write(remove):
+            raise NotFound(f"validation job {job_id} not found")
+        await asyncio.to_thread(self.remove_files, job_id)
+
+    def remove_files(self, job_id: str) -> None:
+        for suffix in ("upload.csv", "csv", "json"):
+            self.path(job_id, suffix).unlink(missing_ok=True)
+
+    async def claim(self) -> dict[str, Any] | None:
+        now = self._clock()
+
+        async def claim(conn: AsyncConnection) -> dict[str, Any] | None:
+            return await queries.claim_validation_job(conn, now=now, stale_before=now - STALE_AFTER)
+
+        return await self._store.write(claim)
+
+    async def report(self, job_id: str, values: dict[str, Any]) -> bool:
+        values = {**values, "updated_at": self._clock()}
+
+        async def update(conn: AsyncConnection) -> bool:
+            return await queries.update_validation_job(conn, job_id, values)
+
+        return await self._store.write(update)
+
+
+def _addresses(path: Path) -> Iterator[list[str]]:
+    """The upload's addresses in batches of ``BATCH`` (one file read at a time)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        column = email_column(next(reader, []))
+        batch: list[str] = []
+        for row in reader:
+            if len(row) > column and row[column].strip():
+                batch.append(row[column].strip())
+                if len(batch) == BATCH:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+
+def csv_row(body: dict[str, Any]) -> list[str]:
+    return [
+        body["address"],
+        body["result"],
+        body["risk"],
+        ";".join(body["reason"]),
+        str(body["is_disposable_address"]).lower(),
+        str(body["is_role_address"]).lower(),
+        body["did_you_mean"] or "",
+        body["root_address"] or "",
+    ]
+
+
+class _Output:
+    """The two result files, appended one batch at a time."""
+
+    def __init__(self, jobs: BulkJobs, job_id: str) -> None:
+        self._csv = jobs.path(job_id, "csv")
+        self._json = jobs.path(job_id, "json")
+        self._rows = 0
+        with self._csv.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerow(CSV_FIELDS)
+        self._json.write_text("[", encoding="utf-8")
+
+    def append(self, bodies: list[dict[str, Any]]) -> None:
+        with self._csv.open("a", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(csv_row(b) for b in bodies)
+        with self._json.open("a", encoding="utf-8") as f:
+            for body in bodies:
+                f.write(("\n" if self._rows == 0 else ",\n") + json.dumps(body))
+                self._rows += 1
+
+    def close(self) -> None:
+        with self._json.open("a", encoding="utf-8") as f:
+            f.write("\n]\n")
+
+
+class BulkWorker:
+    """Claims and processes bulk jobs one at a time; polls every ``poll`` seconds."""
+
+    def __init__(self, jobs: BulkJobs, validator: Validator, *, poll: float = 1.0) -> None:
+        self._jobs = jobs
+        self._validator = validator
+        self._poll = poll
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("validation_job_loop_failed")
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                self._wake.clear()
+
+    async def run_once(self) -> bool:
+        """Claim and finish one job; False when there was none."""
+        job = await self._jobs.claim()
+        if job is None:
+            return False
+        job_id = job["id"]
+        try:
+            await self._process(job_id)
+        except (OSError, ValueError, csv.Error, InvalidInput) as exc:
+            log.warning("validation_job_failed", job_id=job_id, error=str(exc))
+            await self._jobs.report(job_id, {"status": "failed", "error": str(exc)})
+        return True
+
+    async def _process(self, job_id: str) -> None:
+        output = await asyncio.to_thread(_Output, self._jobs, job_id)
+        summary = empty_summary()
+        processed = 0
+        batches = _addresses(self._jobs.path(job_id, "upload.csv"))
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            bodies = await self._validate(batch)
+            await asyncio.to_thread(output.append, bodies)
+            for body in bodies:
+                summary["result"][body["result"]] += 1
+                summary["risk"][body["risk"]] += 1
+            processed += len(bodies)
+            progress = {"records_processed": processed, "summary": json.dumps(summary)}
+            if not await self._jobs.report(job_id, progress):
+                log.info("validation_job_cancelled", job_id=job_id)
+                await asyncio.to_thread(self._jobs.remove_files, job_id)
+                return
+        await asyncio.to_thread(output.close)
+        await self._jobs.report(job_id, {"status": "completed"})
+        log.info("validation_job_completed", job_id=job_id, records=processed)
+
+    async def _validate(self, batch: list[str]) -> list[dict[str, Any]]:
+        bodies: list[dict[str, Any]] = []
+        for start in range(0, len(batch), CONCURRENCY):
+            bodies.extend(await self._validator.validate_many(batch[start : start + CONCURRENCY]))
+        return bodies

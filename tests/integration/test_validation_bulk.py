@@ -1,0 +1,186 @@
+"""Bulk validation jobs through the API on both stores, processed by the worker-role runtime."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailwright.app import Runtime, build_runtime, first_start
+from mailwright.config import Settings
+from mailwright.resolver import Resolver
+from mailwright.store import Store
+from mailwright.validation import BulkJobs, BulkWorker, Validator
+from tests.support.dns import LoopbackDNS
+from tests.support.wait import wait_until
+
+API_KEY = "key-bulk-test"
+BULK = "/v4/address/validate/bulk"
+ZONE = """
+example.com. 300 IN MX 10 mx.example.com.
+gmail.com. 300 IN MX 5 mx.example.com.
+nullmx.com. 300 IN MX 0 .
+"""
+UPLOAD = (
+    "name,email\n"
+    "Alice,alice@example.com\n"
+    "Bad,not-an-address\n"
+    "Gmail,John.Smith+x@gmail.com\n"
+    "Null,a@nullmx.com\n"
+    "Empty,\n"
+    'Quoted,"""odd, but fine""@example.com"\n'
+)
+
+
+@pytest.fixture
+def dns() -> Iterator[LoopbackDNS]:
+    with LoopbackDNS(ZONE) as server:
+        yield server
+
+
+@pytest.fixture
+async def runtime(
+    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS
+) -> AsyncIterator[Runtime]:
+    settings = Settings.from_env(
+        environ={
+            "MAILWRIGHT_DATA_DIR": str(tmp_path),
+            "MAILWRIGHT_DATABASE_URL": database_url,
+            "MAILWRIGHT_API_KEY": API_KEY,
+            "MAILWRIGHT_PUBLIC_URL": "http://testserver",
+            "MAILWRIGHT_DNS_SERVER": dns.nameserver,
+        }
+    )
+    runtime = build_runtime(settings, frozenset({"api", "worker"}), store=store)
+    await first_start(settings, store)
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+    ) as http:
+        yield http
+
+
+async def _completed(client: httpx.AsyncClient, list_id: str) -> dict[str, object]:
+    async def done() -> dict[str, object] | None:
+        body: dict[str, object] = (await client.get(f"{BULK}/{list_id}")).json()
+        return body if body["status"] == "completed" else None
+
+    found: dict[str, object] = await wait_until(done, within=20)
+    return found
+
+
+async def test_bulk_job_lifecycle(client: httpx.AsyncClient) -> None:
+    files = {"file": ("list.csv", UPLOAD.encode(), "text/csv")}
+    submitted = await client.post(f"{BULK}/my_list", files=files)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json() == {"id": "my_list", "message": "The validation job was submitted."}
+
+    job = await _completed(client, "my_list")
+    assert job["quantity"] == 5
+    assert job["records_processed"] == 5
+    assert job["summary"] == {
+        "result": {
+            "deliverable": 3,
+            "undeliverable": 2,
+            "do_not_send": 0,
+            "catch_all": 0,
+            "unknown": 0,
+        },
+        "risk": {"high": 2, "medium": 0, "low": 3, "unknown": 0},
+    }
+    links = job["download_url"]
+    assert isinstance(links, dict)
+    assert links["csv"].startswith("http://testserver/mailwright/v1/address/validate/bulk/")
+
+    as_csv = await client.get(links["csv"])
+    assert as_csv.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["address"] for r in rows] == [
+        "alice@example.com",
+        "not-an-address",
+        "John.Smith+x@gmail.com",
+        "a@nullmx.com",
+        '"odd, but fine"@example.com',
+    ]
+    assert rows[1]["reason"] == "failed syntax check"
+    assert rows[2]["root_address"] == "johnsmith@gmail.com"
+    assert rows[3]["reason"] == "no_mx"
+    as_json = (await client.get(links["json"])).json()
+    assert [b["result"] for b in as_json] == [r["result"] for r in rows]
+
+    listing = (await client.get(BULK)).json()
+    assert listing["total"] == 1
+    assert [j["id"] for j in listing["jobs"]] == ["my_list"]
+
+    again = await client.post(f"{BULK}/my_list", files=files)
+    assert again.status_code == 400
+
+    deleted = await client.delete(f"{BULK}/my_list")
+    assert deleted.status_code == 200
+    assert (await client.get(f"{BULK}/my_list")).status_code == 404
+    assert (await client.get(links["csv"])).status_code == 404
+    assert (await client.delete(f"{BULK}/my_list")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("files", "field"),
+    [
+        (None, "file"),
+        ({"file": ("l.csv", b"name,address\nA,a@example.com\n", "text/csv")}, "email"),
+        ({"file": ("l.csv", b"email\n\xff\xfe\n", "text/csv")}, "UTF-8"),
+    ],
+)
+async def test_bulk_bad_uploads_are_400s(
+    client: httpx.AsyncClient, files: dict[str, tuple[str, bytes, str]] | None, field: str
+) -> None:
+    data = None if files else {"x": "y"}
+    response = await client.post(f"{BULK}/bad", files=files, data=data)
+    assert response.status_code == 400
+    assert field in response.json()["message"]
+
+
+async def test_bulk_bad_list_id_and_missing_job(client: httpx.AsyncClient) -> None:
+    files = {"file": ("l.csv", b"email\na@example.com\n", "text/csv")}
+    response = await client.post(f"{BULK}/bad$id", files=files)
+    assert response.status_code == 400
+    assert "list id" in response.json()["message"]
+    assert (await client.get(f"{BULK}/nope")).status_code == 404
+
+
+async def test_worker_streams_a_large_job(tmp_path: Path, store: Store, dns: LoopbackDNS) -> None:
+    """2,000 rows: four batches, results in both files, nothing left to claim."""
+    resolver = Resolver(dns.address, timeout=2.0)
+    now = [1000.0]
+    jobs = BulkJobs(store, tmp_path / "v", lambda: now[0])
+    rows = "".join(f"user{i}@example.com\n" for i in range(2000))
+    await jobs.submit("big", ("email\n" + rows).encode())
+    worker = BulkWorker(jobs, Validator(store, resolver, lambda: now[0]))
+    assert await worker.run_once() is True
+    job = await jobs.get("big")
+    assert (job["status"], job["records_processed"]) == ("completed", 2000)
+    assert json.loads(job["summary"])["result"]["deliverable"] == 2000
+    assert await worker.run_once() is False
+    with jobs.path("big", "json").open() as f:
+        assert len(json.load(f)) == 2000
+
+
+async def test_a_stale_job_is_claimed_again(tmp_path: Path, store: Store) -> None:
+    now = [1000.0]
+    jobs = BulkJobs(store, tmp_path / "v", lambda: now[0])
+    await jobs.submit("stale", b"email\na@example.com\n")
+    assert (await jobs.claim() or {})["id"] == "stale"
+    assert await jobs.claim() is None  # another worker is on it
+    now[0] += 301  # that worker stopped reporting progress
+    assert (await jobs.claim() or {})["id"] == "stale"
