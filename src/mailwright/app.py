@@ -82,6 +82,9 @@ def build_services(settings: Settings, store: Store) -> Services:
         lists=ListDirectory(store, time.monotonic),
         validator=build_validator(settings, store, resolver),
         bulk=BulkJobs(store, settings.data_dir / "validation", time.time),
+        previews=BulkJobs(
+            store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
+        ),
     )
 
 
@@ -113,6 +116,7 @@ class Runtime:
     worker: DeliveryWorker | None = None
     webhook_worker: WebhookWorker | None = None
     bulk_worker: BulkWorker | None = None
+    preview_worker: BulkWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -142,6 +146,8 @@ class Runtime:
             self.webhook_worker.start()
             self.bulk_worker = BulkWorker(self.services.bulk, self.services.validator)
             self.bulk_worker.start()
+            self.preview_worker = BulkWorker(self.services.previews, self.services.validator)
+            self.preview_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
 
     def kick(self) -> None:
@@ -152,6 +158,8 @@ class Runtime:
             self.webhook_worker.kick()
         if self.bulk_worker is not None:
             self.bulk_worker.kick()
+        if self.preview_worker is not None:
+            self.preview_worker.kick()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -164,6 +172,8 @@ class Runtime:
             await self.webhook_worker.stop()
         if self.bulk_worker is not None:
             await self.bulk_worker.stop()
+        if self.preview_worker is not None:
+            await self.preview_worker.stop()
         await self.services.webhook_poster.close()
         await self.store.close()
 

@@ -1,4 +1,5 @@
-"""Bulk validation jobs through the API on both stores, processed by the worker-role runtime."""
+"""Bulk validation jobs and previews through the API on both stores, processed by the
+worker-role runtime."""
 
 from __future__ import annotations
 
@@ -184,3 +185,82 @@ async def test_a_stale_job_is_claimed_again(tmp_path: Path, store: Store) -> Non
     assert await jobs.claim() is None  # another worker is on it
     now[0] += 301  # that worker stopped reporting progress
     assert (await jobs.claim() or {})["id"] == "stale"
+
+
+# Previews (`/v4/address/validate/preview`): a summary of the first 1,000 addresses.
+
+PREVIEW = "/v4/address/validate/preview"
+
+
+async def _complete(client: httpx.AsyncClient, list_id: str) -> dict[str, object]:
+    async def done() -> dict[str, object] | None:
+        body: dict[str, object] = (await client.get(f"{PREVIEW}/{list_id}")).json()["preview"]
+        return body if body["status"] == "preview_complete" else None
+
+    found: dict[str, object] = await wait_until(done, within=20)
+    return found
+
+
+async def test_preview_lifecycle(client: httpx.AsyncClient) -> None:
+    files = {"file": ("list.csv", UPLOAD.encode(), "text/csv")}
+    submitted = await client.post(f"{PREVIEW}/my_list", files=files)
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json() == {"id": "my_list", "message": "The bulk preview was submitted."}
+
+    preview = await _complete(client, "my_list")
+    assert preview["id"] == "my_list"
+    assert preview["valid"] is True
+    assert preview["quantity"] == 5
+    assert isinstance(preview["created_at"], int)
+    assert preview["summary"] == {
+        "result": {
+            "deliverable": 3,
+            "undeliverable": 2,
+            "do_not_send": 0,
+            "catch_all": 0,
+            "unknown": 0,
+        },
+        "risk": {"high": 2, "medium": 0, "low": 3, "unknown": 0},
+    }
+    assert "records_processed" not in preview
+    assert "download_url" not in preview
+
+    # previews and bulk jobs are separate namespaces
+    assert (await client.get(f"{BULK}/my_list")).status_code == 404
+    listing = (await client.get(PREVIEW)).json()
+    assert [p["id"] for p in listing["previews"]] == ["my_list"]
+    assert (await client.post(f"{PREVIEW}/my_list", files=files)).status_code == 400
+
+    deleted = await client.delete(f"{PREVIEW}/my_list")
+    assert deleted.status_code == 204
+    assert (await client.get(f"{PREVIEW}/my_list")).status_code == 404
+    assert (await client.delete(f"{PREVIEW}/my_list")).status_code == 404
+    assert (await client.get(PREVIEW)).json() == {"previews": []}
+
+
+async def test_preview_validates_a_sample_of_1000(client: httpx.AsyncClient) -> None:
+    rows = "".join(f"user{i}@example.com\n" for i in range(1200))
+    files = {"file": ("big.csv", ("email\n" + rows).encode(), "text/csv")}
+    assert (await client.post(f"{PREVIEW}/big", files=files)).status_code == 202
+    preview = await _complete(client, "big")
+    assert preview["quantity"] == 1200
+    summary = preview["summary"]
+    assert isinstance(summary, dict)
+    assert sum(summary["result"].values()) == 1000
+    assert summary["result"]["deliverable"] == 1000
+
+
+async def test_preview_errors(client: httpx.AsyncClient) -> None:
+    missing = await client.post(f"{PREVIEW}/bad", data={"x": "y"})
+    assert missing.status_code == 400
+    assert "file" in missing.json()["message"]
+    no_column = {"file": ("l.csv", b"name,address\nA,a@example.com\n", "text/csv")}
+    response = await client.post(f"{PREVIEW}/bad", files=no_column)
+    assert response.status_code == 400
+    assert "email" in response.json()["message"]
+    bad_id = {"file": ("l.csv", b"email\na@example.com\n", "text/csv")}
+    response = await client.post(f"{PREVIEW}/bad$id", files=bad_id)
+    assert response.status_code == 400
+    assert "list id" in response.json()["message"]
+    assert (await client.get(f"{PREVIEW}/nope")).status_code == 404
+    assert (await client.delete(f"{PREVIEW}/nope")).status_code == 404

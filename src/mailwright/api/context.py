@@ -43,6 +43,7 @@ class Services:
     lists: ListDirectory
     validator: Validator
     bulk: BulkJobs
+    previews: BulkJobs
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)

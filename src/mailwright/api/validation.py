@@ -1,5 +1,6 @@
 """Mailgun's address validation: ``GET``/``POST /v4/address/validate`` and the bulk jobs
-``/v4/address/validate/bulk[/{list_id}]``, whose results download from our own extension paths
+``/v4/address/validate/bulk[/{list_id}]`` (and their summary-only previews,
+``/v4/address/validate/preview[/{list_id}]``), whose results download from our own extension paths
 (``/mailwright/v1/address/validate/bulk/{list_id}/results.csv|json``) with the API key."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mailwright.errors import InvalidInput, NotFound
 from mailwright.validation import MAX_INPUT, job_summary_fields
 
 BULK = "/v4/address/validate/bulk"
+PREVIEW = "/v4/address/validate/preview"
 DOWNLOAD = "/mailwright/v1/address/validate/bulk/{list_id}"
 
 _TRUE = {"true", "yes", "1", "on"}
@@ -81,17 +83,21 @@ def _job_json(request: Request, row: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-async def bulk_create(request: Request) -> Response:
-    """Submit a bulk validation job: multipart `file`, a CSV with an `email` column."""
-    (await principal(request)).require_account(write=True)
-    list_id = path_param(request, "list_id")
+async def _upload(request: Request) -> bytes:
     form = await read_form(request)
     upload = next((u for u in form.uploads if u.field == "file"), None)
     if upload is None:
         raise InvalidInput(
             "'file' is missing: upload a CSV file with an 'email' column", field="file"
         )
-    await services(request).bulk.submit(list_id, upload.data)
+    return upload.data
+
+
+async def bulk_create(request: Request) -> Response:
+    """Submit a bulk validation job: multipart `file`, a CSV with an `email` column."""
+    (await principal(request)).require_account(write=True)
+    list_id = path_param(request, "list_id")
+    await services(request).bulk.submit(list_id, await _upload(request))
     services(request).on_accepted()
     return json_response({"id": list_id, "message": "The validation job was submitted."})
 
@@ -150,6 +156,60 @@ async def download_json(request: Request) -> Response:
     return await _download(request, "json", "application/json")
 
 
+_PREVIEW_STATUS = {
+    "created": "preview_processing",
+    "processing": "preview_processing",
+    "completed": "preview_complete",
+    "failed": "preview_failed",
+}
+
+
+def _preview_json(row: dict[str, Any]) -> dict[str, Any]:
+    fields = job_summary_fields(row)
+    body = {
+        "id": fields["id"],
+        "valid": row["status"] != "failed",
+        "status": _PREVIEW_STATUS[row["status"]],
+        "quantity": fields["quantity"],
+        "created_at": fields["created_at"],
+        "summary": fields["summary"],
+    }
+    if "failed_reason" in fields:
+        body["failed_reason"] = fields["failed_reason"]
+    return body
+
+
+async def preview_create(request: Request) -> Response:
+    """Submit a bulk validation preview: multipart `file`, a CSV with an `email` column; the
+    first 1,000 addresses are validated and only the summary counts are kept."""
+    (await principal(request)).require_account(write=True)
+    list_id = path_param(request, "list_id")
+    await services(request).previews.submit(list_id, await _upload(request))
+    services(request).on_accepted()
+    return json_response({"id": list_id, "message": "The bulk preview was submitted."}, 202)
+
+
+async def preview_get(request: Request) -> Response:
+    """A bulk validation preview: status and the summary counts of its sample."""
+    (await principal(request)).require_account()
+    row = await services(request).previews.get(path_param(request, "list_id"))
+    return json_response({"preview": _preview_json(row)})
+
+
+async def preview_list(request: Request) -> Response:
+    """Bulk validation previews, newest first."""
+    (await principal(request)).require_account()
+    _, rows = await services(request).previews.list(limit=10**6, skip=0)
+    return json_response({"previews": [_preview_json(row) for row in rows]})
+
+
+async def preview_delete(request: Request) -> Response:
+    """Delete a bulk validation preview (cancels it if still running)."""
+    (await principal(request)).require_account(write=True)
+    await services(request).previews.delete(path_param(request, "list_id"))
+    return Response(status_code=204)
+
+
 ROUTES = [
     Route("/v4/address/validate", validate_get, methods=["GET"]),
     Route("/v4/address/validate", validate_post, methods=["POST"]),
@@ -157,6 +217,10 @@ ROUTES = [
     Route(BULK + "/{list_id}", bulk_create, methods=["POST"]),
     Route(BULK + "/{list_id}", bulk_get, methods=["GET"]),
     Route(BULK + "/{list_id}", bulk_delete, methods=["DELETE"]),
+    Route(PREVIEW, preview_list, methods=["GET"]),
+    Route(PREVIEW + "/{list_id}", preview_create, methods=["POST"]),
+    Route(PREVIEW + "/{list_id}", preview_get, methods=["GET"]),
+    Route(PREVIEW + "/{list_id}", preview_delete, methods=["DELETE"]),
     Route(DOWNLOAD + "/results.csv", download_csv, methods=["GET"]),
     Route(DOWNLOAD + "/results.json", download_json, methods=["GET"]),
 ]

@@ -765,42 +765,52 @@ async def address_histories(
 
 
 async def insert_validation_job(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """False when a job with that id exists."""
+    """False when a job of that kind with that id exists."""
     jobs = schema.validation_jobs
-    if (await conn.execute(select(jobs.c.id).where(jobs.c.id == values["id"]))).first():
+    exists = select(jobs.c.id).where(jobs.c.kind == values["kind"], jobs.c.id == values["id"])
+    if (await conn.execute(exists)).first():
         return False
     await conn.execute(insert(jobs), [values])
     return True
 
 
-async def get_validation_job(conn: AsyncConnection, job_id: str) -> dict[str, Any] | None:
+async def get_validation_job(
+    conn: AsyncConnection, kind: str, job_id: str
+) -> dict[str, Any] | None:
     jobs = schema.validation_jobs
-    row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+    row = (await conn.execute(select(jobs).where(jobs.c.kind == kind, jobs.c.id == job_id))).first()
     return None if row is None else dict(row._mapping)
 
 
 async def list_validation_jobs(
-    conn: AsyncConnection, *, limit: int, skip: int
+    conn: AsyncConnection, kind: str, *, limit: int, skip: int
 ) -> tuple[int, list[dict[str, Any]]]:
     jobs = schema.validation_jobs
-    total = (await conn.execute(select(func.count()).select_from(jobs))).scalar_one()
+    total = (
+        await conn.execute(select(func.count()).select_from(jobs).where(jobs.c.kind == kind))
+    ).scalar_one()
     rows = await conn.execute(
-        select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(skip)
+        select(jobs)
+        .where(jobs.c.kind == kind)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id)
+        .limit(limit)
+        .offset(skip)
     )
     return int(total), [dict(row._mapping) for row in rows]
 
 
-async def delete_validation_job(conn: AsyncConnection, job_id: str) -> bool:
+async def delete_validation_job(conn: AsyncConnection, kind: str, job_id: str) -> bool:
     jobs = schema.validation_jobs
-    return (await conn.execute(delete(jobs).where(jobs.c.id == job_id))).rowcount > 0
+    done = await conn.execute(delete(jobs).where(jobs.c.kind == kind, jobs.c.id == job_id))
+    return done.rowcount > 0
 
 
 async def claim_validation_job(
-    conn: AsyncConnection, *, now: float, stale_before: float
+    conn: AsyncConnection, kind: str, *, now: float, stale_before: float
 ) -> dict[str, Any] | None:
     """Take the oldest created job, or one whose worker stopped reporting progress."""
     jobs = schema.validation_jobs
-    waiting = or_(
+    waiting = (jobs.c.kind == kind) & or_(
         jobs.c.status == "created",
         (jobs.c.status == "processing") & (jobs.c.updated_at < stale_before),
     )
@@ -817,8 +827,12 @@ async def claim_validation_job(
     return dict(row._mapping) if claimed.rowcount == 1 else None
 
 
-async def update_validation_job(conn: AsyncConnection, job_id: str, values: dict[str, Any]) -> bool:
+async def update_validation_job(
+    conn: AsyncConnection, kind: str, job_id: str, values: dict[str, Any]
+) -> bool:
     """False when the job was deleted meanwhile (cancelled)."""
     jobs = schema.validation_jobs
-    done = await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+    done = await conn.execute(
+        update(jobs).where(jobs.c.kind == kind, jobs.c.id == job_id).values(**values)
+    )
     return done.rowcount > 0

@@ -157,6 +157,7 @@ events = Table(
     Column("payload", Text, nullable=False),  # the event JSON as the API returns it
     Index("ix_events_domain_time", "domain", "timestamp"),
     Index("ix_events_domain_event_time", "domain", "event", "timestamp"),
+    Index("ix_events_recipient", "recipient"),  # validation's engagement lookup
 )
 
 inbox = Table(
@@ -357,6 +358,7 @@ list_members = Table(
 validation_jobs = Table(
     "validation_jobs",
     metadata,
+    Column("kind", String(16), primary_key=True),  # bulk | preview (separate id namespaces)
     Column("id", String(128), primary_key=True),  # the list name the client chose
     Column("status", String(16), nullable=False),  # created | processing | completed | failed
     Column("created_at", Double, nullable=False),
@@ -365,5 +367,5 @@ validation_jobs = Table(
     Column("records_processed", Integer, nullable=False),
     Column("summary", Text, nullable=False),  # JSON {"result": {...}, "risk": {...}}
     Column("error", Text, nullable=True),
-    Index("ix_validation_jobs_status", "status", "updated_at"),
+    Index("ix_validation_jobs_status", "kind", "status", "updated_at"),
 )

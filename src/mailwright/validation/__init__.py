@@ -1,6 +1,6 @@
 """Address validation (Mailgun v4): syntax, provider grammar, DNS, SMTP probe, risk signals."""
 
-from mailwright.validation.bulk import BulkJobs, BulkWorker, job_summary_fields
+from mailwright.validation.bulk import PREVIEW_SAMPLE, BulkJobs, BulkWorker, job_summary_fields
 from mailwright.validation.grammar import GRAMMARS, Grammar, check
 from mailwright.validation.service import (
     Prober,
@@ -15,6 +15,7 @@ from mailwright.validation.verdict import Domain, Facts, Mailbox, decide
 __all__ = [
     "GRAMMARS",
     "MAX_INPUT",
+    "PREVIEW_SAMPLE",
     "Address",
     "BulkJobs",
     "BulkWorker",

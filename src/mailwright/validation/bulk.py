@@ -9,6 +9,12 @@ memory stays bounded whatever the list size. A job whose worker stopped reportin
 ``STALE_AFTER`` seconds is claimed again and restarts from the top; a deleted job is noticed at
 the next progress report and abandoned. With the SMTP probe on, the per-host probe limit
 answers ``unknown`` for the addresses it holds back (see the README).
+
+Previews (Mailgun's ``/v4/address/validate/preview/{list_id}``) are jobs of kind ``preview`` in
+the same table (their own id namespace), kept by a ``BulkJobs(..., kind="preview")`` and run by
+their own ``BulkWorker``: only the first ``PREVIEW_SAMPLE`` addresses of the upload are
+validated, only the summary counts are kept (no result files), and the upload is deleted once
+the preview completes.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ EMAIL_COLUMN = "email"
 BATCH = 500
 CONCURRENCY = 250
 STALE_AFTER = 300.0
+PREVIEW_SAMPLE = 1000
+KINDS = ("bulk", "preview")
 RESULTS = ("deliverable", "undeliverable", "do_not_send", "catch_all", "unknown")
 RISKS = ("high", "medium", "low", "unknown")
 CSV_FIELDS = (
@@ -90,10 +98,17 @@ def _count_rows(text: str) -> int:
 
 
 class BulkJobs:
-    def __init__(self, store: Store, directory: Path, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, directory: Path, clock: Callable[[], float], *, kind: str = "bulk"
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown validation job kind {kind!r}")
         self._store = store
         self.directory = directory
         self._clock = clock
+        self.kind = kind
+        # a preview validates the first PREVIEW_SAMPLE addresses and keeps only the summary
+        self.sample: int | None = PREVIEW_SAMPLE if kind == "preview" else None
 
     def path(self, job_id: str, suffix: str) -> Path:
         return self.directory / f"{check_list_id(job_id)}.{suffix}"
@@ -108,6 +123,7 @@ class BulkJobs:
         now = self._clock()
         await asyncio.to_thread(self._write_upload, job_id, text)
         values = {
+            "kind": self.kind,
             "id": job_id,
             "status": "created",
             "created_at": now,
@@ -122,7 +138,11 @@ class BulkJobs:
             return await queries.insert_validation_job(conn, values)
 
         if not await self._store.write(insert):
-            raise InvalidInput(f"validation job {job_id} already exists", field="list_id")
+            raise InvalidInput(f"{self._noun} {job_id} already exists", field="list_id")
+
+    @property
+    def _noun(self) -> str:
+        return "validation job" if self.kind == "bulk" else "validation preview"
 
     def _write_upload(self, job_id: str, text: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -130,21 +150,21 @@ class BulkJobs:
 
     async def get(self, job_id: str) -> dict[str, Any]:
         async with self._store.read() as conn:
-            row = await queries.get_validation_job(conn, check_list_id(job_id))
+            row = await queries.get_validation_job(conn, self.kind, check_list_id(job_id))
         if row is None:
-            raise NotFound(f"validation job {job_id} not found")
+            raise NotFound(f"{self._noun} {job_id} not found")
         return row
 
     async def list(self, *, limit: int, skip: int) -> tuple[int, list[dict[str, Any]]]:
         async with self._store.read() as conn:
-            return await queries.list_validation_jobs(conn, limit=limit, skip=skip)
+            return await queries.list_validation_jobs(conn, self.kind, limit=limit, skip=skip)
 
     async def delete(self, job_id: str) -> None:
         async def remove(conn: AsyncConnection) -> bool:
-            return await queries.delete_validation_job(conn, check_list_id(job_id))
+            return await queries.delete_validation_job(conn, self.kind, check_list_id(job_id))
 
         if not await self._store.write(remove):
-            raise NotFound(f"validation job {job_id} not found")
+            raise NotFound(f"{self._noun} {job_id} not found")
         await asyncio.to_thread(self.remove_files, job_id)
 
     def remove_files(self, job_id: str) -> None:
@@ -155,7 +175,9 @@ class BulkJobs:
         now = self._clock()
 
         async def claim(conn: AsyncConnection) -> dict[str, Any] | None:
-            return await queries.claim_validation_job(conn, now=now, stale_before=now - STALE_AFTER)
+            return await queries.claim_validation_job(
+                conn, self.kind, now=now, stale_before=now - STALE_AFTER
+            )
 
         return await self._store.write(claim)
 
@@ -163,7 +185,7 @@ class BulkJobs:
         values = {**values, "updated_at": self._clock()}
 
         async def update(conn: AsyncConnection) -> bool:
-            return await queries.update_validation_job(conn, job_id, values)
+            return await queries.update_validation_job(conn, self.kind, job_id, values)
 
         return await self._store.write(update)
 
@@ -269,13 +291,19 @@ class BulkWorker:
         return True
 
     async def _process(self, job_id: str) -> None:
-        output = await asyncio.to_thread(_Output, self._jobs, job_id)
+        sample = self._jobs.sample
+        output = (
+            None if sample is not None else await asyncio.to_thread(_Output, self._jobs, job_id)
+        )
         summary = empty_summary()
         processed = 0
         batches = _addresses(self._jobs.path(job_id, "upload.csv"))
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+            if sample is not None:
+                batch = batch[: sample - processed]
             bodies = await self._validate(batch)
-            await asyncio.to_thread(output.append, bodies)
+            if output is not None:
+                await asyncio.to_thread(output.append, bodies)
             for body in bodies:
                 summary["result"][body["result"]] += 1
                 summary["risk"][body["risk"]] += 1
@@ -285,7 +313,12 @@ class BulkWorker:
                 log.info("validation_job_cancelled", job_id=job_id)
                 await asyncio.to_thread(self._jobs.remove_files, job_id)
                 return
-        await asyncio.to_thread(output.close)
+            if sample is not None and processed >= sample:
+                break
+        if output is not None:
+            await asyncio.to_thread(output.close)
+        else:  # a preview keeps only its summary
+            await asyncio.to_thread(self._jobs.remove_files, job_id)
         await self._jobs.report(job_id, {"status": "completed"})
         log.info("validation_job_completed", job_id=job_id, records=processed)
 
