@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from mailgun.client import Client
 
 from tests.e2e.conftest import Server
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def poll(probe: Any, *, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not met within {timeout}s (last value: {value!r})")
-        time.sleep(0.05)  # between probes of a deadline-bounded poll
-
-
-def test_stats_total_and_tags_through_the_sdk(server: Server) -> None:
+async def test_stats_total_and_tags_through_the_sdk(server: Server) -> None:
     with Client(auth=("api", server.api_key), api_url=server.base_url) as client:
         for to in ("a@example.com", "b@example.com"):
             sent = client.messages.create(
@@ -39,7 +28,7 @@ def test_stats_total_and_tags_through_the_sdk(server: Server) -> None:
             )
             assert sent.status_code == 200, sent.text
 
-        def delivered() -> dict[str, Any] | None:
+        async def delivered() -> dict[str, Any] | None:
             # The SDK warns that Mailgun deprecated the v3 stats API; it still calls it.
             with pytest.warns(DeprecationWarning, match="Stats API"):
                 response = client.stats_total.get(
@@ -51,7 +40,7 @@ def test_stats_total_and_tags_through_the_sdk(server: Server) -> None:
             done = sum(e["delivered"]["total"] for e in body["stats"]) == 2
             return body if done else None
 
-        body = poll(delivered)
+        body = await wait_until(delivered, within=15)
         assert body["resolution"] == "day"
         assert sum(e["accepted"]["outgoing"] for e in body["stats"]) == 2
 

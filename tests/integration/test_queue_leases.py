@@ -250,7 +250,12 @@ async def test_a_batch_longer_than_the_lease_is_sent_once(
             first = delivery_worker(settings, services, lease=1.0)
             second = delivery_worker(settings, services, lease=1.0)
             first.start()
-            await asyncio.sleep(0.2)  # let the first claim everything
+
+            async def first_holds_everything() -> bool:
+                rows = await deliveries(store)
+                return all(d["claimed_by"] == first.name or d["status"] != "queued" for d in rows)
+
+            await wait_until(first_holds_everything)
             second.start()
             try:
 
@@ -259,7 +264,12 @@ async def test_a_batch_longer_than_the_lease_is_sent_once(
                     return all(d["status"] == "delivered" for d in rows)
 
                 await wait_until(all_delivered)
-                await asyncio.sleep(1.5)  # time for a duplicate to show up, were one on its way
+
+                async def both_idle() -> bool:
+                    # A duplicate would be a second claim still being attempted somewhere.
+                    return first.in_flight == 0 and second.in_flight == 0
+
+                await wait_until(both_idle)
             finally:
                 await first.stop()
                 await second.stop()

@@ -77,6 +77,11 @@ class DeliveryWorker:
         self._to_settle: list[tuple[list[Settled], asyncio.Future[None]]] = []
         self._settler: asyncio.Task[None] | None = None
 
+    @property
+    def name(self) -> str:
+        """What this worker writes in ``claimed_by``."""
+        return self._name
+
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
         self._wake.set()
