@@ -1,10 +1,13 @@
 """Events: the closed vocabulary, ``record`` in the caller's transaction, and Events API queries."""
 
 from mailwright.events.outbox import (
+    FORM_KINDS,
     WebhookCache,
     WebhookKind,
     Webhooks,
     endpoint_of,
+    form_payload,
+    form_row,
     kind_of,
     outbox_rows,
 )
@@ -30,6 +33,7 @@ from mailwright.events.tags import (
 from mailwright.events.types import EventType, LogLevel, Severity
 
 __all__ = [
+    "FORM_KINDS",
     "EventQuery",
     "EventType",
     "LogLevel",
@@ -48,6 +52,8 @@ __all__ = [
     "endpoint_of",
     "event_row",
     "fetch",
+    "form_payload",
+    "form_row",
     "get_tag",
     "kind_of",
     "list_tags",

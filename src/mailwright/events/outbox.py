@@ -9,11 +9,13 @@ query; the API forgets a domain when its webhooks change.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+from mailwright import jsontext
 from mailwright.store import Store, queries
 
 
@@ -130,3 +132,48 @@ class WebhookCache:
             self._known.clear()
         else:
             self._known.pop(domain.lower(), None)
+
+
+# Outbox kinds that POST a multipart form (a route's forward or store notification) instead
+# of a signed JSON event; the payload is ``form_payload``'s JSON and the worker adds the
+# ``timestamp``/``token``/``signature`` fields when it sends.
+FORM_KINDS = frozenset({"route-forward", "route-notify"})
+
+
+def form_payload(
+    fields: Sequence[tuple[str, str]], files: Sequence[tuple[str, str, str, bytes]]
+) -> str:
+    """``{"fields": [[name, value]...], "files": [[name, filename, content_type, base64]...]}``."""
+    return jsontext.dumps(
+        {
+            "fields": [[k, v] for k, v in fields],
+            "files": [
+                [name, filename, ctype, base64.b64encode(data).decode("ascii")]
+                for name, filename, ctype, data in files
+            ],
+        }
+    )
+
+
+def form_row(
+    *, domain: str, kind: str, url: str, event_id: str, payload: str, now: float
+) -> dict[str, Any]:
+    """One queued outbox row that POSTs a form (``FORM_KINDS``) to ``url``."""
+    assert kind in FORM_KINDS
+    return {
+        "event_id": event_id,
+        "domain": domain,
+        "kind": kind,
+        "url": url,
+        "endpoint": endpoint_of(url),
+        "payload": payload,
+        "status": "queued",
+        "due_at": now,
+        "attempts": 0,
+        "claimed_by": None,
+        "claimed_until": None,
+        "created_at": now,
+        "updated_at": now,
+        "last_status": None,
+        "last_error": None,
+    }

@@ -28,8 +28,13 @@ class StoredMessage:
     def recipients(self) -> list[str]:
         return [str(r) for r in jsontext.loads(self.row.recipients)]
 
+    @property
+    def is_inbound(self) -> bool:
+        """Received mail kept by a route's ``store()``: its bytes are stored as they came."""
+        return self.spec.get("kind") == "inbound"
+
     def subject_for(self, recipient: str, member: Mapping[str, Any] | None = None) -> str:
-        if self.spec.get("kind") == "mime":
+        if self.spec.get("kind") in ("mime", "inbound"):
             return self.facts.subject
         return subject_for(self.spec, recipient, member)
 
@@ -41,6 +46,8 @@ class StoredMessage:
         member: Mapping[str, Any] | None = None,
     ) -> bytes:
         """The recipient's final bytes: the same inputs always give the same bytes."""
+        if self.is_inbound:
+            return self.blobs[0]
         return render(
             self.spec,
             self.blobs,

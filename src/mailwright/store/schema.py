@@ -369,3 +369,27 @@ validation_jobs = Table(
     Column("error", Text, nullable=True),
     Index("ix_validation_jobs_status", "kind", "status", "updated_at"),
 )
+
+# Mail received by the inbound MX listener, stored before the 250 and processed afterwards
+# (routes, DSNs, feedback reports). A row is a small queue item with a lease like deliveries.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("received_at", Double, nullable=False),
+    Column("peer", String(64), nullable=False),  # the client's IP address
+    Column("helo", String(255), nullable=False),
+    Column("mail_from", Text, nullable=False),  # "" for the null reverse-path (bounces)
+    Column("recipients", Text, nullable=False),  # JSON list of RCPT TO addresses
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | done | failed
+    Column("due_at", Double, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", Double, nullable=True),
+    Column("updated_at", Double, nullable=False),
+    Column("outcome", Text, nullable=True),  # JSON: what processing did, or the last error
+    Index("ix_inbound_messages_due", "status", "due_at"),
+    Index("ix_inbound_messages_received", "received_at"),
+)

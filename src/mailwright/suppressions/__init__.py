@@ -17,6 +17,7 @@ from mailwright.suppressions.policy import KINDS, Entry, decide
 from mailwright.suppressions.service import (
     Page,
     add_bounce,
+    add_complaint,
     add_entries,
     add_unsubscribe,
     check,
@@ -36,6 +37,7 @@ __all__ = [
     "Page",
     "Texts",
     "add_bounce",
+    "add_complaint",
     "add_entries",
     "add_unsubscribe",
     "check",

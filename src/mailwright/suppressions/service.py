@@ -18,6 +18,7 @@ from mailwright.store import Store, queries
 from mailwright.suppressions.entries import DEFAULT_CODE, TEXTS
 from mailwright.suppressions.policy import (
     BOUNCES,
+    COMPLAINTS,
     KINDS,
     UNSUBSCRIBES,
     WHITELISTS,
@@ -131,6 +132,12 @@ async def add_unsubscribe(
     entry = Entry(kind=UNSUBSCRIBES, value=address, tags=tuple(tags), created_at=now)
     merged = _merge([entry], [_entry(r) for r in rows])
     await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged])
+
+
+async def add_complaint(conn: AsyncConnection, domain: str, address: str, *, now: float) -> None:
+    """Add (or refresh) a complaint in the caller's transaction: a feedback-loop report."""
+    entry = Entry(kind=COMPLAINTS, value=address.lower(), created_at=now)
+    await queries.upsert_suppressions(conn, [_row(domain.lower(), entry)])
 
 
 async def list_entries(

@@ -45,7 +45,13 @@ class Destination:
 
 
 class Poster(Protocol):
-    async def post(self, url: str, body: bytes, destination: Destination) -> PostResult: ...
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        destination: Destination,
+        content_type: str = "application/json",
+    ) -> PostResult: ...
 
     async def close(self) -> None: ...
 
@@ -129,7 +135,13 @@ class HttpPoster:
             headers={"User-Agent": USER_AGENT},
         )
 
-    async def post(self, url: str, body: bytes, destination: Destination) -> PostResult:
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        destination: Destination,
+        content_type: str = "application/json",
+    ) -> PostResult:
         if destination.refused is not None:
             return PostResult(None, f"refused: {destination.refused}")
         if destination.address is not None:
@@ -140,7 +152,7 @@ class HttpPoster:
         outcome: list[PostResult] = []
         with _map_httpx_errors(outcome, started):
             response = await self._client.post(
-                url, content=body, headers={"Content-Type": "application/json"}
+                url, content=body, headers={"Content-Type": content_type}
             )
             await response.aclose()
             outcome.append(PostResult(response.status_code, None, time.monotonic() - started))

@@ -8,6 +8,7 @@ may reject old timestamps, and dedupe on the token (50 random characters, as Mai
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from typing import TypedDict
@@ -49,3 +50,36 @@ def verify(key: str, signature: Signature, *, now: float, max_age: float = 300.0
 def body(signature: Signature, event_json: str) -> bytes:
     """The POST body; the event JSON goes in as stored, byte for byte as the events API has it."""
     return f'{{"signature":{jsontext.dumps(signature)},"event-data":{event_json}}}'.encode()
+
+
+def _quoted(value: str) -> str:
+    # The HTML living standard's form-data encoding: escape what would end the quoted string.
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+def form_body(signature: Signature, payload_json: str, boundary: str) -> tuple[bytes, str]:
+    """A multipart/form-data POST body for a form payload (``events.form_payload``), with the
+    signature fields appended as Mailgun sends them to route URLs; returns (body, content type)."""
+    payload = jsontext.loads(payload_json)
+    fields = [(str(k), str(v)) for k, v in payload["fields"]]
+    fields += [
+        ("timestamp", signature["timestamp"]),
+        ("token", signature["token"]),
+        ("signature", signature["signature"]),
+    ]
+    out: list[bytes] = []
+    for name, value in fields:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
+        out.append(head.encode() + value.encode("utf-8", "surrogateescape") + b"\r\n")
+    for name, filename, ctype, data in payload["files"]:
+        out.append(
+            (
+                f"--{boundary}\r\nContent-Disposition: form-data; "
+                f'name="{_quoted(str(name))}"; filename="{_quoted(str(filename))}"\r\n'
+                f"Content-Type: {ctype}\r\n\r\n"
+            ).encode()
+            + base64.b64decode(data)
+            + b"\r\n"
+        )
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"

@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwright.events import FORM_KINDS
 from mailwright.logs import get_logger
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
 from mailwright.webhooks.keys import current_key
 from mailwright.webhooks.policy import Decision, Schedule, Verdict, decide
 from mailwright.webhooks.sender import Poster, PostResult, vet
-from mailwright.webhooks.signing import TOKEN_LENGTH, body, sign
+from mailwright.webhooks.signing import TOKEN_LENGTH, body, form_body, sign
 
 log = get_logger(__name__)
 
@@ -188,6 +189,9 @@ class WebhookWorker:
         destination = await vet(
             row["url"], self._resolver, allow_private=self._config.allow_private
         )
+        if row["kind"] in FORM_KINDS:
+            data, content_type = form_body(signature, row["payload"], secrets.token_hex(16))
+            return await self._poster.post(row["url"], data, destination, content_type)
         return await self._poster.post(row["url"], body(signature, row["payload"]), destination)
 
     def _report(self, row: dict[str, Any], result: PostResult, decision: Decision) -> None:
