@@ -3,7 +3,7 @@
 Imports no other package of ours.
 """
 
-from mailwright.store import lists, queries, schema, templates
+from mailwright.store import lists, queries, routes, schema, templates
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
@@ -29,6 +29,7 @@ __all__ = [
     "create_engine",
     "lists",
     "queries",
+    "routes",
     "schema",
     "templates",
 ]

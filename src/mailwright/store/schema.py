@@ -369,3 +369,17 @@ validation_jobs = Table(
     Column("error", Text, nullable=True),
     Index("ix_validation_jobs_status", "kind", "status", "updated_at"),
 )
+
+# Mailgun's inbound routes (``/v3/routes``), account-wide; ``actions`` is a JSON array of the
+# action texts. Evaluated in (priority, created_at) order.
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", String(24), primary_key=True),  # 24 hex characters, as Mailgun's
+    Column("priority", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("expression", Text, nullable=False),
+    Column("actions", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_routes_order", "priority", "created_at"),
+)
