@@ -51,7 +51,12 @@ SUBJECT = [("Subject", "Need HELP now"), ("X-Tag", "blue"), ("X-Tag", "red")]
             SUBJECT,
             {"1": "a", "2": "HELP"},
         ),
-        ('match_recipient(".*@b.c") AND match_header("subject", "nothing")', "a@b.c", SUBJECT, None),
+        (
+            'match_recipient(".*@b.c") AND match_header("subject", "nothing")',
+            "a@b.c",
+            SUBJECT,
+            None,
+        ),
         (r'match_recipient("it\"s@b.c")', 'it"s@b.c', [], {}),
         (r"match_recipient('it\'s@b.c')", "it's@b.c", [], {}),
         ('  match_recipient ( "a@b.c" )  ', "a@b.c", [], {}),
