@@ -248,10 +248,8 @@ def test_first_match_ignores_header_routes() -> None:
         _route("recipient", 1, 'match_recipient(".*@b.c")', "store()"),
         _route("all", 2, "catch_all()", "store()"),
     ]
-    found = first_match(routes, "a@b.c")
-    assert found is not None and found.id == "recipient"
-    other = first_match(routes, "a@elsewhere")
-    assert other is not None and other.id == "all"
+    assert getattr(first_match(routes, "a@b.c"), "id", None) == "recipient"
+    assert getattr(first_match(routes, "a@elsewhere"), "id", None) == "all"
     assert first_match(routes[:2], "a@elsewhere") is None
 
 
