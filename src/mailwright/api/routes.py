@@ -17,6 +17,7 @@ from mailwright.api import (
     attempts,
     domains,
     events,
+    inbound_routes,
     inbox,
     keys,
     lists,
@@ -99,6 +100,7 @@ ROUTES = [
     *stats.ROUTES,
     *lists.ROUTES,
     *validation.ROUTES,
+    *inbound_routes.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -393,3 +393,17 @@ inbound_messages = Table(
     Index("ix_inbound_messages_due", "status", "due_at"),
     Index("ix_inbound_messages_received", "received_at"),
 )
+
+# Mailgun's inbound routes (``/v3/routes``), account-wide; ``actions`` is a JSON array of the
+# action texts. Evaluated in (priority, created_at) order.
+routes = Table(
+    "routes",
+    metadata,
+    Column("id", String(24), primary_key=True),  # 24 hex characters, as Mailgun's
+    Column("priority", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("expression", Text, nullable=False),
+    Column("actions", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_routes_order", "priority", "created_at"),
+)
