@@ -1,0 +1,113 @@
+"""Feedback reports (RFC 5965 ARF, Microsoft JMRP) into :class:`Complaint` records; pure.
+
+An ARF report is ``multipart/report; report-type=feedback-report`` with a human-readable part, a
+``message/feedback-report`` part (Feedback-Type, User-Agent, Version, Original-Mail-From,
+Original-Rcpt-To, Arrival-Date, Source-IP, Reported-Domain, ...) and the original message or its
+headers. Mailbox providers redact freely: the recipient is taken from Original-Rcpt-To, else
+Microsoft's ``X-HmXmrOriginalRecipient`` header on the returned message, else its To.
+
+Microsoft JMRP sends ARF today; older JMRP reports are a plain message carrying the original as
+``message/rfc822`` with ``X-HmXmrOriginalRecipient``, which is read as an ``abuse`` complaint.
+
+:func:`classify_report` is the single entry for anything arriving at a bounce address.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from mailwright.inbound import dsn, reports
+from mailwright.inbound.reports import Bounce, Complaint, ComplaintFormat, OriginalMessage
+
+JMRP_RECIPIENT = "X-HmXmrOriginalRecipient"
+_JMRP_AGENTS = re.compile(r"hotmail|microsoft|jmrp|outlook", re.I)
+_IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
+
+
+def parse_arf(raw: bytes) -> Complaint | None:
+    """The complaint ``raw`` reports, or None when it is no feedback report."""
+    return complaint_from(reports.load(raw))
+
+
+def classify_report(raw: bytes) -> Bounce | Complaint | None:
+    """A complaint, a bounce, or None for mail that is neither (an auto-reply, a reply)."""
+    message = reports.load(raw)
+    return complaint_from(message) or dsn.bounce_from(message)
+
+
+def complaint_from(message: Message) -> Complaint | None:
+    if reports.report_type(message) == "feedback-report" or _feedback_part(message):
+        return _from_arf(message)
+    return _from_jmrp(message)
+
+
+def _feedback_part(message: Message) -> Message | None:
+    if message.get_content_type() != "multipart/report":
+        return None
+    return next(
+        (p for p in reports.parts(message) if p.get_content_type() == "message/feedback-report"),
+        None,
+    )
+
+
+def _from_arf(message: Message) -> Complaint | None:
+    part = _feedback_part(message)
+    blocks = reports.field_blocks(part) if part is not None else []
+    if not blocks:
+        return None
+    fields = blocks[0]
+    original = reports.returned_message(message)
+    rcpt_to = reports.addresses(fields.get_all("Original-Rcpt-To") or [])
+    user_agent = _text(fields.get("User-Agent"))
+    is_jmrp = bool(user_agent and _JMRP_AGENTS.search(user_agent)) or _jmrp_recipient(original)
+    return Complaint(
+        format=ComplaintFormat.JMRP if is_jmrp else ComplaintFormat.ARF,
+        feedback_type=(_text(fields.get("Feedback-Type")) or "abuse").lower(),
+        recipient=next(iter(rcpt_to), None) or _recipient(original),
+        user_agent=user_agent,
+        version=_text(fields.get("Version")),
+        original_mail_from=reports.address(fields.get("Original-Mail-From")),
+        original_rcpt_to=rcpt_to,
+        # Yahoo has written Received-Date (from the ARF draft) in place of Arrival-Date.
+        arrival_date=reports.parse_date(fields.get("Arrival-Date") or fields.get("Received-Date")),
+        source_ip=_text(fields.get("Source-IP")),
+        reported_domains=tuple(
+            d.lower() for d in map(_text, fields.get_all("Reported-Domain") or []) if d
+        ),
+        original=original,
+    )
+
+
+def _from_jmrp(message: Message) -> Complaint | None:
+    original = reports.returned_message(message)
+    if not _jmrp_recipient(original):
+        return None
+    found = _IP.search(reports.decoded(message.get("Subject")) or "")
+    return Complaint(
+        format=ComplaintFormat.JMRP,
+        feedback_type="abuse",
+        recipient=_recipient(original),
+        user_agent=None,
+        version=None,
+        original_mail_from=None,
+        original_rcpt_to=(),
+        arrival_date=reports.parse_date(message.get("Date")),
+        source_ip=found[1] if found else None,
+        reported_domains=(),
+        original=original,
+    )
+
+
+def _jmrp_recipient(original: OriginalMessage | None) -> bool:
+    return original is not None and original.header(JMRP_RECIPIENT) is not None
+
+
+def _recipient(original: OriginalMessage | None) -> str | None:
+    if original is None:
+        return None
+    return reports.address(original.header(JMRP_RECIPIENT)) or next(iter(original.to), None)
+
+
+def _text(value: object) -> str | None:
+    return reports.clean(value) or None if value is not None else None
