@@ -187,15 +187,24 @@ def report_type(message: Message) -> str | None:
 def field_blocks(part: Message) -> list[Message]:
     """The header-like blocks of a ``message/delivery-status`` or ``feedback-report`` body.
 
-    The stdlib parser splits ``message/delivery-status`` into blocks itself and reads other
-    ``message/*`` bodies as one message; ``message/global-delivery-status`` (RFC 6533), a
-    transfer-encoded body, or a ``text/plain`` sent in its place arrive as text.
+    The stdlib parser splits ``message/delivery-status`` into blocks itself, reads any other
+    ``message/*`` body (``message/global-delivery-status``, RFC 6533) as one message whose body
+    holds the later blocks, and leaves a ``text/plain`` sent in its place as text.
     """
     payload = part.get_payload()
-    if isinstance(payload, list):
-        return [block for block in payload if isinstance(block, Message) and len(block)]
-    body = part.get_payload(decode=True)
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(payload)
+    if not isinstance(payload, list):
+        body = part.get_payload(decode=True)
+        return _blocks(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(payload))
+    blocks: list[Message] = []
+    for block in payload:
+        if isinstance(block, Message):
+            # Other message/* types are read as one message: its body holds the later blocks.
+            rest = block.get_payload()
+            blocks += [block, *_blocks(rest)] if isinstance(rest, str) else [block]
+    return [block for block in blocks if len(block)]
+
+
+def _blocks(text: str) -> list[Message]:
     chunks = re.split(r"\r?\n[ \t]*\r?\n", text.strip())
     parser = email.parser.HeaderParser(policy=email.policy.compat32)
     return [block for block in (parser.parsestr(chunk) for chunk in chunks) if len(block)]

@@ -15,9 +15,11 @@ Some MTAs lowercase the local part, so everything in it is case-insensitive: bas
 in lower case, ``%XX`` hex escapes, and the MAC covers the case-folded recipient. A recipient
 that comes back lowercased is therefore still accepted, lowercased. Characters outside a
 plain dot-atom (quotes, spaces, ``%``, non-ASCII, repeated dots) are written as ``%XX`` of
-their UTF-8 bytes, so the return path stays ASCII and any recipient round-trips. When the
-local part would exceed 64 octets (RFC 5321 4.5.3.1.1), the readable ``-<local>=<domain>``
-is left out and only the tag is kept; :func:`parse_return_path` then returns no recipient.
+their UTF-8 bytes, and a non-ASCII local part or domain as ``%u`` and its Punycode (RFC 3492,
+whose digits are case-insensitive too), so the return path stays ASCII and any recipient
+round-trips. When the local part would exceed 64 octets (RFC 5321 4.5.3.1.1), the readable
+``-<local>=<domain>`` is left out and only the tag is kept; :func:`parse_return_path` then
+returns no recipient.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _MAC_CONTEXT = b"verp1"
 _PLAIN = frozenset(string.ascii_letters + string.digits + "!#$&'*+-/=?^_`{|}~")
 _TAG = re.compile(rf"([0-9a-z]{{1,13}})\.([a-z2-7]{{{_MAC_CHARS}}})")
 _ESCAPE = re.compile(r"%([0-9a-fA-F]{2})")
+_PUNYCODE = "%u"  # never an escape: "u" is no hex digit
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,7 @@ def return_path(delivery_id: int, recipient: str, domain: str, key: bytes) -> st
     if not at or not local or not rcpt_domain:
         raise ValueError(f"not an address: {recipient!r}")
     sending = _normal_domain(domain)
-    readable = f"-{_escape(local, keep_equals=True)}={_escape(rcpt_domain, keep_equals=False)}"
+    readable = f"-{_encode(local, keep_equals=True)}={_encode(rcpt_domain, keep_equals=False)}"
     with_recipient = f"{PREFIX}{_tag(key, delivery_id, sending, recipient)}{readable}"
     if len(with_recipient) <= MAX_LOCAL_PART:
         return f"{with_recipient}@{sending}"
@@ -86,8 +89,10 @@ def parse_return_path(address: str, key: bytes) -> ReturnPathMatch | None:
 
 
 def _tag(key: bytes, delivery_id: int, domain: str, recipient: str | None) -> str:
-    fields = [_MAC_CONTEXT, str(delivery_id).encode(), domain.encode()]
-    fields.append(b"" if recipient is None else recipient.casefold().encode())
+    fields = [_MAC_CONTEXT, str(delivery_id).encode(), domain.encode("utf-8", "surrogatepass")]
+    fields.append(
+        b"" if recipient is None else recipient.casefold().encode("utf-8", "surrogatepass")
+    )
     mac = hmac.new(key, b"\0".join(fields), hashlib.sha256).digest()
     code = base64.b32encode(mac).decode("ascii").lower()[:_MAC_CHARS]
     return f"{_base36(delivery_id)}.{code}"
@@ -100,6 +105,19 @@ def _base36(number: int) -> str:
         digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
         if number == 0:
             return digits
+
+
+def _encode(text: str, *, keep_equals: bool) -> str:
+    """``text`` escaped; non-ASCII text as ``%u`` + its (escaped) Punycode, which is shorter."""
+    if text.isascii():
+        return _escape(text, keep_equals=keep_equals)
+    return _PUNYCODE + _escape(text.encode("punycode").decode("ascii"), keep_equals=keep_equals)
+
+
+def _decode(text: str) -> str:
+    if text[: len(_PUNYCODE)].lower() == _PUNYCODE:
+        return _unescape(text[len(_PUNYCODE) :]).encode("ascii").decode("punycode")
+    return _unescape(text)
 
 
 def _escape(text: str, *, keep_equals: bool) -> str:
@@ -120,9 +138,11 @@ def _recipient(readable: str) -> str | None:
     if not equals or not local or not domain:
         return None
     try:
-        return f"{_unescape(local)}@{_unescape(domain)}"
-    except ValueError:  # a stray "%", raw non-ASCII, or escapes that are not UTF-8
+        recipient = f"{_decode(local)}@{_decode(domain)}"
+        recipient.encode("utf-8")  # no lone surrogates from a crafted Punycode
+    except (ValueError, OverflowError):  # a stray "%", raw non-ASCII, bad UTF-8 or Punycode
         return None
+    return recipient
 
 
 def _unescape(text: str) -> str:
