@@ -14,6 +14,7 @@ Microsoft JMRP sends ARF today; older JMRP reports are a plain message carrying 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from email.message import Message
 
@@ -22,7 +23,6 @@ from mailwright.inbound.reports import Bounce, Complaint, ComplaintFormat, Origi
 
 JMRP_RECIPIENT = "X-HmXmrOriginalRecipient"
 _JMRP_AGENTS = re.compile(r"hotmail|microsoft|jmrp|outlook", re.I)
-_IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
 
 
 def parse_arf(raw: bytes) -> Complaint | None:
@@ -83,7 +83,6 @@ def _from_jmrp(message: Message) -> Complaint | None:
     original = reports.returned_message(message)
     if not _jmrp_recipient(original):
         return None
-    found = _IP.search(reports.decoded(message.get("Subject")) or "")
     return Complaint(
         format=ComplaintFormat.JMRP,
         feedback_type="abuse",
@@ -93,7 +92,7 @@ def _from_jmrp(message: Message) -> Complaint | None:
         original_mail_from=None,
         original_rcpt_to=(),
         arrival_date=reports.parse_date(message.get("Date")),
-        source_ip=found[1] if found else None,
+        source_ip=_ip_in(reports.decoded(message.get("Subject")) or ""),
         reported_domains=(),
         original=original,
     )
@@ -107,6 +106,16 @@ def _recipient(original: OriginalMessage | None) -> str | None:
     if original is None:
         return None
     return reports.address(original.header(JMRP_RECIPIENT)) or next(iter(original.to), None)
+
+
+def _ip_in(text: str) -> str | None:
+    """The first IP address among the words of ``text`` ("complaint about message from IP")."""
+    for word in text.split():
+        try:
+            return str(ipaddress.ip_address(word.strip("[]()<>,.;:")))
+        except ValueError:
+            continue
+    return None
 
 
 def _text(value: object) -> str | None:

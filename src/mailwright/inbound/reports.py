@@ -137,6 +137,11 @@ class Bounce:
     def original_message_id(self) -> str | None:
         return self.original.message_id if self.original else None
 
+    @property
+    def return_path(self) -> str | None:
+        """The Return-Path of the returned message: our envelope sender, when it came back."""
+        return self.original.return_path if self.original else None
+
 
 @dataclass(frozen=True, slots=True)
 class Complaint:

@@ -45,19 +45,17 @@ _COPY = re.compile(
     re.I | re.M,
 )
 _QMAIL_RECIPIENT = re.compile(
-    r"^<([^<>\s]+@[^<>\s]+)>:[ \t]*\n?(.*?)(?=^<[^<>\s]+@[^<>\s]+>:|\n[ \t]*\n|\Z)", re.M | re.S
+    r"^<([^<>\s@]+@[^<>\s]+)>:[ \t]*\n?(.*?)(?=^<[^<>\s@]+@[^<>\s]+>:|\n[ \t]*\n|\Z)",
+    re.M | re.S,
 )
-_EXIM_SECTION = re.compile(r"^[^\n]*address[^\n]*:[ \t]*$", re.I | re.M)
 _EXIM_DELAY = re.compile(r"has not yet been delivered", re.I)
-_EXCHANGE_SECTION = re.compile(r"recipients?(?:\(s\))?[^\n]*:[ \t]*$", re.I | re.M)
-_EXCHANGE_RECIPIENT = re.compile(r"^[ \t]*<?([^\s<>]+@[^\s<>]+?)>?(?:[ \t]+on[ \t][^\n]*)?$", re.M)
-_ADDRESS = re.compile(r"[^\s<>\"'()]+@[^\s<>\"'()]+[^\s<>\"'().,;:]")
-
-_Reader = Callable[[str], list[tuple[str, Action, str | None]]]
+_MAX_TEXT = 256 * 1024  # a notice is a few lines; never scan a huge body
+_Found = list[tuple[str, Action, str | None]]
+_Reader = Callable[[str], _Found]
 
 
 def bounce_from(message: Message) -> Bounce | None:
-    text = reports.text_body(message).replace("\r\n", "\n")
+    text = reports.text_body(message)[:_MAX_TEXT].replace("\r\n", "\n")
     copy = _COPY.search(text)
     notice = text[: copy.start()] if copy else text
     for pattern, format_, reader in _GENERATORS:
@@ -69,7 +67,7 @@ def bounce_from(message: Message) -> Bounce | None:
 def _bounce(
     message: Message,
     format_: BounceFormat,
-    found: list[tuple[str, Action, str | None]],
+    found: _Found,
     copied: str | None,
 ) -> Bounce | None:
     if not found:  # recognised the generator but not its layout: trust X-Failed-Recipients
@@ -101,53 +99,80 @@ def _status(recipient: str, action: Action, reason: str | None) -> RecipientStat
     )
 
 
-def _qmail(notice: str) -> list[tuple[str, Action, str | None]]:
+def _qmail(notice: str) -> _Found:
     found = []
     for match in _QMAIL_RECIPIENT.finditer(notice):
         found.append((match[1], Action.FAILED, reports.clean(match[2]) or None))
     return found
 
 
-def _exim(notice: str) -> list[tuple[str, Action, str | None]]:
+def _exim(notice: str) -> _Found:
     action = Action.DELAYED if _EXIM_DELAY.search(notice) else Action.FAILED
-    section = _EXIM_SECTION.search(notice)
-    if section is None:
-        return []
-    found: list[tuple[str, Action, str | None]] = []
+    return _collect(_section(notice, 0, "address"), action, _exim_recipient)
+
+
+def _exim_recipient(line: str) -> str | None:
+    """The address of a line indented two spaces (the lines of its reason are indented four)."""
+    return _address(line) if line.startswith("  ") and not line[2:3].isspace() else None
+
+
+def _exchange(notice: str) -> _Found:
+    start = _EXCHANGE.search(notice)
+    lines = _section(notice, start.start() if start else 0, "recipient")
+    return _collect(lines, Action.FAILED, _exchange_recipient)
+
+
+def _exchange_recipient(line: str) -> str | None:
+    """The address of a ``<rcpt> on <date>`` line (or a line holding only an address)."""
+    tokens = line.split()
+    if not tokens or (len(tokens) > 1 and tokens[1].lower() != "on"):
+        return None
+    return _address(tokens[0])
+
+
+def _section(notice: str, start: int, word: str) -> list[str]:
+    """The lines after the first line from ``start`` that mentions ``word`` and ends in ":"."""
+    lines = notice[notice.rfind("\n", 0, start) + 1 :].split("\n")
+    for index, line in enumerate(lines):
+        if word in line.lower() and line.rstrip().endswith(":"):
+            return lines[index + 1 :]
+    return []
+
+
+def _collect(lines: list[str], action: Action, starts: Callable[[str], str | None]) -> _Found:
+    """Recipients at the lines where ``starts`` finds one, each with the lines after it as its
+    reason, up to the next recipient or a line that is not indented."""
+    found: _Found = []
     reason: list[str] = []
-    for line in notice[section.end() :].split("\n"):
-        if line.startswith("    ") and found:
+    for line in lines:
+        recipient = starts(line)
+        if recipient:
+            _close(found, reason)
+            found.append((recipient, action, None))
+        elif found and line[:1].isspace():
             reason.append(line)
-            continue
-        address = _ADDRESS.search(line) if line.startswith("  ") else None
-        _close(found, reason)
-        if address:
-            found.append((address[0], action, None))
+        elif found and line.strip():
+            _close(found, reason)
     _close(found, reason)
     return found
 
 
-def _close(found: list[tuple[str, Action, str | None]], reason: list[str]) -> None:
-    """Attach the reason lines read so far to the last address found."""
+def _close(found: _Found, reason: list[str]) -> None:
+    """Attach the reason lines read so far to the last address found, once."""
     if found and reason and found[-1][2] is None:
         rcpt, action, _ = found[-1]
-        found[-1] = (rcpt, action, reports.clean(" ".join(reason)))
+        found[-1] = (rcpt, action, reports.clean(" ".join(reason)) or None)
     reason.clear()
 
 
-def _exchange(notice: str) -> list[tuple[str, Action, str | None]]:
-    start = _EXCHANGE.search(notice)
-    section = _EXCHANGE_SECTION.search(notice, start.start() if start else 0)
-    if section is None:
-        return []
-    body = notice[section.end() :]
-    starts = list(_EXCHANGE_RECIPIENT.finditer(body))
-    found: list[tuple[str, Action, str | None]] = []
-    for index, match in enumerate(starts):
-        end = starts[index + 1].start() if index + 1 < len(starts) else len(body)
-        reason = reports.clean(body[match.end() : end])
-        found.append((match[1], Action.FAILED, reason or None))
-    return found
+def _address(text: str) -> str | None:
+    """The first word of ``text`` shaped like an address (RFC 5321 4.5.3.1.3: <= 254 octets)."""
+    for token in text.split():
+        candidate = token.strip("<>\"'(),.;:")
+        local, _, domain = candidate.rpartition("@")
+        if local and domain and "@" not in local and len(candidate) <= 254:
+            return candidate
+    return None
 
 
 _GENERATORS: tuple[tuple[re.Pattern[str], BounceFormat, _Reader], ...] = (
