@@ -56,24 +56,26 @@ def _from_arf(message: Message) -> Complaint | None:
     blocks = reports.field_blocks(part) if part is not None else []
     if not blocks:
         return None
-    fields = blocks[0]
+    report = blocks[0]
     original = reports.returned_message(message)
-    rcpt_to = reports.addresses(fields.get_all("Original-Rcpt-To") or [])
-    user_agent = _text(fields.get("User-Agent"))
+    rcpt_to = reports.addresses(reports.fields(report, "Original-Rcpt-To"))
+    user_agent = _text(reports.field(report, "User-Agent"))
     is_jmrp = bool(user_agent and _JMRP_AGENTS.search(user_agent)) or _jmrp_recipient(original)
     return Complaint(
         format=ComplaintFormat.JMRP if is_jmrp else ComplaintFormat.ARF,
-        feedback_type=(_text(fields.get("Feedback-Type")) or "abuse").lower(),
+        feedback_type=(_text(reports.field(report, "Feedback-Type")) or "abuse").lower(),
         recipient=next(iter(rcpt_to), None) or _recipient(original),
         user_agent=user_agent,
-        version=_text(fields.get("Version")),
-        original_mail_from=reports.address(fields.get("Original-Mail-From")),
+        version=_text(reports.field(report, "Version")),
+        original_mail_from=reports.address(reports.field(report, "Original-Mail-From")),
         original_rcpt_to=rcpt_to,
         # Yahoo has written Received-Date (from the ARF draft) in place of Arrival-Date.
-        arrival_date=reports.parse_date(fields.get("Arrival-Date") or fields.get("Received-Date")),
-        source_ip=_text(fields.get("Source-IP")),
+        arrival_date=reports.parse_date(
+            reports.field(report, "Arrival-Date") or reports.field(report, "Received-Date")
+        ),
+        source_ip=_text(reports.field(report, "Source-IP")),
         reported_domains=tuple(
-            d.lower() for d in map(_text, fields.get_all("Reported-Domain") or []) if d
+            d.lower() for d in map(_text, reports.fields(report, "Reported-Domain")) if d
         ),
         original=original,
     )
@@ -91,8 +93,8 @@ def _from_jmrp(message: Message) -> Complaint | None:
         version=None,
         original_mail_from=None,
         original_rcpt_to=(),
-        arrival_date=reports.parse_date(message.get("Date")),
-        source_ip=_ip_in(reports.decoded(message.get("Subject")) or ""),
+        arrival_date=reports.parse_date(reports.field(message, "Date")),
+        source_ip=_ip_in(reports.decoded(reports.field(message, "Subject")) or ""),
         reported_domains=(),
         original=original,
     )

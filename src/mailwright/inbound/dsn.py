@@ -55,12 +55,14 @@ def _from_report(message: Message, status_part: Message) -> Bounce | None:
     recipients = tuple(r for r in map(_recipient_status, blocks) if r is not None)
     if not recipients:
         return None
-    reporting = next((b.get("Reporting-MTA") for b in blocks if b.get("Reporting-MTA")), None)
+    reporting = next(filter(None, (reports.field(b, "Reporting-MTA") for b in blocks)), None)
     original = reports.returned_message(message)
-    # Gmail names the original in the per-message block even when it returns no headers.
-    gmail_id = reports.message_id(blocks[0].get("X-Original-Message-ID"))
+    # Gmail names the original in the per-message block, whether or not it returns headers.
+    gmail_id = reports.message_id(reports.field(blocks[0], "X-Original-Message-ID"))
     if gmail_id and original is None:
-        original = reports.OriginalMessage(gmail_id, (), None, None, None, ())
+        original = reports.OriginalMessage(
+            message_id=gmail_id, to=(), return_path=None, sender=None, subject=None, headers=()
+        )
     elif gmail_id and original is not None and original.message_id is None:
         original = replace(original, message_id=gmail_id)
     return Bounce(
@@ -72,14 +74,14 @@ def _from_report(message: Message, status_part: Message) -> Bounce | None:
 
 
 def _recipient_status(block: Message) -> RecipientStatus | None:
-    final = reports.address(block.get("Final-Recipient"))
-    original = reports.address(block.get("Original-Recipient"))
+    final = reports.address(reports.field(block, "Final-Recipient"))
+    original = reports.address(reports.field(block, "Original-Recipient"))
     recipient = final or original
     if recipient is None:
         return None
-    diagnostic = reports.typed_value(block.get("Diagnostic-Code"))
-    status = reports.status_code(block.get("Status")) or reports.status_from(diagnostic)
-    action = _action(block.get("Action"), status)
+    diagnostic = reports.typed_value(reports.field(block, "Diagnostic-Code"))
+    status = reports.status_code(reports.field(block, "Status")) or reports.status_from(diagnostic)
+    action = _action(reports.field(block, "Action"), status)
     if action is None:
         return None
     return RecipientStatus(
@@ -88,7 +90,7 @@ def _recipient_status(block: Message) -> RecipientStatus | None:
         action=action,
         status=status or _STATUS_BY_ACTION[action],
         diagnostic=diagnostic,
-        remote_mta=reports.typed_value(block.get("Remote-MTA")),
+        remote_mta=reports.typed_value(reports.field(block, "Remote-MTA")),
     )
 
 

@@ -204,8 +204,9 @@ def field_blocks(part: Message) -> list[Message]:
     for block in payload:
         if isinstance(block, Message):
             # Other message/* types are read as one message: its body holds the later blocks.
-            rest = block.get_payload()
-            blocks += [block, *_blocks(rest)] if isinstance(rest, str) else [block]
+            rest = block.get_payload(decode=True)  # bytes as sent: 8-bit text is UTF-8 here
+            text = rest.decode("utf-8", "replace") if isinstance(rest, bytes) else ""
+            blocks += [block, *_blocks(text)]
     return [block for block in blocks if len(block)]
 
 
@@ -233,17 +234,35 @@ def headers_from_text(text: str) -> Message | None:
 
 
 def original_from_headers(headers: Message) -> OriginalMessage | None:
-    items = tuple((str(name), clean(value)) for name, value in headers.items())
+    items = tuple((str(name), clean(value)) for name, value in _raw_items(headers))
     if not items:
         return None
     return OriginalMessage(
-        message_id=message_id(headers.get("Message-ID")),
-        to=addresses(headers.get_all("To") or []),
-        return_path=address(headers.get("Return-Path")),
-        sender=next(iter(addresses(headers.get_all("From") or [])), None),
-        subject=decoded(headers.get("Subject")),
+        message_id=message_id(field(headers, "Message-ID")),
+        to=addresses(fields(headers, "To")),
+        return_path=address(field(headers, "Return-Path")),
+        sender=next(iter(addresses(fields(headers, "From"))), None),
+        subject=decoded(field(headers, "Subject")),
         headers=items,
     )
+
+
+def field(message: Message, name: str) -> str | None:
+    """The first value of a header or report field, raw 8-bit text read as UTF-8 (RFC 6532)."""
+    return next(iter(fields(message, name)), None)
+
+
+def fields(message: Message, name: str) -> list[str]:
+    wanted = name.lower()
+    return [value for key, value in _raw_items(message) if key.lower() == wanted]
+
+
+def _raw_items(message: Message) -> Iterator[tuple[str, str]]:
+    # compat32 keeps undecodable bytes as surrogate escapes in the raw values; its get() would
+    # turn each into U+FFFD, losing UTF-8 that is perfectly readable.
+    for name, value in message.raw_items():
+        text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        yield name, text
 
 
 def _returned_headers(part: Message) -> Message | None:

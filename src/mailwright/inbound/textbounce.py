@@ -71,7 +71,7 @@ def _bounce(
     copied: str | None,
 ) -> Bounce | None:
     if not found:  # recognised the generator but not its layout: trust X-Failed-Recipients
-        failed = reports.addresses(message.get_all("X-Failed-Recipients") or [])
+        failed = reports.addresses(reports.fields(message, "X-Failed-Recipients"))
         found = [(rcpt, Action.FAILED, None) for rcpt in failed]
     if not found:
         return None

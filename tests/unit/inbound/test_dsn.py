@@ -239,6 +239,7 @@ def test_returned_headers_are_decoded():
     assert bounce.original is not None
     assert bounce.original.subject == "Café news"
     assert bounce.original.sender == "hello@mg.example.org"
+    assert bounce.original.header("From") == '"Café Ünïcode" <hello@mg.example.org>'  # RFC 6532
     assert (
         bounce.original.header("message-id") == "<20260304100230.c0ffee00d15ea5e5@mg.example.org>"
     )
@@ -343,6 +344,27 @@ def test_missing_and_odd_fields(fields, recipient, action, status):
 )
 def test_blocks_without_a_recipient_or_an_outcome_are_skipped(fields):
     assert parse_dsn(report(fields)) is None
+
+
+def test_gmails_original_message_id_stands_in_for_missing_headers():
+    raw = load("gmail.eml")
+    raw = (
+        raw[: raw.index(b"Content-Type: message/rfc822")] + b"\n--000000000000a4b2c505f0123456--\n"
+    )
+    bounce = parse_dsn(raw)
+    assert bounce is not None
+    assert bounce.original_message_id == "20260301120000.4f3a9c2e1b7d6a58@mg.example.org"
+    assert bounce.return_path is None
+
+
+def test_global_delivery_status_with_utf8_addresses():
+    raw = report(
+        "Final-Recipient: rfc822; jörg@münchen.de\nAction: failed\nStatus: 5.1.1",
+        status_type="message/global-delivery-status",
+    )
+    bounce = parse_dsn(raw)
+    assert bounce is not None
+    assert bounce.recipient == "jörg@münchen.de"
 
 
 def test_global_delivery_status_is_read_as_text():
