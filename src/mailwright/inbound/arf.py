@@ -43,8 +43,6 @@ def complaint_from(message: Message) -> Complaint | None:
 
 
 def _feedback_part(message: Message) -> Message | None:
-    if message.get_content_type() != "multipart/report":
-        return None
     return next(
         (p for p in reports.parts(message) if p.get_content_type() == "message/feedback-report"),
         None,
@@ -82,6 +80,8 @@ def _from_arf(message: Message) -> Complaint | None:
 
 
 def _from_jmrp(message: Message) -> Complaint | None:
+    if message.get_content_type() == "multipart/report":  # a DSN returning such a message
+        return None
     original = reports.returned_message(message)
     if not _jmrp_recipient(original):
         return None

@@ -44,9 +44,7 @@ def bounce_from(message: Message) -> Bounce | None:
 
 
 def _status_part(message: Message) -> Message | None:
-    if message.get_content_type() != "multipart/report":
-        return None
-    # Some MTAs omit report-type; the delivery-status part itself is what counts.
+    # Some MTAs omit report-type or send multipart/mixed: the delivery-status part is what counts.
     return next((p for p in reports.parts(message) if p.get_content_type() in _STATUS_PARTS), None)
 
 

@@ -154,6 +154,15 @@ def test_text_rfc822_headers_serve_as_the_original():
     assert complaint.original_message_id == "20260303183000.0a1b2c3d4e5f6a7b@mg.example.org"
 
 
+def test_a_bounce_returning_a_hotmail_message_is_no_jmrp_complaint():
+    legacy = load("arf", "microsoft-jmrp-legacy.eml")
+    returned = legacy[legacy.index(b"X-HmXmrOriginalRecipient") :]
+    dsn = load("dsn", "gmail.eml")
+    dsn = dsn[: dsn.index(b"Return-Path: <bounce+")] + returned
+    assert parse_arf(dsn) is None
+    assert type(classify_report(dsn)) is Bounce
+
+
 @pytest.mark.parametrize("name", ["dsn/gmail.eml", "dsn/qmail.eml", "other/reply.eml"])
 def test_bounces_and_replies_are_no_complaints(name):
     folder, _, file = name.partition("/")

@@ -378,6 +378,15 @@ def test_global_delivery_status_is_read_as_text():
     assert (bounce.recipient, bounce.status, bounce.is_permanent) == ("a@x.net", "5.1.1", True)
 
 
+def test_a_delivery_status_inside_multipart_mixed_counts():
+    raw = report("Final-Recipient: rfc822; a@x.net\nAction: failed\nStatus: 5.1.1").replace(
+        b"multipart/report", b"multipart/mixed"
+    )
+    bounce = parse_dsn(raw)
+    assert bounce is not None
+    assert bounce.format is BounceFormat.RFC3464
+
+
 def test_a_success_dsn_is_no_failure():
     bounce = parse_dsn(report("Final-Recipient: rfc822; a@x.net\nAction: delivered\nStatus: 2.0.0"))
     assert bounce is not None
