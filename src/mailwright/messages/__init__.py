@@ -32,6 +32,7 @@ from mailwright.messages.tracking import (
     verify,
 )
 from mailwright.messages.tracking_setup import TrackingKey, domain_tracking, tracking_for
+from mailwright.messages.verp import ReturnPathMatch, parse_return_path, return_path
 
 __all__ = [
     "CLICK_MODES",
@@ -40,6 +41,7 @@ __all__ = [
     "QUEUED",
     "Accepted",
     "DomainTracking",
+    "ReturnPathMatch",
     "SendRequest",
     "StoredMessage",
     "TemplatePage",
@@ -58,9 +60,11 @@ __all__ = [
     "load_facts",
     "load_many",
     "parse_mime_send",
+    "parse_return_path",
     "parse_send",
     "resend_request",
     "resolve",
+    "return_path",
     "sign",
     "storage_url",
     "templates",
