@@ -38,7 +38,7 @@ from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
-from mailwright.messages import TrackingKey
+from mailwright.messages import TrackingKey, verp_key
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
 from mailwright.tracking import Tracker
@@ -128,7 +128,12 @@ class Runtime:
             self.worker = DeliveryWorker(
                 self.store,
                 worker_config(self.settings, self.services.retention),
-                build_transport(self.settings, self.services.resolver, self.ssl_context),
+                build_transport(
+                    self.settings,
+                    self.services.resolver,
+                    self.ssl_context,
+                    await verp_key(self.store, now=time.time()),
+                ),
                 self.services.domains,
                 tracking_key=self.services.tracking_key,
             )
@@ -233,7 +238,10 @@ def worker_config(settings: Settings, retention: float) -> WorkerConfig:
 
 
 def build_transport(
-    settings: Settings, resolver: Resolver, ssl_context: ssl.SSLContext | None
+    settings: Settings,
+    resolver: Resolver,
+    ssl_context: ssl.SSLContext | None,
+    verp_key: bytes = b"",
 ) -> Transport:
     if settings.delivery == "capture":
         return CaptureTransport()
@@ -249,6 +257,7 @@ def build_transport(
         rate=settings.destination_rate,
         ssl_context=ssl_context,
         relay=relay,
+        verp_key=verp_key,
     )
     mx = MxCache(resolver, time.monotonic) if relay is None else None
     mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None

@@ -27,6 +27,7 @@ from mailwright.delivery.smtp_client import (
     TlsPolicy,
 )
 from mailwright.delivery.throttle import ThrottleSpec, TokenBucket
+from mailwright.messages import return_path
 from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
 
@@ -91,6 +92,7 @@ class SmtpConfig:
     ssl_context: ssl.SSLContext | None = None
     relay: Relay | None = None
     rate: ThrottleSpec | None = None  # messages per destination site; None = unlimited
+    verp_key: bytes = b""  # signs the VERP return path; empty sends from the message's sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,7 @@ class SmtpTransport:
                 last = session
                 continue  # RFC 5321 5.1: try the next MX host
             outcome = await session.send(
-                job.message.facts.sender,
+                self._mail_from(job),
                 job.recipients,
                 data,
                 smtputf8=bool(job.message.spec.get("smtputf8")),
@@ -199,6 +201,15 @@ class SmtpTransport:
                 break
         assert last is not None
         return [replace(r, mx_host=last_host) for r in _results(job, last)]
+
+    def _mail_from(self, job: Job) -> str:
+        """Mailgun's return path, ``bounce+<tag>-<local>=<domain>@<sending domain>``: a bounce
+        that comes back to it names the delivery (the first of the transaction's)."""
+        facts = job.message.facts
+        if not self._config.verp_key:
+            return facts.sender
+        first = job.deliveries[0]
+        return return_path(first.id, first.recipient, facts.domain, self._config.verp_key)
 
     async def _session(self, host: str, route: _Route) -> SmtpSession | AttemptResult:
         idle = self._idle.get((host, route.port), [])

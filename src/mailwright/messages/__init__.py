@@ -10,6 +10,7 @@ from mailwright.messages.form import (
     parse_mime_send,
     parse_send,
 )
+from mailwright.messages.return_path import verp_key
 from mailwright.messages.storage import (
     StoredMessage,
     decode,
@@ -70,4 +71,5 @@ __all__ = [
     "templates",
     "tracking_for",
     "verify",
+    "verp_key",
 ]
