@@ -263,16 +263,28 @@ async def test_dkim_every_signature_reported(
     assert results.dkim_summary == "pass"
 
 
-async def test_dkim_malformed_signature_is_neutral(resolver: Resolver) -> None:
-    raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=x.example.com; s=s1\r\n" + message(
-        "a@x.example.com"
-    )
+@pytest.mark.parametrize(
+    ("tags", "expected", "in_header"),
+    [
+        pytest.param(
+            "v=1; a=rsa-sha256; d=x.example.com; s=s1",
+            ("neutral", "x.example.com", "s1"),
+            "dkim=neutral header.d=x.example.com header.s=s1;",
+            id="missing-tags",
+        ),
+        pytest.param("v=1; s=s1", ("neutral", "", "s1"), "dkim=neutral header.s=s1;", id="no-d"),
+        pytest.param("garbage", ("neutral", "", ""), "dkim=neutral;", id="unparseable"),
+    ],
+)
+async def test_dkim_malformed_signature_is_neutral(
+    resolver: Resolver, tags: str, expected: tuple[str, str, str], in_header: str
+) -> None:
+    raw = f"DKIM-Signature: {tags}\r\n".encode() + message("a@x.example.com")
 
     results = await run(resolver, raw)
 
-    assert [(d.result, d.domain, d.selector) for d in results.dkim] == [
-        ("neutral", "x.example.com", "s1")
-    ]
+    assert [(d.result, d.domain, d.selector) for d in results.dkim] == [expected]
+    assert in_header in results.header("mx.inbound.example")
 
 
 async def test_unsigned_message_has_no_dkim_results(resolver: Resolver) -> None:

@@ -28,7 +28,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from mailwright.inbound.dmarc import (
     DmarcRecord,
@@ -50,6 +50,44 @@ _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`{|}~@]+$")
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
+class SpfJson(TypedDict):
+    result: str
+    domain: str
+    identity: str
+
+
+class DkimJson(TypedDict):
+    result: str
+    domain: str
+    selector: str
+
+
+class DmarcJson(TypedDict):
+    result: str
+    policy: str
+    disposition: str
+    from_domain: str
+    record_domain: str
+    adkim: str
+    aspf: str
+    spf_aligned: bool
+    dkim_aligned: bool
+    dkim_domain: str
+
+
+class AuthDetailsJson(TypedDict):
+    spf: SpfJson
+    dkim: list[DkimJson]
+    dmarc: DmarcJson
+
+
+class AuthResultsJson(TypedDict):
+    spf: str
+    dkim: str
+    dmarc: str
+    details: AuthDetailsJson
+
+
 @dataclass(frozen=True, slots=True)
 class AuthResults:
     spf: SpfResult
@@ -69,20 +107,20 @@ class AuthResults:
         spf_property = "smtp.mailfrom" if self.spf.identity == "mailfrom" else "smtp.helo"
         parts = [
             _value(authserv_id),
-            f"spf={self.spf.result} {_prop(spf_property, self.spf.domain)}",
+            _join(f"spf={self.spf.result}", _prop(spf_property, self.spf.domain)),
         ]
         parts += [
-            " ".join(
-                [f"dkim={d.result}", _prop("header.d", d.domain), _prop("header.s", d.selector)]
-            )
+            _join(f"dkim={d.result}", _prop("header.d", d.domain), _prop("header.s", d.selector))
             for d in self.dkim
         ] or ["dkim=none"]
         dmarc = self.dmarc
         comment = f" (p={dmarc.policy} dis={dmarc.disposition})" if dmarc.record_domain else ""
-        parts.append(f"dmarc={dmarc.result}{comment} {_prop('header.from', dmarc.from_domain)}")
-        return "; ".join(p.rstrip() for p in parts)
+        parts.append(
+            _join(f"dmarc={dmarc.result}{comment}", _prop("header.from", dmarc.from_domain))
+        )
+        return "; ".join(parts)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> AuthResultsJson:
         dmarc = self.dmarc
         return {
             "spf": self.spf.result,
@@ -195,6 +233,10 @@ def _value(text: str) -> str:
         return text
     cleaned = "".join(c for c in text if c.isprintable() and c not in "\r\n")
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _join(*words: str) -> str:
+    return " ".join(w for w in words if w)
 
 
 def _prop(name: str, value: str) -> str:
