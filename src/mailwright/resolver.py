@@ -1,4 +1,4 @@
-"""The one async DNS resolver: TXT, MX, CNAME and address lookups over dnspython.
+"""The one async DNS resolver: TXT, MX, CNAME, address and PTR lookups over dnspython.
 
 Every package that needs DNS (delivery, domains, validation, inbound) goes through ``Resolver``.
 "No such data" is an empty list; any other failure (timeout, SERVFAIL, REFUSED) is translated
@@ -21,6 +21,7 @@ import dns.rdatatype
 import dns.resolver
 from dns.rdtypes.ANY.CNAME import CNAME
 from dns.rdtypes.ANY.MX import MX
+from dns.rdtypes.ANY.PTR import PTR
 from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
@@ -168,3 +169,17 @@ class Resolver:
         ttls = [t for t in (ttl4, ttl6) if t is not None]
         found = [str(r.address) for r in (*v4, *v6) if isinstance(r, A | AAAA)]
         return found, min(ttls) if ttls else None
+
+    async def a(self, name: str) -> list[str]:
+        """IPv4 addresses only (SPF's ``a``/``mx`` mechanisms ask one family, RFC 7208 5.3)."""
+        records = await self._query(name, dns.rdatatype.A)
+        return [str(r.address) for r in records if isinstance(r, A)]
+
+    async def aaaa(self, name: str) -> list[str]:
+        records = await self._query(name, dns.rdatatype.AAAA)
+        return [str(r.address) for r in records if isinstance(r, AAAA)]
+
+    async def ptr(self, name: str) -> list[str]:
+        """Targets of a reverse name such as ``10.2.0.192.in-addr.arpa``."""
+        records = await self._query(name, dns.rdatatype.PTR)
+        return [_host_name(r.target) for r in records if isinstance(r, PTR)]

@@ -17,6 +17,7 @@ example.test.          300 IN A     192.0.2.10
 example.test.          300 IN AAAA  2001:db8::10
 email.example.test.    300 IN CNAME track.mw.test.
 track.mw.test.         300 IN A     192.0.2.20
+10.2.0.192.in-addr.arpa. 300 IN PTR  Host.Example.test.
 """
 
 
@@ -52,6 +53,18 @@ async def test_addresses_a_and_aaaa(resolver: Resolver) -> None:
 
 async def test_addresses_follow_cname(resolver: Resolver) -> None:
     assert await resolver.addresses("email.example.test") == ["192.0.2.20"]
+
+
+async def test_a_and_aaaa_one_family_each(resolver: Resolver) -> None:
+    assert await resolver.a("example.test") == ["192.0.2.10"]
+    assert await resolver.aaaa("example.test") == ["2001:db8::10"]
+    assert await resolver.aaaa("track.mw.test") == []
+    assert await resolver.a("missing.example.test") == []
+
+
+async def test_ptr(resolver: Resolver) -> None:
+    assert await resolver.ptr("10.2.0.192.in-addr.arpa") == ["host.example.test"]
+    assert await resolver.ptr("11.2.0.192.in-addr.arpa") == []
 
 
 @pytest.mark.parametrize(
