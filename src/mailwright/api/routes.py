@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from mailwright.api import (
     attempts,
+    credentials,
     domains,
     events,
     inbox,
@@ -99,6 +100,7 @@ ROUTES = [
     *stats.ROUTES,
     *lists.ROUTES,
     *validation.ROUTES,
+    *credentials.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
