@@ -38,7 +38,10 @@ async def test_credentials_crud(client: httpx.AsyncClient, sandbox: str) -> None
     assert by_address.status_code == 200
 
     deleted = await client.delete(f"{base}/alice@{sandbox}")
-    assert deleted.json() == {"message": "Credentials have been deleted", "spec": f"alice@{sandbox}"}
+    assert deleted.json() == {
+        "message": "Credentials have been deleted",
+        "spec": f"alice@{sandbox}",
+    }
     assert (await client.delete(f"{base}/alice")).status_code == 404
     assert (await client.put(f"{base}/alice", data={"password": "whatever"})).status_code == 404
 
