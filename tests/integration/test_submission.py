@@ -17,10 +17,18 @@ from typing import Any, TypeVar
 import dkim
 import httpx
 import pytest
+from cryptography import x509
 
 from mailwright.app import Runtime, build_runtime, first_start, start_submission, submission_handler
 from mailwright.config import Settings
-from mailwright.inbound import Listener, SubmissionConfig, SubmissionHandler, start_smtp
+from mailwright.errors import ConfigError
+from mailwright.inbound import (
+    Listener,
+    SubmissionConfig,
+    SubmissionHandler,
+    server_tls_context,
+    start_smtp,
+)
 from mailwright.store import Store
 from tests.conftest import API_KEY
 from tests.integration.test_delivery_mx import ZONE, dkim_lookup, mx_settings
@@ -395,3 +403,23 @@ async def test_submitted_message_is_delivered_over_mx_with_dkim(
             assert dkim.verify(received.data, dnsfunc=dkim_lookup(loopback_dns))
             [event] = await wait_until(lambda: running.events(event="delivered"))
             assert event["tags"] == ["mx"]
+
+
+def test_self_signed_certificate_is_generated_once(tmp_path: Path) -> None:
+    first = server_tls_context(None, None, tmp_path, "mail.example.test")
+    cert = (tmp_path / "tls" / "self-signed-cert.pem").read_bytes()
+    key = tmp_path / "tls" / "self-signed-key.pem"
+    assert key.stat().st_mode & 0o077 == 0  # the private key is the owner's only
+    second = server_tls_context(None, None, tmp_path, "mail.example.test")
+    assert (tmp_path / "tls" / "self-signed-cert.pem").read_bytes() == cert
+    assert first is not second
+    parsed = x509.load_pem_x509_certificate(cert)
+    names = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "mail.example.test" in names.get_values_for_type(x509.DNSName)
+
+
+def test_certificate_and_key_go_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        server_tls_context(tmp_path / "cert.pem", None, tmp_path, "localhost")
+    with pytest.raises(ConfigError):
+        server_tls_context(tmp_path / "missing.pem", tmp_path / "missing.pem", tmp_path, "x")
