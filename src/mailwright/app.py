@@ -263,6 +263,7 @@ async def start_submission(
         hostname=name,
         name="submission",
         data_size_limit=MAX_MESSAGE_BYTES,
+        enable_SMTPUTF8=True,
         # AUTH and its TLS requirement are the handler's policy (loopback may skip STARTTLS).
         auth_required=False,
         auth_require_tls=False,

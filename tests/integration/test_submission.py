@@ -170,6 +170,7 @@ async def test_submitted_message_is_accepted_like_the_api(
     assert sorted(item["recipient"] for item in items) == ["alice@example.com", "bob@example.com"]
     raw = (await submission.client.get(f"/mailwright/v1/inbox/messages/{items[0]['id']}/raw")).text
     assert f"Message-Id: {message_id}" in raw
+    assert "Received: from client.test ([127.0.0.1]) by testserver with ESMTPA;" in raw
     assert "Hello from smtplib" in raw
 
     accepted = await submission.events(event="accepted")
@@ -272,6 +273,13 @@ async def test_drop_message_header_is_test_mode(submission: Submission) -> None:
     assert event["flags"]["is-test-mode"] is True
     items = (await submission.client.get("/mailwright/v1/inbox/messages")).json()["items"]
     assert items == []
+
+
+async def test_message_without_from_is_554(submission: Submission) -> None:
+    data = b"Subject: no sender\r\n\r\nbody\r\n"
+    code, text = await submission.talk(transaction(submission.login, data))
+    assert code == 554
+    assert text == b"5.6.0 The message has no valid From header"
 
 
 async def test_bad_option_header_is_refused_with_its_name(submission: Submission) -> None:
@@ -423,3 +431,16 @@ def test_certificate_and_key_go_together(tmp_path: Path) -> None:
         server_tls_context(tmp_path / "cert.pem", None, tmp_path, "localhost")
     with pytest.raises(ConfigError):
         server_tls_context(tmp_path / "missing.pem", tmp_path / "missing.pem", tmp_path, "x")
+
+
+async def test_mail_to_a_list_address_reaches_its_members(submission: Submission) -> None:
+    address = f"news@{submission.domain}"
+    created = await submission.client.post("/v3/lists", data={"address": address})
+    assert created.status_code == 200, created.text
+    for member in ("ann@example.com", "bob@example.com"):
+        await submission.client.post(f"/v3/lists/{address}/members", data={"address": member})
+    data = message(submission.login, address)
+    code, _ = await submission.talk(transaction(submission.login, data, (address,)))
+    assert code == 250
+    items = await inbox(submission.client, 2)
+    assert sorted(i["recipient"] for i in items) == ["ann@example.com", "bob@example.com"]

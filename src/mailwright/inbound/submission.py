@@ -23,6 +23,7 @@ from base64 import b64decode
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, _Missing
@@ -202,7 +203,14 @@ class SubmissionHandler:
         credential = _credential(session)
         if credential is None:
             return replies.S530_AUTH_REQUIRED
-        parsed = _parse(envelope)
+        trace = received_header(
+            helo=session.host_name or "unknown",
+            peer=session.peer,
+            by=server.hostname,
+            is_tls=session.ssl is not None,
+            when=datetime.now(UTC),
+        )
+        parsed = _parse(envelope, trace)
         if isinstance(parsed, str):
             return parsed
         if not is_sender_allowed(parsed.sender, credential.domain):
@@ -255,10 +263,19 @@ def _b64(value: str) -> bytes | None:
         return None
 
 
-def _parse(envelope: Envelope) -> SendRequest | str:
+def received_header(*, helo: str, peer: Any, by: str, is_tls: bool, when: datetime) -> bytes:
+    """RFC 5321 4.4 trace field; ESMTPA/ESMTPSA (RFC 3848) say the sender authenticated."""
+    address = peer[0] if isinstance(peer, tuple) and peer else "unknown"
+    protocol = "ESMTPSA" if is_tls else "ESMTPA"
+    value = f"from {helo} ([{address}]) by {by} with {protocol}; {format_datetime(when)}"
+    return f"Received: {replies.one_line(value)}\r\n".encode("utf-8", "replace")
+
+
+def _parse(envelope: Envelope, trace: bytes) -> SendRequest | str:
     """The send request for this message, or the reply refusing it."""
     raw = envelope.original_content or b""
     fields, stripped = split_controls(raw)
+    stripped = trace + stripped
     fields += [("to", rcpt) for rcpt in envelope.rcpt_tos]
     upload = Upload(
         field="message", filename="message", content_type="message/rfc822", data=stripped
@@ -273,6 +290,10 @@ def _parse(envelope: Envelope) -> SendRequest | str:
 
 def _header_message(exc: InvalidInput) -> str:
     """Name the header the client wrote, not the API field it stands for."""
+    if exc.field == "to":
+        return exc.message.replace("'to' parameter", "A recipient (RCPT TO)")
+    if exc.field == "message":
+        return exc.message.replace("'message' parameter", "The message")
     header = HEADER_OF.get(exc.field or "")
     if header is None:
         return exc.message
