@@ -55,6 +55,7 @@ from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 log = get_logger(__name__)
 
 PURGE_EVERY_SECONDS = 300.0
+SUBMISSION_AUTH_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,9 @@ async def start_submission(
         name="submission",
         data_size_limit=MAX_MESSAGE_BYTES,
         enable_SMTPUTF8=True,
+        # Five AUTH commands per connection, then 421 and hang up: guessing passwords costs a
+        # new connection every five tries. Other commands are not limited ("*").
+        command_call_limit={"AUTH": SUBMISSION_AUTH_TRIES, "*": 2**31},
         # AUTH and its TLS requirement are the handler's policy (loopback may skip STARTTLS).
         auth_required=False,
         auth_require_tls=False,

@@ -444,3 +444,13 @@ async def test_mail_to_a_list_address_reaches_its_members(submission: Submission
     assert code == 250
     items = await inbox(submission.client, 2)
     assert sorted(i["recipient"] for i in items) == ["ann@example.com", "bob@example.com"]
+
+
+async def test_too_many_auth_attempts_end_the_connection(submission: Submission) -> None:
+    def conversation(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        for _ in range(5):
+            assert smtp.docmd("AUTH", "PLAIN AGFwcABndWVzcw==")[0] == 535
+        return smtp.docmd("AUTH", "PLAIN AGFwcABndWVzcw==")
+
+    code, text = await submission.talk(conversation)
+    assert (code, text) == (421, b"4.7.0 AUTH sent too many times")

@@ -6,7 +6,7 @@ from __future__ import annotations
 S250_QUEUED = "250 2.0.0 Ok: queued as {message_id}"
 S250_SENDER_OK = "250 2.1.0 Sender ok"
 S250_RECIPIENT_OK = "250 2.1.5 Recipient ok"
-S421_INTERNAL = "421 4.3.0 Internal error, closing connection; try again later"
+S451_INTERNAL = "451 4.3.0 Internal error; try again later"
 S451_STORE_ERROR = "451 4.3.0 Message not accepted because of a local error; try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 S454_AUTH_TEMPORARY = "454 4.7.0 Temporary authentication failure; try again later"

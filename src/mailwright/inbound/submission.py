@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session, _Missing
+from aiosmtpd.smtp import (
+    MISSING,
+    SMTP,
+    AuthResult,
+    Envelope,
+    Session,
+    TLSSetupException,
+    _Missing,
+)
 
 from mailwright.auth import Credential, CredentialCache
 from mailwright.domains import DomainCache
@@ -247,8 +255,13 @@ class SubmissionHandler:
 
     async def handle_exception(self, error: Exception) -> str:
         """A session failed outside our hooks (a client hanging up during TLS...)."""
-        log.warning("smtp_session_error", error=type(error).__name__, detail=str(error))
-        return replies.S421_INTERNAL
+        if isinstance(error, TLSSetupException | ConnectionError):  # the client's side failed
+            log.info("smtp_session_dropped", error=type(error).__name__, detail=str(error))
+        else:
+            log.error("smtp_session_error", error=type(error).__name__, exc_info=error)
+        # aiosmtpd replies with what we return and keeps the session: a 4xx lets the client
+        # retry the command or the whole message later.
+        return replies.S451_INTERNAL
 
 
 def _credential(session: Session) -> Credential | None:
