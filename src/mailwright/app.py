@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
 from mailwright.api import Services, create_app
-from mailwright.auth import KeyCache, ensure_primary_key
+from mailwright.auth import CredentialCache, KeyCache, ensure_primary_key
 from mailwright.config import Settings
 from mailwright.delivery import (
     CaptureTransport,
@@ -36,9 +36,16 @@ from mailwright.delivery import (
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
+from mailwright.inbound import (
+    Listener,
+    SubmissionConfig,
+    SubmissionHandler,
+    server_tls_context,
+    start_smtp,
+)
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
-from mailwright.messages import TrackingKey, verp_key
+from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
 from mailwright.tracking import Tracker
@@ -48,6 +55,7 @@ from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
 log = get_logger(__name__)
 
 PURGE_EVERY_SECONDS = 300.0
+SUBMISSION_AUTH_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ def build_services(settings: Settings, store: Store) -> Services:
     return Services(
         store=store,
         keys=KeyCache(store),
+        credentials=CredentialCache(store, time.monotonic),
         domains=DomainCache(store, time.monotonic),
         resolver=resolver,
         dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
@@ -118,6 +127,7 @@ class Runtime:
     bulk_worker: BulkWorker | None = None
     preview_worker: BulkWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
+    submission: Listener | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -154,6 +164,9 @@ class Runtime:
             self.preview_worker = BulkWorker(self.services.previews, self.services.validator)
             self.preview_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
+        if "smtp" in self.roles and self.settings.submission_addr is not None:
+            # The inbound MX listener (MAILWRIGHT_SMTP_ADDR) is issue 8's other piece.
+            self.submission = await start_submission(self.settings, self.services)
 
     def kick(self) -> None:
         """New work was committed (a message accepted): wake the workers now."""
@@ -167,6 +180,8 @@ class Runtime:
             self.preview_worker.kick()
 
     async def stop(self) -> None:
+        if self.submission is not None:
+            await self.submission.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -214,6 +229,53 @@ def build_runtime(
         services=build_services(settings, store),
         roles=roles,
         ssl_context=ssl_context,
+    )
+
+
+def submission_handler(
+    settings: Settings, services: Services, *, is_loopback_trusted: bool = True
+) -> SubmissionHandler:
+    return SubmissionHandler(
+        services.store,
+        SubmissionConfig(
+            public_url=services.public_url,
+            retention=services.retention,
+            is_loopback_trusted=is_loopback_trusted,
+        ),
+        credentials=services.credentials,
+        domains=services.domains,
+        webhooks=services.webhooks,
+        lists=services.lists,
+        # Looked up per message: serve points it at the worker processes after start().
+        on_accepted=lambda: services.on_accepted(),
+        clock=services.clock,
+    )
+
+
+async def start_submission(
+    settings: Settings, services: Services, handler: SubmissionHandler | None = None
+) -> Listener:
+    """The SMTP submission listener on ``MAILWRIGHT_SUBMISSION_ADDR``."""
+    assert settings.submission_addr is not None
+    host, port = settings.submission_addr
+    name = helo_name(settings)
+    tls = server_tls_context(settings.tls_cert_file, settings.tls_key_file, settings.data_dir, name)
+    return await start_smtp(
+        handler or submission_handler(settings, services),
+        host,
+        port,
+        tls_context=tls,
+        ident="mailwright ESMTP submission",
+        hostname=name,
+        name="submission",
+        data_size_limit=MAX_MESSAGE_BYTES,
+        enable_SMTPUTF8=True,
+        # Five AUTH commands per connection, then 421 and hang up: guessing passwords costs a
+        # new connection every five tries. Other commands are not limited ("*").
+        command_call_limit={"AUTH": SUBMISSION_AUTH_TRIES, "*": 2**31},
+        # AUTH and its TLS requirement are the handler's policy (loopback may skip STARTTLS).
+        auth_required=False,
+        auth_require_tls=False,
     )
 
 

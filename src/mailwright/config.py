@@ -159,6 +159,19 @@ FIELDS: tuple[Setting, ...] = (
     Setting("http_addr", "127.0.0.1:8080", _required_addr, "host:port of the HTTP API"),
     Setting("smtp_addr", "127.0.0.1:2525", _addr, "inbound (MX) SMTP listener; empty disables"),
     Setting("submission_addr", "127.0.0.1:5870", _addr, "SMTP submission; empty disables"),
+    Setting(
+        "tls_cert_file",
+        "",
+        lambda v: Path(v) if v else None,
+        "PEM certificate chain the SMTP listeners offer with STARTTLS "
+        "(default: a self-signed certificate generated once into the data dir)",
+    ),
+    Setting(
+        "tls_key_file",
+        "",
+        lambda v: Path(v) if v else None,
+        "PEM private key of MAILWRIGHT_TLS_CERT_FILE",
+    ),
     Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
     Setting(
         "public_url",
@@ -232,6 +245,8 @@ class Settings:
     http_addr: tuple[str, int] = ("127.0.0.1", 8080)
     smtp_addr: tuple[str, int] | None = ("127.0.0.1", 2525)
     submission_addr: tuple[str, int] | None = ("127.0.0.1", 5870)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     api_key: Secret | None = None
     public_url: str = ""
     delivery: str = "capture"

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mailwright.auth import KeyCache, Principal
+from mailwright.auth import CredentialCache, KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
@@ -31,6 +31,7 @@ MAX_FIELDS = 5000
 class Services:
     store: Store
     keys: KeyCache
+    credentials: CredentialCache  # SMTP logins checked by submission
     domains: DomainCache
     resolver: Resolver
     dns_plan: DnsPlan

@@ -16,6 +16,7 @@ from mailwright.api.context import (
     read_form,
     services,
 )
+from mailwright.auth import check_password, create_credential, delete_credentials
 from mailwright.domains import (
     DnsRecord,
     connection_json,
@@ -57,14 +58,21 @@ async def list_all(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    """Create a domain with a new DKIM key; answers the DNS records to publish."""
+    """Create a domain with a new DKIM key; answers the DNS records to publish.
+    `smtp_password` creates the SMTP login `postmaster@{name}`."""
     (await principal(request)).require_account(write=True)
     svc = services(request)
     form = await read_form(request)
     name = form.get("name")
     if not name:
         raise InvalidInput("'name' parameter is missing", field="name")
+    smtp_password = form.get("smtp_password")
+    if smtp_password:
+        check_password(smtp_password)
     row = await create_domain(svc.store, name, form.as_dict(), now=svc.clock())
+    if smtp_password:
+        # Mailgun's smtp_login is postmaster@domain; smtp_password sets its password.
+        await create_credential(svc.store, row.name, "postmaster", smtp_password, now=svc.clock())
     body = _with_records(row, svc.dns_plan.sending(row), svc.dns_plan.receiving(row))
     body["message"] = "Domain DNS records have been created"
     return json_response(body)
@@ -96,7 +104,9 @@ async def delete(request: Request) -> Response:
     svc = services(request)
     name = path_param(request, "name")
     await delete_domain(svc.store, name)
+    await delete_credentials(svc.store, name)
     svc.domains.forget(name)
+    svc.credentials.forget()
     return json_response({"message": "Domain has been deleted"})
 
 

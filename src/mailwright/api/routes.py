@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from mailwright.api import (
     attempts,
+    credentials,
     domains,
     events,
     inbound_routes,
@@ -101,6 +102,7 @@ ROUTES = [
     *lists.ROUTES,
     *validation.ROUTES,
     *inbound_routes.ROUTES,
+    *credentials.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

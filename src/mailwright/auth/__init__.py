@@ -1,5 +1,16 @@
-"""API keys: creation, hashed storage, HTTP Basic authentication and per-key permissions."""
+"""API keys and SMTP credentials: creation, hashed storage, authentication and permissions."""
 
+from mailwright.auth.credentials import (
+    Credential,
+    CredentialCache,
+    change_password,
+    check_password,
+    create_credential,
+    credential_json,
+    delete_credential,
+    delete_credentials,
+    list_credentials,
+)
 from mailwright.auth.keys import (
     ROLES,
     KeyCache,
@@ -14,12 +25,21 @@ from mailwright.auth.keys import (
 
 __all__ = [
     "ROLES",
+    "Credential",
+    "CredentialCache",
     "KeyCache",
     "Principal",
+    "change_password",
+    "check_password",
+    "create_credential",
     "create_key",
+    "credential_json",
+    "delete_credential",
+    "delete_credentials",
     "delete_key",
     "ensure_primary_key",
     "key_json",
+    "list_credentials",
     "list_keys",
     "parse_basic",
 ]

@@ -1,6 +1,9 @@
 """Inbound mail: the MX and submission listeners, routes, DSN/ARF parsing and the processor
 that runs after a message has been stored."""
 
+from mailwright.inbound.certificate import ensure_self_signed, server_tls_context
+from mailwright.inbound.headers import split_controls
+from mailwright.inbound.listener import Listener, start_smtp
 from mailwright.inbound.route_store import (
     RouteInput,
     RoutePage,
@@ -24,25 +27,36 @@ from mailwright.inbound.routes import (
     parse_expression,
     plan,
 )
+from mailwright.inbound.senders import is_sender_allowed
+from mailwright.inbound.submission import SubmissionConfig, SubmissionHandler, is_loopback
 
 __all__ = [
     "Action",
     "Expression",
     "ForwardAction",
+    "Listener",
     "Route",
     "RouteInput",
     "RoutePage",
     "Step",
     "StopAction",
     "StoreAction",
+    "SubmissionConfig",
+    "SubmissionHandler",
     "all_routes",
     "create_route",
     "delete_route",
+    "ensure_self_signed",
     "get_route",
+    "is_loopback",
+    "is_sender_allowed",
     "list_routes",
     "match_route",
     "parse_action",
     "parse_expression",
     "plan",
+    "server_tls_context",
+    "split_controls",
+    "start_smtp",
     "update_route",
 ]

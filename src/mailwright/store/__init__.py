@@ -3,7 +3,7 @@
 Imports no other package of ours.
 """
 
-from mailwright.store import inbound, lists, queries, routes, schema, templates
+from mailwright.store import credentials, inbound, lists, queries, routes, schema, templates
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
@@ -27,6 +27,7 @@ __all__ = [
     "Store",
     "async_url",
     "create_engine",
+    "credentials",
     "inbound",
     "lists",
     "queries",

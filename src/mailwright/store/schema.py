@@ -407,3 +407,16 @@ routes = Table(
     Column("created_at", Double, nullable=False),
     Index("ix_routes_order", "priority", "created_at"),
 )
+
+# SMTP credentials (Mailgun's ``/v3/domains/{domain}/credentials``); ``login`` is the
+# lower-cased ``user@domain``, the password a salted scrypt hash (``auth/credentials.py``).
+smtp_credentials = Table(
+    "smtp_credentials",
+    metadata,
+    Column("login", String(320), primary_key=True),
+    Column("domain", String(253), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Index("ix_smtp_credentials_domain", "domain", "login"),
+)
