@@ -4,8 +4,10 @@ STARTTLS, sender ownership, ``X-Mailgun-*`` headers, and the same accept path as
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import logging
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -454,3 +456,22 @@ async def test_too_many_auth_attempts_end_the_connection(submission: Submission)
 
     code, text = await submission.talk(conversation)
     assert (code, text) == (421, b"4.7.0 AUTH sent too many times")
+
+
+async def test_passwords_never_reach_the_logs(
+    submission: Submission, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-secret-guess"
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        await submission.talk(lambda smtp: login(smtp, submission.login, wrong, "LOGIN"))
+    code, _ = await submission.talk(transaction(submission.login, message(submission.login)))
+    assert code == 250
+    logged = capsys.readouterr().out + caplog.text
+    assert "smtp_auth_failed" in logged  # the operator sees the failure and the login
+    assert "AUTH" in caplog.text  # aiosmtpd logged the commands, masked
+    secrets_ = [PASSWORD, wrong]
+    secrets_ += [base64.b64encode(s.encode()).decode() for s in (PASSWORD, wrong)]
+    plain = base64.b64encode(f"\0{submission.login}\0{PASSWORD}".encode()).decode()
+    for secret in [*secrets_, plain]:
+        assert secret not in logged
