@@ -174,6 +174,8 @@ def _walk(message: Message) -> tuple[str, str, list[Attachment]]:
     attachments: list[Attachment] = []
     for part in _leaves(message):
         content_type = part.get_content_type()
+        if part.get_content_maintype() == "multipart":
+            content_type = "text/plain"  # a multipart whose boundary never shows: its text
         is_file = _is_file(part)
         if not is_file and content_type == "text/plain" and plain is None:
             plain = _text(part)

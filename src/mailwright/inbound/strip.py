@@ -54,7 +54,8 @@ from itertools import pairwise
 
 __all__ = ["Stripped", "strip_html", "strip_reply"]
 
-MAX_LINES = 1000  # talon: longer bodies are not searched, they cost too much
+MAX_LINES = 1000  # talon: only the first lines are searched, the rest costs too much
+MAX_HTML_DEPTH = 256  # deeper markup is returned unstripped (the tree walks recurse)
 SPLITTER_MAX_LINES = 4
 SIGNATURE_MAX_LINES = 11
 SIGNATURE_MAX_LINE_LENGTH = 60
@@ -119,9 +120,12 @@ _SIGNATURE_START = re.compile(
 
 def strip_reply(text: str) -> Stripped:
     """The reply without quoted parts and without its signature, and the signature (or "")."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:MAX_LINES]
-    kept, _ = _cut_quotation(lines)
-    return _split_signature("\n".join(kept).strip())
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    head, tail = lines[:MAX_LINES], lines[MAX_LINES:]
+    kept, removed = _cut_quotation(head)
+    if removed and removed.stop == len(head):
+        tail = []  # the quotation runs past the searched lines: it runs to the end
+    return _split_signature("\n".join(kept + tail).strip())
 
 
 def mark_lines(lines: list[str]) -> str:
@@ -212,19 +216,25 @@ def _split_signature(body: str) -> Stripped:
 def _signature_candidate(lines: list[str]) -> int | None:
     """Index of the first line that may belong to a signature: among the last
     ``SIGNATURE_MAX_LINES`` non-empty lines but never the first one, the trailing run of short
-    lines holding at most one line that starts with a dash."""
+    lines, ending at the first line that starts with a dash (a "-Bob" closing) unless the line
+    above starts with one too (then both are list items, body text)."""
     non_empty = [index for index, line in enumerate(lines) if line.strip()]
     candidate = non_empty[1:][-SIGNATURE_MAX_LINES:]
     taken: list[int] = []
-    for index in reversed(candidate):
-        line = lines[index].strip()
+    for position in range(len(candidate) - 1, -1, -1):
+        line = lines[candidate[position]].strip()
         if len(line) > SIGNATURE_MAX_LINE_LENGTH:
             break
-        is_dashed = line.startswith("-") and bool(line.strip("-"))
-        taken.append(index)
-        if is_dashed:
-            break  # a dashed line ends the run: a list item above it is body text
+        if _is_dashed(line):
+            if position == 0 or not _is_dashed(lines[candidate[position - 1]].strip()):
+                taken.append(candidate[position])
+            break
+        taken.append(candidate[position])
     return taken[-1] if taken else None
+
+
+def _is_dashed(line: str) -> bool:
+    return line.startswith("-") and bool(line.strip("-"))
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -263,12 +273,14 @@ class _TreeBuilder(HTMLParser):
         super().__init__(convert_charrefs=False)
         self.root = _Node("#root")
         self.stack = [self.root]
+        self.depth = 0  # the deepest nesting seen
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         node = _Node(tag, self.get_starttag_text() or f"<{tag}>", _attrs(attrs))
         self.stack[-1].children.append(node)
         if tag not in _VOID:
             self.stack.append(node)
+            self.depth = max(self.depth, len(self.stack))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.stack[-1].children.append(
@@ -309,13 +321,16 @@ def _attrs(attrs: list[tuple[str, str | None]]) -> dict[str, str]:
 
 
 def strip_html(html: str) -> str:
-    """``html`` without the quoted message; returned unchanged when nothing is found to cut or
-    when cutting would leave no readable text."""
+    """``html`` without the quoted message; returned unchanged when nothing is found to cut,
+    when cutting would leave no readable text, or when the markup nests deeper than
+    ``MAX_HTML_DEPTH``."""
     if not html.strip():
         return html
     builder = _TreeBuilder()
     builder.feed(html)
     builder.close()
+    if builder.depth > MAX_HTML_DEPTH:
+        return html
     root = builder.root
     has_cut = _cut_quote_elements(root)
     has_cut = _cut_quoted_lines(root) or has_cut

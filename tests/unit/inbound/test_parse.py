@@ -206,3 +206,9 @@ def test_stored_json():
     ]  # fmt: skip
     assert stored["content-id-map"] == {"<part1.04060802.06030207@example.org>": f"{URL}/0"}
     assert stored["message-headers"][0][0] == "Received"
+
+
+def test_multipart_without_its_boundary_is_read_as_text():
+    message = parse_inbound((FIXTURES / "broken" / "broken_multipart.eml").read_bytes())
+    assert message.body_plain.startswith("This body never uses its declared boundary.")
+    assert message.attachments == ()

@@ -120,6 +120,12 @@ def test_real_client_replies(name):
             Stripped("Hi", ""),
         ),
         ("", Stripped("", "")),
+        # a dashed closing is a signature; a dashed list above the closing is body text
+        ("See you there.\n-Bob", Stripped("See you there.", "-Bob")),
+        (
+            "To bring:\n- tent\n- stove\nThanks,\nAnn",
+            Stripped("To bring:\n- tent\n- stove", "Thanks,\nAnn"),
+        ),
     ],
 )
 def test_strip_reply(text, expected):
@@ -173,3 +179,15 @@ def test_strip_html_without_quotation_is_unchanged():
 
 def test_strip_html_of_unbalanced_markup():
     assert "hello" in strip_html("<div><p>hello<div></span></b>")
+
+
+def test_lines_past_the_searched_ones_are_kept_or_cut_with_the_quotation():
+    body = "answer\n" + "more text\n" * 1200 + "last line"
+    assert strip_reply(body).text.endswith("last line")
+    quoted = "answer\n\nOn Mon, 1 Jan 2024, Bob <b@x.org> wrote:\n" + "> old\n" * 1200
+    assert strip_reply(quoted).text == "answer"
+
+
+def test_deeply_nested_html_is_returned_unstripped():
+    html = "<div>" * 5000 + "deep<blockquote>q</blockquote>" + "</div>" * 5000
+    assert strip_html(html) == html
