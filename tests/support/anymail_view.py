@@ -54,3 +54,37 @@ def anymail_status(signing_key: str, body: bytes) -> tuple[int, list[object]]:
     finally:
         tracking.disconnect(receiver)
     return response.status_code, seen
+
+
+def anymail_inbound(
+    signing_key: str, body: bytes, content_type: str, path: str = "/anymail/mailgun/inbound/"
+) -> tuple[int, list[object]]:
+    """The status anymail's MailgunInboundWebhookView answers for a route forward POST of
+    ``body`` (``content_type`` carries the multipart boundary), and the inbound events it sent
+    to its ``inbound`` signal."""
+    _configure(signing_key)
+    from anymail.signals import inbound
+    from anymail.webhooks.mailgun import MailgunInboundWebhookView
+    from django.core.exceptions import SuspiciousOperation
+    from django.test import RequestFactory
+
+    seen: list[object] = []
+
+    def receiver(sender: object, event: object, esp_name: str, **kwargs: object) -> None:
+        seen.append(event)
+
+    inbound.connect(receiver, weak=False)
+    try:
+        request = RequestFactory().post(
+            path,
+            data=body,
+            content_type=content_type,
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(BASIC_AUTH.encode()).decode(),
+        )
+        try:
+            response = MailgunInboundWebhookView.as_view()(request)
+        except SuspiciousOperation:
+            return 400, seen
+    finally:
+        inbound.disconnect(receiver)
+    return response.status_code, seen
