@@ -11,8 +11,9 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,7 +38,14 @@ from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
 from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
 from mailwright.inbound import (
+    Inbound,
+    InboundConfig,
+    InboundWorker,
     Listener,
+    MxHandler,
+    ProcessorConfig,
+    RecipientCheck,
+    RouteCache,
     SubmissionConfig,
     SubmissionHandler,
     server_tls_context,
@@ -47,7 +55,7 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Store, queries
+from mailwright.store import Store, inbound, queries
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
@@ -113,6 +121,10 @@ async def first_start(settings: Settings, store: Store) -> FirstStart:
     return FirstStart(api_key=key, sandbox=None if sandbox is None else sandbox.name)
 
 
+class _Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     """The running server: the HTTP app plus the background workers of the chosen roles."""
@@ -128,6 +140,8 @@ class Runtime:
     preview_worker: BulkWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     submission: Listener | None = None
+    mx: Listener | None = None
+    inbound_worker: InboundWorker | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -163,10 +177,13 @@ class Runtime:
             self.bulk_worker.start()
             self.preview_worker = BulkWorker(self.services.previews, self.services.validator)
             self.preview_worker.start()
+            self.inbound_worker = build_inbound_worker(self.settings, self.services, self.kick)
+            self.inbound_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
         if "smtp" in self.roles and self.settings.submission_addr is not None:
-            # The inbound MX listener (MAILWRIGHT_SMTP_ADDR) is issue 8's other piece.
             self.submission = await start_submission(self.settings, self.services)
+        if "smtp" in self.roles and self.settings.smtp_addr is not None:
+            self.mx = await start_mx(self.settings, self.services)
 
     def kick(self) -> None:
         """New work was committed (a message accepted): wake the workers now."""
@@ -178,22 +195,28 @@ class Runtime:
             self.bulk_worker.kick()
         if self.preview_worker is not None:
             self.preview_worker.kick()
+        if self.inbound_worker is not None:
+            self.inbound_worker.kick()
 
     async def stop(self) -> None:
-        if self.submission is not None:
-            await self.submission.stop()
+        # Listeners first (no new mail), then the inbound processor, then the other workers.
+        first: list[_Stoppable | None] = [self.submission, self.mx, self.inbound_worker]
+        for part in first:
+            if part is not None:
+                await part.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.worker is not None:
-            await self.worker.stop()
-        if self.webhook_worker is not None:
-            await self.webhook_worker.stop()
-        if self.bulk_worker is not None:
-            await self.bulk_worker.stop()
-        if self.preview_worker is not None:
-            await self.preview_worker.stop()
+        workers: list[_Stoppable | None] = [
+            self.worker,
+            self.webhook_worker,
+            self.bulk_worker,
+            self.preview_worker,
+        ]
+        for part in workers:
+            if part is not None:
+                await part.stop()
         await self.services.webhook_poster.close()
         await self.store.close()
 
@@ -205,6 +228,7 @@ class Runtime:
                 removed = await queries.purge_expired(conn, now)
                 await queries.purge_events(conn, now - self.services.retention)
                 await queries.purge_outbox(conn, now - self.services.retention)
+                await inbound.purge_received(conn, now - self.services.retention)
                 return removed
 
             try:
@@ -241,6 +265,7 @@ def submission_handler(
             public_url=services.public_url,
             retention=services.retention,
             is_loopback_trusted=is_loopback_trusted,
+            trusted_networks=settings.submission_trusted_networks,
         ),
         credentials=services.credentials,
         domains=services.domains,
@@ -324,3 +349,59 @@ def build_transport(
     mx = MxCache(resolver, time.monotonic) if relay is None else None
     mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None
     return SmtpTransport(config, mx, mta_sts, resolver)
+
+
+def build_inbound_worker(
+    settings: Settings, services: Services, on_accepted: Callable[[], None]
+) -> InboundWorker:
+    """The processor of received mail: reports, authentication checks and routes."""
+    name = helo_name(settings)
+    steps = Inbound(
+        services.store,
+        InboundConfig(
+            public_url=services.public_url,
+            retention=services.retention,
+            authserv_id=name,
+        ),
+        services.resolver,
+        RouteCache(services.store, time.monotonic),
+        verp_key=lambda: verp_key(services.store, now=time.time()),
+        on_accepted=on_accepted,
+    )
+    return InboundWorker(
+        services.store,
+        ProcessorConfig(),
+        steps.handle,
+    )
+
+
+async def start_mx(settings: Settings, services: Services) -> Listener:
+    """The inbound (MX) listener on ``MAILWRIGHT_SMTP_ADDR``: mail for our domains only."""
+    assert settings.smtp_addr is not None
+    host, port = settings.smtp_addr
+    name = helo_name(settings)
+    tls = server_tls_context(settings.tls_cert_file, settings.tls_key_file, settings.data_dir, name)
+    handler = MxHandler(
+        services.store,
+        services.domains,
+        accepts=RecipientCheck(
+            RouteCache(services.store, time.monotonic),
+            lambda: verp_key(services.store, now=time.time()),
+        ).accepts,
+        hostname=name,
+        # Looked up per message: serve points it at the worker processes after start().
+        on_received=lambda: services.on_accepted(),
+    )
+    return await start_smtp(
+        handler,
+        host,
+        port,
+        tls_context=tls,
+        ident="mailwright ESMTP",
+        hostname=name,
+        name="mx",
+        data_size_limit=MAX_MESSAGE_BYTES,
+        enable_SMTPUTF8=True,
+        auth_required=False,
+        auth_require_tls=False,
+    )

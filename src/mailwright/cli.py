@@ -180,12 +180,6 @@ def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) ->
             mode="capture",
             note="nothing leaves this machine; mail goes to the built-in inbox",
         )
-    if "smtp" in roles and settings.smtp_addr is not None:
-        # Submission runs with the smtp role; the inbound MX listener is issue 8's other piece.
-        log.warning(
-            "smtp_inbound_unavailable",
-            note="inbound (MX) SMTP is not in this release; submission runs",
-        )
 
 
 async def _serve(

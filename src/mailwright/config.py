@@ -6,6 +6,7 @@ This is the only module that reads ``os.environ``. Every field states its defaul
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -103,6 +104,13 @@ def _bool(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(v.strip()) for v in value.split(",") if v.strip())
+    except ValueError as exc:
+        raise ValueError(f"expected comma-separated networks such as 10.0.0.0/8 ({exc})") from None
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ValueError("expected a TCP port number")
@@ -159,6 +167,12 @@ FIELDS: tuple[Setting, ...] = (
     Setting("http_addr", "127.0.0.1:8080", _required_addr, "host:port of the HTTP API"),
     Setting("smtp_addr", "127.0.0.1:2525", _addr, "inbound (MX) SMTP listener; empty disables"),
     Setting("submission_addr", "127.0.0.1:5870", _addr, "SMTP submission; empty disables"),
+    Setting(
+        "submission_trusted_networks",
+        "",
+        _networks,
+        "networks (CIDR, comma-separated) that may submit without AUTH, as Postfix's mynetworks",
+    ),
     Setting(
         "tls_cert_file",
         "",
@@ -245,6 +259,7 @@ class Settings:
     http_addr: tuple[str, int] = ("127.0.0.1", 8080)
     smtp_addr: tuple[str, int] | None = ("127.0.0.1", 2525)
     submission_addr: tuple[str, int] | None = ("127.0.0.1", 5870)
+    submission_trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     api_key: Secret | None = None

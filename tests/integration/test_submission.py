@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import json
 import logging
 import smtplib
@@ -71,7 +72,7 @@ def tls_settings(settings: Settings, tmp_path: Path) -> Settings:
     pem = tmp_path / "leaf.pem"
     leaf.private_key_and_cert_chain_pem.write_to_path(str(pem))
     return settings.with_changes(
-        submission_addr=("127.0.0.1", 0), tls_cert_file=pem, tls_key_file=pem
+        submission_addr=("127.0.0.1", 0), smtp_addr=None, tls_cert_file=pem, tls_key_file=pem
     )
 
 
@@ -475,3 +476,39 @@ async def test_passwords_never_reach_the_logs(
     plain = base64.b64encode(f"\0{submission.login}\0{PASSWORD}".encode()).decode()
     for secret in [*secrets_, plain]:
         assert secret not in logged
+
+
+async def test_trusted_network_submits_without_auth_for_our_domains_only(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    trusted = tls_settings(settings, tmp_path).with_changes(
+        submission_trusted_networks=(ipaddress.ip_network("127.0.0.0/8"),)
+    )
+    async with serving(trusted, store) as running:
+        domain = running.domain
+
+        def conversation(smtp: smtplib.SMTP) -> tuple[int, int, tuple[int, bytes]]:
+            foreign = smtp.mail("someone@elsewhere.example")[0]
+            smtp.rset()
+            ours = smtp.mail(f"printer@{domain}")[0]
+            smtp.rcpt("alice@example.com")
+            return foreign, ours, smtp.data(message(f"printer@{domain}"))
+
+        foreign, ours, (code, _) = await running.talk(conversation)
+        assert (foreign, ours, code) == (530, 250, 250)
+        [item] = await inbox(running.client, 1)
+        assert item["recipient"] == "alice@example.com"
+
+
+async def test_untrusted_client_still_needs_auth(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    elsewhere = tls_settings(settings, tmp_path).with_changes(
+        submission_trusted_networks=(ipaddress.ip_network("192.0.2.0/24"),)
+    )
+    async with serving(elsewhere, store) as running:
+
+        def conversation(smtp: smtplib.SMTP) -> int:
+            return smtp.mail(f"printer@{running.domain}")[0]
+
+        assert await running.talk(conversation) == 530

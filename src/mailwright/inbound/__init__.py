@@ -2,8 +2,10 @@
 that runs after a message has been stored."""
 
 from mailwright.inbound.certificate import ensure_self_signed, server_tls_context
+from mailwright.inbound.handling import Inbound, InboundConfig, RecipientCheck, RouteCache
 from mailwright.inbound.headers import split_controls
 from mailwright.inbound.listener import Listener, start_smtp
+from mailwright.inbound.processor import InboundWorker, ProcessorConfig
 from mailwright.inbound.route_store import (
     RouteInput,
     RoutePage,
@@ -28,14 +30,22 @@ from mailwright.inbound.routes import (
     plan,
 )
 from mailwright.inbound.senders import is_sender_allowed
+from mailwright.inbound.server import MxHandler
 from mailwright.inbound.submission import SubmissionConfig, SubmissionHandler, is_loopback
 
 __all__ = [
     "Action",
     "Expression",
     "ForwardAction",
+    "Inbound",
+    "InboundConfig",
+    "InboundWorker",
     "Listener",
+    "MxHandler",
+    "ProcessorConfig",
+    "RecipientCheck",
     "Route",
+    "RouteCache",
     "RouteInput",
     "RoutePage",
     "Step",

@@ -39,9 +39,6 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ProcessorConfig:
-    retention: float  # seconds a stored inbound message stays retrievable
-    public_url: str
-    authserv_id: str  # our host name in Authentication-Results (RFC 8601 2.5)
     batch: int = 20
     concurrency: int = 8
     lease: float = 300.0

@@ -58,6 +58,9 @@ class SubmissionConfig:
     # Loopback clients may AUTH without STARTTLS (nothing crosses a network). Tests turn this
     # off to see what a remote client sees.
     is_loopback_trusted: bool = True
+    # MAILWRIGHT_SUBMISSION_TRUSTED_NETWORKS: clients here may submit without AUTH (printers,
+    # legacy apps on a LAN; Postfix's mynetworks), as any of our domains.
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 def is_loopback(peer: Any) -> bool:
@@ -68,6 +71,10 @@ def is_loopback(peer: Any) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+# The login a trusted network's session runs under: no SMTP credential can have it (no "@").
+TRUSTED_LOGIN = "(trusted network)"
 
 
 class SubmissionHandler:
@@ -181,10 +188,35 @@ class SubmissionHandler:
 
     # -- the transaction -------------------------------------------------------------------
 
+    def _is_trusted(self, session: Session) -> bool:
+        host = session.peer[0] if isinstance(session.peer, tuple) and session.peer else ""
+        try:
+            address = ipaddress.ip_address(str(host))
+        except ValueError:
+            return False
+        return any(address in network for network in self._config.trusted_networks)
+
+    async def _trusted_credential(self, session: Session, address: str) -> Credential | None:
+        """A trusted network's client sends as the domain of its envelope sender, when that
+        domain is ours; the session counts as authenticated for that domain."""
+        domain = address.rpartition("@")[2].lower()
+        if not domain:
+            return None
+        try:
+            row = await self._domains.get(domain)
+        except NotFound:
+            return None
+        credential = Credential(login=TRUSTED_LOGIN, domain=row.name, created_at=0.0)
+        session.auth_data = credential  # type: ignore[assignment]  # aiosmtpd types it None
+        session.authenticated = True
+        return credential
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         credential = _credential(session)
+        if (credential is None or credential.login == TRUSTED_LOGIN) and self._is_trusted(session):
+            credential = await self._trusted_credential(session, address)
         if credential is None:
             return replies.S530_AUTH_REQUIRED
         # A null reverse-path (RFC 5321 4.5.5) is allowed; the From header is checked anyway.
