@@ -254,6 +254,9 @@ async def test_store_keeps_the_message_and_notifies(mx: Inbound) -> None:
     body = fetched.json()
     assert body["subject"] == "Keep me"
     assert body["body-plain"].strip() == "Hi there"
+    assert body["stripped-text"].strip() == "Hi there"
+    assert body["recipients"] == f"support@{mx.domain}"
+    assert body["sender"] == "bob@example.org"
 
 
 async def test_forward_to_address_resends_through_delivery(mx: Inbound) -> None:

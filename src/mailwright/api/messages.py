@@ -15,6 +15,7 @@ from mailwright.api.context import (
     services,
 )
 from mailwright.errors import InvalidInput, NotFound
+from mailwright.inbound import parse_inbound, stored_json
 from mailwright.messages import (
     SendRequest,
     accept,
@@ -80,12 +81,20 @@ async def get_stored(request: Request) -> Response:
     recipients = stored.recipients
     raw = stored.render_for(recipients[0] if recipients else stored.facts.sender)
     base = storage_url(services(request).public_url, domain, stored.row.id)
-    body = describe(
-        raw,
-        recipients=recipients,
-        sender=stored.facts.sender,
-        attachment_url=lambda i: f"{base}/attachments/{i}",
-    )
+    if stored.is_inbound:  # kept by a route's store(): Mailgun's parsed fields
+        body = stored_json(
+            parse_inbound(raw),
+            recipient=", ".join(recipients),
+            envelope_sender=stored.facts.sender,
+            attachment_url=lambda i: f"{base}/attachments/{i}",
+        )
+    else:
+        body = describe(
+            raw,
+            recipients=recipients,
+            sender=stored.facts.sender,
+            attachment_url=lambda i: f"{base}/attachments/{i}",
+        )
     if "message/rfc2822" in request.headers.get("accept", ""):
         body["body-mime"] = raw.decode("utf-8", errors="replace")
     return json_response(body)

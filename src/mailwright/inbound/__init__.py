@@ -5,6 +5,7 @@ from mailwright.inbound.certificate import ensure_self_signed, server_tls_contex
 from mailwright.inbound.handling import Inbound, InboundConfig, RecipientCheck, RouteCache
 from mailwright.inbound.headers import split_controls
 from mailwright.inbound.listener import Listener, start_smtp
+from mailwright.inbound.parse import InboundMessage, parse_inbound, stored_json
 from mailwright.inbound.processor import InboundWorker, ProcessorConfig
 from mailwright.inbound.route_store import (
     RouteInput,
@@ -39,6 +40,7 @@ __all__ = [
     "ForwardAction",
     "Inbound",
     "InboundConfig",
+    "InboundMessage",
     "InboundWorker",
     "Listener",
     "MxHandler",
@@ -64,9 +66,11 @@ __all__ = [
     "match_route",
     "parse_action",
     "parse_expression",
+    "parse_inbound",
     "plan",
     "server_tls_context",
     "split_controls",
     "start_smtp",
+    "stored_json",
     "update_route",
 ]
