@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from mailwright import jsontext
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
-from mailwright.store import Store, inbound
+from mailwright.store import InsertRows, Store, schema
 
 log = get_logger(__name__)
 
@@ -116,7 +116,8 @@ class MxHandler:
         if isinstance(envelope.content, bytes) and not raw:
             raw = envelope.content
         now = self._clock()
-        raw = self._trace(session, envelope, now) + raw
+        queue_id = secrets.token_hex(6)
+        raw = self._trace(session, envelope, now, queue_id) + raw
         row = {
             "received_at": now,
             "peer": _peer(session),
@@ -128,28 +129,28 @@ class MxHandler:
             "status": "queued",
             "due_at": now,
             "attempts": 0,
+            "claimed_by": None,
+            "claimed_until": None,
             "updated_at": now,
+            "outcome": None,
         }
-
-        async def insert(conn: Any) -> int:
-            return await inbound.insert_received(conn, row)
-
         try:
-            received_id = await self._store.write(insert)
+            # Grouped with concurrent sessions' messages into one commit (group commit).
+            await self._store.write(InsertRows([(schema.inbound_messages, [row])]))
         except Exception:
             log.exception("inbound_store_failed", peer=row["peer"], size=row["size"])
             return S451_STORE_FAILED
         log.info(
             "inbound_received",
-            received_id=received_id,
+            queue_id=queue_id,
             peer=row["peer"],
             recipients=len(envelope.rcpt_tos),
             size=row["size"],
         )
         self._on_received()
-        return S250_QUEUED.format(id=received_id)
+        return S250_QUEUED.format(id=queue_id)
 
-    def _trace(self, session: Session, envelope: Envelope, now: float) -> bytes:
+    def _trace(self, session: Session, envelope: Envelope, now: float, queue_id: str) -> bytes:
         """RFC 5321 4.4: the Received line a receiving server prepends (it also lets a route
         that forwards back to us see the loop, RFC 5321 6.3)."""
         helo = str(session.host_name or "unknown")
@@ -157,7 +158,7 @@ class MxHandler:
         when = format_datetime(datetime.fromtimestamp(now, UTC))
         line = (
             f"Received: from {helo} ([{_peer(session)}])\r\n\tby {self._hostname} (mailwright)"
-            f" with {'ESMTPS' if session.ssl else 'ESMTP'} id {secrets.token_hex(6)}"
+            f" with {'ESMTPS' if session.ssl else 'ESMTP'} id {queue_id}"
             + (f"\r\n\tfor <{rcpt}>" if rcpt else "")
             + f"; {when}\r\n"
         )

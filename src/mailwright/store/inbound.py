@@ -10,18 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
 
 _i = schema.inbound_messages
-
-
-async def insert_received(conn: AsyncConnection, row: dict[str, Any]) -> int:
-    """Store one received message; returns its id."""
-    result = await conn.execute(insert(_i).returning(_i.c.id), [row])
-    return int(result.scalar_one())
 
 
 async def claim_received(
@@ -69,13 +63,6 @@ async def settle_received(
     )
 
 
-async def is_held(conn: AsyncConnection, received_id: int, *, worker: str) -> bool:
-    found = await conn.execute(
-        select(_i.c.id).where(_i.c.id == received_id, _i.c.claimed_by == worker)
-    )
-    return found.first() is not None
-
-
 async def release_received(conn: AsyncConnection, *, worker: str) -> None:
     await conn.execute(
         update(_i)
@@ -89,11 +76,6 @@ async def next_received_due(conn: AsyncConnection) -> float | None:
         await conn.execute(select(func.min(_i.c.due_at)).where(_i.c.status == "queued"))
     ).scalar_one()
     return None if value is None else float(value)
-
-
-async def get_received(conn: AsyncConnection, received_id: int) -> dict[str, Any] | None:
-    row = (await conn.execute(select(_i).where(_i.c.id == received_id))).first()
-    return None if row is None else dict(row._mapping)
 
 
 async def purge_received(conn: AsyncConnection, before: float) -> int:
