@@ -212,3 +212,15 @@ def test_multipart_without_its_boundary_is_read_as_text():
     message = parse_inbound((FIXTURES / "broken" / "broken_multipart.eml").read_bytes())
     assert message.body_plain.startswith("This body never uses its declared boundary.")
     assert message.attachments == ()
+
+
+def test_content_type_the_modern_parser_raises_on():
+    # email.policy.default raises IndexError on a parameter name with no value ("charset*")
+    message = parse_inbound((FIXTURES / "broken" / "parameter_without_value.eml").read_bytes())
+    assert message.subject == "caf\u00e9"
+    assert "The modern header parser raises" in message.body_plain
+
+
+def test_null_in_charset():
+    message = parse_inbound((FIXTURES / "broken" / "null_in_charset.eml").read_bytes())
+    assert message.body_plain == "caf\u00e9"
