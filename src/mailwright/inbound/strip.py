@@ -38,13 +38,13 @@ Plain text (talon's ``extract_from_plain`` then ``bruteforce.extract_signature``
    Grüßen", "Cordialement", ...), and the signature runs from there to the end.
 
 HTML (talon's ``extract_from_html``): the document is read into a small tree and the quotation
-elements are cut (Gmail's ``gmail_quote``, Outlook's
-``divRplyFwdMsg``/``appendonsend`` and its bordered header ``div`` together with every sibling
-after them, else the last outermost ``blockquote``); then the plain-text algorithm runs on the
-text of what is left and every text node on a removed line goes too (the attribution line before
-an Apple Mail or Thunderbird ``blockquote``; Thunderbird may put the reply itself inside its
-``moz-cite-prefix`` div, so that div is not cut whole). Markup that is not cut is written back
-as it came.
+elements are cut (Gmail's ``gmail_quote`` unless it holds a forward, Yahoo's ``yahoo_quoted``;
+Outlook's ``divRplyFwdMsg``/``appendonsend``/``OLK_SRC_BODY_SECTION`` and its bordered header
+``div`` together with everything after them; else the last outermost ``blockquote``); then the
+plain-text algorithm runs on the text of what is left and every text node on a removed line goes
+too (the attribution line before an Apple Mail or Thunderbird ``blockquote``; Thunderbird may
+put the reply itself inside its ``moz-cite-prefix`` div, so that div is not cut whole). Markup
+that is not cut is written back as it came.
 
 Where we differ from talon, on purpose: an attribution must end with a colon and a "From:"
 line counts only when another header line follows it (talon takes "On Monday I sent..." or a
@@ -259,7 +259,8 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _OUTLOOK_BORDER = re.compile(r"border-top:\s*solid\s+#(?:B5C4DF|E1E1E1)", re.IGNORECASE)
-_QUOTE_IDS_TO_END = ("appendonsend", "divRplyFwdMsg")
+# Outlook on the web and new Outlook ("appendonsend", "divRplyFwdMsg"), Outlook for Mac
+_QUOTE_IDS_TO_END = ("appendonsend", "divRplyFwdMsg", "OLK_SRC_BODY_SECTION")
 
 
 @dataclass(eq=False, slots=True)
@@ -353,8 +354,7 @@ def strip_html(html: str) -> str:
 def _cut_quote_elements(root: _Node) -> bool:
     """Remove the quotation elements of known clients; True when something was removed."""
     for parent, index, node in _walk(root):
-        classes = node.attrs.get("class", "").split()
-        if "gmail_quote" in classes:
+        if _is_quote_container(node):
             del parent.children[index]
             return True
         if node.attrs.get("id") in _QUOTE_IDS_TO_END or _is_outlook_header(node):
@@ -370,6 +370,22 @@ def _cut_quote_elements(root: _Node) -> bool:
         parent.children.remove(node)
         return True
     return False
+
+
+def _is_quote_container(node: _Node) -> bool:
+    """Gmail's ``gmail_quote`` (unless it holds a forward, which is content) or Yahoo's
+    ``yahoo_quoted`` (its class carries a per-message prefix: ``ydp1a2b3cyahoo_quoted``)."""
+    classes = node.attrs.get("class", "").split()
+    if "gmail_quote" in classes:
+        return not _FORWARDED.match(_first_text(node))
+    return any(name.endswith("yahoo_quoted") for name in classes)
+
+
+def _first_text(node: _Node) -> str:
+    for _, _, child in _walk(node):
+        if child.tag == "" and child.raw.strip():
+            return child.raw
+    return ""
 
 
 def _is_outlook_header(node: _Node) -> bool:
