@@ -36,7 +36,9 @@ __all__ = [
     "InboundMessage",
     "forward_form",
     "forward_mime_form",
+    "header_name",
     "parse_inbound",
+    "signature_of",
     "stored_json",
 ]
 
@@ -297,7 +299,9 @@ def forward_form(
     timestamp: int,
     token: str,
 ) -> tuple[list[tuple[str, str]], list[FileField]]:
-    """The fields and files of a "fully parsed" route forward POST (multipart/form-data).
+    """The fields and files of a "fully parsed" route forward POST. Mailgun sends it as
+    multipart/form-data when there are files and urlencoded otherwise; a header that occurs
+    more than once (``Received``) gives a field per occurrence.
 
     ``body-html`` and ``stripped-html`` are left out when the message has no HTML body."""
     stamp = str(timestamp)
