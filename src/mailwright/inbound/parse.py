@@ -36,7 +36,9 @@ __all__ = [
     "InboundMessage",
     "forward_form",
     "forward_mime_form",
+    "header_name",
     "parse_inbound",
+    "signature_of",
     "stored_json",
 ]
 
@@ -80,7 +82,7 @@ class InboundMessage:
 
 
 def parse_inbound(raw: bytes) -> InboundMessage:
-    message = message_from_bytes(raw, _class=EmailMessage, policy=email_policy.default)
+    message = _message(raw)
     headers = _headers(message)
     first = {name.lower(): value for name, value in reversed(headers)}
     plain, html, attachments = _walk(message)
@@ -107,29 +109,42 @@ def parse_inbound(raw: bytes) -> InboundMessage:
     )
 
 
+def _message(raw: bytes) -> Message:
+    try:
+        return message_from_bytes(raw, _class=EmailMessage, policy=email_policy.default)
+    except _PARSE_ERRORS:
+        # The parser reads each Content-Type as it goes, and one the modern header parser
+        # chokes on still reads with the compat32 policy, which splits parameters by hand.
+        return message_from_bytes(raw, policy=email_policy.compat32)
+
+
 def header_name(name: str) -> str:
     """Mailgun's spelling of a header name: ``MIME-Version`` -> ``Mime-Version``."""
     return "-".join(word.capitalize() for word in name.split("-"))
 
 
 def _headers(message: Message) -> list[tuple[str, str]]:
-    return [
-        (header_name(name), _header_value(message, name, raw)) for name, raw in message.raw_items()
-    ]
+    return [(header_name(name), _header_value(name, raw)) for name, raw in message.raw_items()]
 
 
-def _header_value(message: Message, name: str, raw: Any) -> str:
+def _header_value(name: str, raw: Any) -> str:
+    """The decoded value; when the stdlib cannot parse it, its encoded words decoded by hand,
+    and failing that the raw text unfolded."""
     if isinstance(raw, str) and _has_surrogates(raw):
         raw = _clean(raw)  # 8-bit bytes: decoded as UTF-8 or Windows-1252, not replaced
     try:
-        return _clean(str(message.policy.header_fetch_parse(name, raw)))
+        return _clean(str(email_policy.default.header_fetch_parse(name, raw)))
     except _PARSE_ERRORS:
-        pass
-    text = _clean(" ".join(str(raw).split()))
+        text = _clean(" ".join(str(raw).split()))
     try:
         return _clean(str(make_header(decode_header(text))))
     except _PARSE_ERRORS:
         return text
+
+
+def _raw_header(part: Message, name: str) -> str:
+    """The first ``name`` header as written (``part.get`` would parse it, and may raise)."""
+    return next((str(raw) for key, raw in part.raw_items() if key.lower() == name.lower()), "")
 
 
 def _has_surrogates(text: str) -> bool:
@@ -154,7 +169,7 @@ def _decode(payload: bytes, charset: str | None) -> str:
         if candidate:
             try:
                 return payload.decode(candidate)
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: NUL in the name
                 continue
     return payload.decode("windows-1252", "replace")  # it leaves five bytes undefined
 
@@ -173,23 +188,30 @@ def _walk(message: Message) -> tuple[str, str, list[Attachment]]:
     html: str | None = None
     attachments: list[Attachment] = []
     for part in _leaves(message):
-        content_type = part.get_content_type()
-        if part.get_content_maintype() == "multipart":
-            content_type = "text/plain"  # a multipart whose boundary never shows: its text
-        is_file = _is_file(part)
-        if not is_file and content_type == "text/plain" and plain is None:
-            plain = _text(part)
-        elif not is_file and content_type == "text/html" and html is None:
-            html = _text(part)
-        else:
-            attachments.append(_attachment(part, len(attachments) + 1))
+        try:
+            content_type, is_file = _kind(part)
+            if not is_file and content_type == "text/plain" and plain is None:
+                plain = _text(part)
+            elif not is_file and content_type == "text/html" and html is None:
+                html = _text(part)
+            else:
+                attachments.append(_attachment(part, len(attachments) + 1))
+        except _PARSE_ERRORS:
+            continue  # a part whose MIME headers the stdlib cannot parse is left out
     return plain or "", html or "", attachments
+
+
+def _kind(part: Message) -> tuple[str, bool]:
+    """The part's content type and whether it is a file rather than a body."""
+    if part.get_content_maintype() == "multipart":
+        return "text/plain", False  # a multipart whose boundary never shows: read its text
+    return part.get_content_type(), _is_file(part)
 
 
 def _leaves(part: Message) -> Iterator[Message]:
     """Single parts in order; a ``message/*`` part is one leaf (an attached email)."""
-    payload = part.get_payload()
     if part.is_multipart() and part.get_content_maintype() == "multipart":
+        payload = part.get_payload()
         for child in payload if isinstance(payload, list) else []:
             if isinstance(child, Message):
                 yield from _leaves(child)
@@ -218,7 +240,7 @@ def _attachment(part: Message, number: int) -> Attachment:
     content_type = part.get_content_type()
     content = _content(part)
     name = _filename(part) or f"attachment-{number}{_extension(content_type)}"
-    content_id = " ".join(_header_value(part, "Content-ID", part.get("Content-ID", "")).split())
+    content_id = " ".join(_header_value("Content-ID", _raw_header(part, "Content-ID")).split())
     if content_id and not content_id.startswith("<"):
         content_id = f"<{content_id}>"
     return Attachment(name, content_type, content, content_id)
@@ -277,7 +299,9 @@ def forward_form(
     timestamp: int,
     token: str,
 ) -> tuple[list[tuple[str, str]], list[FileField]]:
-    """The fields and files of a "fully parsed" route forward POST (multipart/form-data).
+    """The fields and files of a "fully parsed" route forward POST. Mailgun sends it as
+    multipart/form-data when there are files and urlencoded otherwise; a header that occurs
+    more than once (``Received``) gives a field per occurrence.
 
     ``body-html`` and ``stripped-html`` are left out when the message has no HTML body."""
     stamp = str(timestamp)

@@ -21,14 +21,13 @@ TOKEN = "4166ec05b27b5d3c024252ad43df47865128c8fcde47dfea6b"
 async def _post(
     fields: list[tuple[str, str]], files: list[tuple[str, tuple[str, bytes, str]]], path: str
 ) -> tuple[bytes, str]:
-    """POST as a multipart form and return the exact body and Content-Type that arrived."""
+    """POST as Mailgun does (multipart/form-data with attachments, urlencoded without) and
+    return the exact body and Content-Type that arrived."""
     data: dict[str, list[str]] = {}
     for name, value in fields:
         data.setdefault(name, []).append(value)
     async with Receiver() as receiver, httpx.AsyncClient() as client:
-        # a file-less form would go urlencoded; Mailgun posts multipart, so force it
-        upload = files or [("attachment-0", ("", b"", "application/octet-stream"))]
-        response = await client.post(receiver.url(path), data=data, files=upload)
+        response = await client.post(receiver.url(path), data=data, files=files or None)
         assert response.status_code == 200
         received = receiver.received[-1]
     return received.body, received.headers["content-type"]
@@ -98,6 +97,7 @@ async def test_anymail_accepts_the_raw_mime_forward():
         token=TOKEN,
     )
     body, content_type = await _post(fields, [], "/inbound/mime")
+    assert content_type == "application/x-www-form-urlencoded"
 
     status, events = anymail_inbound(KEY, body, content_type, path="/anymail/mailgun/inbound_mime")
 
@@ -109,3 +109,29 @@ async def test_anymail_accepts_the_raw_mime_forward():
     assert got.text.startswith("Hi Alice,\n\nThis is Bob.")
     assert [attachment.get_filename() for attachment in got.attachments] == ["crabs.txt"]
     assert "cid:part1.04060802.06030207@example.org" in got.html
+
+
+async def test_anymail_accepts_a_forward_without_files_or_html():
+    iphone = SAMPLE.parent / "iphone.eml"
+    message = parse_inbound(iphone.read_bytes())
+    fields, files = forward_form(
+        message,
+        recipient="alice@example.org",
+        envelope_sender="bob@example.net",
+        signing_key=KEY,
+        timestamp=int(time.time()),
+        token=TOKEN,
+    )
+    body, content_type = await _post(fields, files, "/inbound")
+    assert content_type == "application/x-www-form-urlencoded"
+
+    status, events = anymail_inbound(KEY, body, content_type)
+
+    assert status == 200
+    [event] = events
+    got = event.message
+    assert got.subject == "Re: Where are you?"
+    assert got.text == message.body_plain
+    assert got.html is None
+    assert got.stripped_text == "On my way, 10 minutes."
+    assert got.attachments == []

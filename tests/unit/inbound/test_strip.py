@@ -191,3 +191,20 @@ def test_lines_past_the_searched_ones_are_kept_or_cut_with_the_quotation():
 def test_deeply_nested_html_is_returned_unstripped():
     html = "<div>" * 5000 + "deep<blockquote>q</blockquote>" + "</div>" * 5000
     assert strip_html(html) == html
+
+
+def test_gmail_forward_is_content_not_a_quotation():
+    html = (
+        '<div dir="ltr">FYI<br><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+        "---------- Forwarded message ---------<br>From: Carol &lt;c@example.org&gt;<br>"
+        "</div><div>the forwarded text</div></div></div>"
+    )
+    assert strip_html(html) == html
+
+
+def test_outlook_for_mac_section_is_cut():
+    html = (
+        "<div>Sure.</div><div><br></div>"
+        '<span id="OLK_SRC_BODY_SECTION"><div><b>From: </b>Alice</div></span><div>old</div>'
+    )
+    assert strip_html(html) == "<div>Sure.</div><div><br></div>"
