@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -245,10 +246,10 @@ async def test_store_keeps_the_message_and_notifies(mx: Inbound) -> None:
             return receiver.received
 
         [request] = await wait_until(posted, within=20)
-    assert b'name="message-url"' in request.body
+    notified = parse_qs(request.body.decode())
     [stored] = await wait_until(lambda: mx.events(event="stored"))
     url = stored["storage"]["url"]
-    assert url.encode() in request.body
+    assert notified["message-url"] == [url]
     fetched = await mx.client.get(url.replace("http://testserver", ""))
     assert fetched.status_code == 200, fetched.text
     body = fetched.json()
@@ -419,3 +420,32 @@ async def test_arf_complaint_matched_by_message_id(mx_delivery: Inbound, sink: S
     assert complained["recipient"] == "carol@rcpt.test"
     entry = await mx.client.get(f"/v3/{mx.domain}/complaints/carol@rcpt.test")
     assert entry.status_code == 200, entry.text
+
+
+async def test_forward_with_attachments_is_multipart_and_anymail_reads_them(mx: Inbound) -> None:
+    message = EmailMessage()
+    message["From"] = "Dave <dave@example.org>"
+    message["To"] = f"files@{mx.domain}"
+    message["Subject"] = "Invoice"
+    message.set_content("Invoice attached.\n")
+    message.add_attachment(
+        b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="inv.pdf"
+    )
+    async with Receiver() as receiver:
+        await mx.route("catch_all()", f'forward("{receiver.url("/files")}")')
+        code, _ = await mx.deliver("dave@example.org", [f"files@{mx.domain}"], message.as_bytes())
+        assert code == 250
+
+        async def posted() -> list[Any]:
+            return receiver.received
+
+        [request] = await wait_until(posted, within=20)
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    key = (await mx.client.get("/v5/accounts/http_signing_key")).json()["http_signing_key"]
+    status, [event] = anymail_inbound(key, request.body, request.headers["content-type"])
+    assert status == 200
+    inbound = event.message  # type: ignore[attr-defined]
+    [attachment] = inbound.attachments
+    assert attachment.get_filename() == "inv.pdf"
+    assert attachment.get_content_bytes() == b"%PDF-1.4 fake"
+    assert inbound.text.strip() == "Invoice attached."

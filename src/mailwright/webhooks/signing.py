@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 from typing import TypedDict
+from urllib.parse import urlencode
 
 from mailwright import jsontext
 
@@ -58,8 +59,9 @@ def _quoted(value: str) -> str:
 
 
 def form_body(signature: Signature, payload_json: str, boundary: str) -> tuple[bytes, str]:
-    """A multipart/form-data POST body for a form payload (``events.form_payload``), with the
-    signature fields appended as Mailgun sends them to route URLs; returns (body, content type)."""
+    """The POST body for a form payload (``events.form_payload``), with the signature fields
+    appended, as Mailgun sends it to route URLs: multipart/form-data when there are files,
+    urlencoded otherwise; returns (body, content type)."""
     payload = jsontext.loads(payload_json)
     fields = [(str(k), str(v)) for k, v in payload["fields"]]
     fields += [
@@ -67,6 +69,8 @@ def form_body(signature: Signature, payload_json: str, boundary: str) -> tuple[b
         ("token", signature["token"]),
         ("signature", signature["signature"]),
     ]
+    if not payload["files"]:
+        return urlencode(fields).encode(), "application/x-www-form-urlencoded"
     out: list[bytes] = []
     for name, value in fields:
         head = f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
