@@ -4,9 +4,10 @@ one recipient and its headers, and plan which actions run, in which order. No I/
 Expressions (Mailgun's "route filters"), joined by ``and``; arguments in single or double quotes,
 where a backslash before the closing quote escapes it and every other backslash reaches the regex:
 
-* ``match_recipient("regex")`` -- Python ``re``, case-insensitive, against the whole SMTP recipient
+* ``match_recipient("regex")`` -- Python regex syntax (the ``regex`` package, ``re``-compatible
+  VERSION0, with a time limit per match), case-insensitive, against the whole SMTP recipient
   (``fullmatch``: ``".*@bar.com"`` matches ``foo@bar.com`` and not ``foo@bar.com.au``);
-* ``match_header("name", "regex")`` -- ``re.search``, case-insensitive, against each value of
+* ``match_header("name", "regex")`` -- a search, case-insensitive, against each value of
   the header (names compare case-insensitively); any matching value matches;
 * ``catch_all()`` -- always matches.
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+import regex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,10 +167,17 @@ def _arity(call: _Call, count: int, field: str, kwargs: tuple[str, ...] = ()) ->
 # -- expressions ----------------------------------------------------------------------------
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+# A route's regex runs on the event loop for each recipient; ``regex`` (unlike ``re``) can give up
+# on catastrophic backtracking, so one pathological expression cannot stall the listener. A
+# time-out counts as no match.
+MATCH_TIMEOUT = 0.05  # seconds per match
+Found = regex.Match[str]
+
+
+def _compile(pattern: str) -> regex.Pattern[str]:
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
+    except (regex.error, ValueError) as exc:
         raise InvalidInput(
             f"'expression' has an invalid regular expression {pattern!r}: {exc}",
             field="expression",
@@ -176,21 +186,27 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class MatchRecipient:
-    regex: re.Pattern[str]
+    pattern: regex.Pattern[str]
 
-    def find(self, recipient: str, headers: Headers) -> re.Match[str] | None:
-        return self.regex.fullmatch(recipient)
+    def find(self, recipient: str, headers: Headers) -> Found | None:
+        try:
+            return self.pattern.fullmatch(recipient, timeout=MATCH_TIMEOUT)
+        except TimeoutError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
 class MatchHeader:
     header: str  # lower-cased
-    regex: re.Pattern[str]
+    pattern: regex.Pattern[str]
 
-    def find(self, recipient: str, headers: Headers) -> re.Match[str] | None:
+    def find(self, recipient: str, headers: Headers) -> Found | None:
         for name, value in headers:
             if name.lower() == self.header:
-                found = self.regex.search(value)
+                try:
+                    found = self.pattern.search(value, timeout=MATCH_TIMEOUT)
+                except TimeoutError:
+                    continue
                 if found is not None:
                     return found
         return None
@@ -198,11 +214,11 @@ class MatchHeader:
 
 @dataclass(frozen=True, slots=True)
 class CatchAll:
-    def find(self, recipient: str, headers: Headers) -> re.Match[str] | None:
+    def find(self, recipient: str, headers: Headers) -> Found | None:
         return _EMPTY.match("")
 
 
-_EMPTY = re.compile("")
+_EMPTY = regex.compile("")
 Filter = MatchRecipient | MatchHeader | CatchAll
 
 

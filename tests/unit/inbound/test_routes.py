@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mailwright.errors import InvalidInput
@@ -263,3 +265,12 @@ def test_route_json_is_mailguns_shape() -> None:
         "actions": ["stop()"],
         "created_at": "Thu, 01 Jan 1970 00:00:00 GMT",
     }
+
+
+def test_catastrophic_backtracking_gives_up_as_no_match() -> None:
+    # (x+x+)+y against a long run of x backtracks exponentially with ``re``; the route gives up
+    # after MATCH_TIMEOUT instead of stalling the listener, and counts it as no match.
+    expression = parse_expression('match_header("subject", "(x+x+)+y") and catch_all()')
+    started = time.monotonic()
+    assert expression.match("a@b.test", [("Subject", "x" * 5000)]) is None
+    assert time.monotonic() - started < 2.0
