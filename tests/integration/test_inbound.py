@@ -449,3 +449,25 @@ async def test_forward_with_attachments_is_multipart_and_anymail_reads_them(mx: 
     assert attachment.get_filename() == "inv.pdf"
     assert attachment.get_content_bytes() == b"%PDF-1.4 fake"
     assert inbound.text.strip() == "Invoice attached."
+
+
+async def test_starttls_is_offered_and_the_message_arrives(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    from tests.integration.test_submission import tls_settings
+
+    async with serving(inbound_settings(tls_settings(settings, tmp_path)), store) as mx:
+        await mx.route("catch_all()", "stop()")
+
+        def conversation(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+            assert smtp.has_extn("starttls")
+            smtp.starttls(context=tls_materials()[2])
+            smtp.ehlo("sender.example.org")
+            smtp.mail("alice@example.org")
+            smtp.rcpt(f"sales@{mx.domain}")
+            return smtp.data(mail("alice@example.org", f"sales@{mx.domain}"))
+
+        code, _ = await mx.talk(conversation)
+        assert code == 250
+        [row] = await received_rows(store)
+        assert b"with ESMTPS" in row["raw"].split(b"\r\n\r\n", 1)[0]
