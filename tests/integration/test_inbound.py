@@ -471,3 +471,24 @@ async def test_starttls_is_offered_and_the_message_arrives(
         assert code == 250
         [row] = await received_rows(store)
         assert b"with ESMTPS" in row["raw"].split(b"\r\n\r\n", 1)[0]
+
+
+async def test_forward_to_a_mime_url_posts_the_raw_message(mx: Inbound) -> None:
+    async with Receiver() as receiver:
+        await mx.route("catch_all()", f'forward("{receiver.url("/hooks/inbound-mime")}")')
+        raw = mail("Erin <erin@example.org>", f"raw@{mx.domain}", subject="As sent")
+        await mx.deliver("erin@example.org", [f"raw@{mx.domain}"], raw)
+
+        async def posted() -> list[Any]:
+            return receiver.received
+
+        [request] = await wait_until(posted, within=20)
+    fields = parse_qs(request.body.decode())
+    [body_mime] = fields["body-mime"]
+    assert "Subject: As sent" in body_mime
+    assert "Hi there" in body_mime
+    assert body_mime.startswith("Authentication-Results: ")  # our trace on top of what was sent
+    key = (await mx.client.get("/v5/accounts/http_signing_key")).json()["http_signing_key"]
+    status, [event] = anymail_inbound(key, request.body, request.headers["content-type"])
+    assert status == 200
+    assert event.message.subject == "As sent"  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,7 +32,12 @@ from mailwright.events import (
 from mailwright.inbound.arf import classify_report
 from mailwright.inbound.authentication import AuthResults
 from mailwright.inbound.authentication import check as check_authentication
-from mailwright.inbound.parse import InboundMessage, forward_form, parse_inbound
+from mailwright.inbound.parse import (
+    InboundMessage,
+    forward_form,
+    forward_mime_form,
+    parse_inbound,
+)
 from mailwright.inbound.reports import Bounce, Complaint
 from mailwright.inbound.route_store import all_routes
 from mailwright.inbound.routes import (
@@ -309,7 +315,10 @@ class _Routing:
         for action in (a for s in self.steps for a in s.actions):
             if isinstance(action, ForwardAction):
                 for target in action.urls:
-                    self._post("route-forward", domain, target, fields, files)
+                    if urlsplit(target).path.endswith("mime"):  # Mailgun posts raw MIME there
+                        self._post("route-forward", domain, target, self._mime_form(), [])
+                    else:
+                        self._post("route-forward", domain, target, fields, files)
                 self.addresses += list(action.addresses)
             elif isinstance(action, StoreAction) and action.notify:
                 notify = [*fields, ("message-url", url)]
@@ -326,6 +335,17 @@ class _Routing:
         )
         kept = [(k, v) for k, v in fields if k not in SIGNATURE_FIELDS]
         return kept, [(name, f[0], f[2], f[1]) for name, f in files]
+
+    def _mime_form(self) -> list[tuple[str, str]]:
+        fields = forward_mime_form(
+            self.raw,
+            recipient=self.recipient,
+            envelope_sender=self.row["mail_from"],
+            signing_key="",
+            timestamp=0,
+            token="",
+        )
+        return [(k, v) for k, v in fields if k not in SIGNATURE_FIELDS]
 
     def _post(
         self,

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import functools
 import re
-
-import regex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+
+import regex
 
 from mailwright.errors import InvalidInput
 
