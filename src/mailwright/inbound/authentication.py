@@ -25,8 +25,10 @@ signature, and otherwise the topmost signature's result.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -161,21 +163,29 @@ async def check(
     resolver: Resolver,
     now: float,
     time_budget: float = DEFAULT_TIME_BUDGET,
+    executor: Executor | None = None,
 ) -> AuthResults:
-    """SPF for (ip, helo, mail_from), every DKIM signature of ``raw``, then DMARC."""
+    """SPF for (ip, helo, mail_from), every DKIM signature of ``raw``, then DMARC.
+
+    pyspf and dkimpy are synchronous and spend their time waiting for DNS answers, so they run
+    in ``executor``'s threads (the loop's default pool, sized for CPU work, when None)."""
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + time_budget
     from_domain = header_from_domain(raw)
+    spf_check = functools.partial(
+        check_spf,
+        ThreadLookups(resolver, loop, deadline=deadline),
+        ip=ip,
+        helo=helo,
+        mail_from=mail_from,
+        now=now,
+    )
+    dkim_check = functools.partial(
+        verify_all, raw, ThreadLookups(resolver, loop, deadline=deadline)
+    )
     spf, dkim, found = await asyncio.gather(
-        asyncio.to_thread(
-            check_spf,
-            ThreadLookups(resolver, loop, deadline=deadline),
-            ip=ip,
-            helo=helo,
-            mail_from=mail_from,
-            now=now,
-        ),
-        asyncio.to_thread(verify_all, raw, ThreadLookups(resolver, loop, deadline=deadline)),
+        loop.run_in_executor(executor, spf_check),
+        loop.run_in_executor(executor, dkim_check),
         _find_record(from_domain, resolver, deadline),
     )
     return AuthResults(spf, tuple(dkim), _decide_dmarc(from_domain, found, spf, dkim))

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +134,11 @@ class Inbound:
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
     _key: bytes | None = field(default=None, init=False)
+    # SPF and DKIM checks wait on DNS in threads: enough of them for the processor's concurrency.
+    _threads: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(64, thread_name_prefix="mailwright-auth"),
+        init=False,
+    )
 
     async def _verp(self) -> bytes:
         if self._key is None:
@@ -207,6 +213,7 @@ class Inbound:
             mail_from=row["mail_from"],
             resolver=self.resolver,
             now=self.clock(),
+            executor=self._threads,
         )
         raw = _with_trace(raw, auth, self.config.authserv_id)
         message = parse_inbound(raw)
