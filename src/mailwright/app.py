@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
 from mailwright.api import Services, create_app
-from mailwright.auth import CredentialCache, KeyCache, ensure_primary_key
+from mailwright.auth import (
+    CredentialCache,
+    KeyCache,
+    RequestLimit,
+    RequestLimiter,
+    RequestLimits,
+    ensure_primary_key,
+)
 from mailwright.config import Settings
 from mailwright.delivery import (
     CaptureTransport,
@@ -55,7 +62,7 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Store, inbound, queries
+from mailwright.store import Store, inbound, limits, queries
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
@@ -102,7 +109,18 @@ def build_services(settings: Settings, store: Store) -> Services:
         previews=BulkJobs(
             store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
         ),
+        limits=RequestLimits(
+            key=build_limiter(store, settings.rate_limit_key),
+            domain=build_limiter(store, settings.rate_limit_domain),
+        ),
     )
+
+
+def build_limiter(store: Store, limit: RequestLimit | None) -> RequestLimiter | None:
+    """Shared through PostgreSQL (several API processes); in this process on SQLite."""
+    if limit is None:
+        return None
+    return RequestLimiter(store if store.is_postgres else None, limit, time.time)
 
 
 def build_validator(settings: Settings, store: Store, resolver: Resolver) -> Validator:
@@ -229,6 +247,9 @@ class Runtime:
                 await queries.purge_events(conn, now - self.services.retention)
                 await queries.purge_outbox(conn, now - self.services.retention)
                 await inbound.purge_received(conn, now - self.services.retention)
+                # Windows are at most a day long: two days back nothing is counted any more.
+                await limits.purge_rate_windows(conn, now - 2 * 86400)
+                await limits.purge_usage(conn, now - 2 * 86400)
                 return removed
 
             try:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mailwright.auth import RequestLimit
 from mailwright.delivery.retry import RetrySchedule
-from mailwright.delivery.throttle import ThrottleSpec
+from mailwright.delivery.throttle import ThrottleSpec, parse_rate
 from mailwright.errors import ConfigError
 
 PREFIX = "MAILWRIGHT_"
@@ -136,6 +137,15 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _request_limit(value: str) -> RequestLimit | None:
+    if value == "":
+        return None
+    count, period = parse_rate(value)
+    if count != int(count):
+        raise ValueError("expected a whole number of requests, e.g. 300/min")
+    return RequestLimit(limit=int(count), period=period)
+
+
 def _optional_bool(value: str) -> bool | None:
     return None if value == "" else _bool(value)
 
@@ -224,6 +234,20 @@ FIELDS: tuple[Setting, ...] = (
         "messages per destination site, e.g. 600/min (default: unlimited)",
     ),
     Setting(
+        "rate_limit_key",
+        "",
+        _request_limit,
+        "HTTP requests per API key, e.g. 300/min, counted in fixed windows shared by every "
+        "API process through the database; over it: 429 (default: unlimited)",
+    ),
+    Setting(
+        "rate_limit_domain",
+        "",
+        _request_limit,
+        "HTTP requests per domain (the one in the path, or a domain key's), e.g. 600/min; "
+        "over it: 429 (default: unlimited)",
+    ),
+    Setting(
         "retry_schedule",
         "",
         lambda v: RetrySchedule.parse(v) if v else RetrySchedule(),
@@ -274,6 +298,8 @@ class Settings:
     log_format: str = ""
     destination_concurrency: int = 10
     destination_rate: ThrottleSpec | None = None
+    rate_limit_key: RequestLimit | None = None
+    rate_limit_domain: RequestLimit | None = None
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
     webhook_retry_schedule: RetrySchedule = field(
         default_factory=lambda: RetrySchedule.parse(WEBHOOK_RETRY_DEFAULT)

@@ -10,6 +10,7 @@ timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to 
   - Forbidden             -- credentials valid but not allowed here (403)
   - NotFound              -- the named resource does not exist (404)
   - Conflict              -- the resource already exists (400 in Mailgun's API)
+  - RateLimited           -- over a request limit (429); carries the limit's state for headers
   - ConfigError           -- a bad setting at start-up (the process stops)
 """
 
@@ -50,6 +51,16 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     """Already exists."""
+
+
+class RateLimited(ServiceError):
+    """Too many requests."""
+
+    def __init__(self, message: str, *, limit: int, reset: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.reset = reset  # Unix time the window ends
+        self.retry_after = retry_after  # seconds
 
 
 class ConfigError(ServiceError):

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mailwright.auth import CredentialCache, KeyCache, Principal
+from mailwright.auth import CredentialCache, KeyCache, Principal, RequestLimits
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
@@ -46,6 +46,7 @@ class Services:
     bulk: BulkJobs
     previews: BulkJobs
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
+    limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)
 
@@ -56,7 +57,16 @@ def services(request: Request) -> Services:
 
 
 async def principal(request: Request) -> Principal:
-    return await services(request).keys.authenticate(request.headers.get("authorization"))
+    """The caller's key, once the request is counted against its key and domain limits."""
+    found = services(request)
+    who = await found.keys.authenticate(request.headers.get("authorization"))
+    if getattr(request.state, "rate_limit", None) is None:
+        # The domain is the one in the path (/v3/{domain}/..., /v3/domains/{name}/...),
+        # else the one a domain key belongs to.
+        domain = request.path_params.get("domain") or request.path_params.get("name")
+        domain = unquote(str(domain)).lower() if domain else who.domain_name
+        request.state.rate_limit = await found.limits.check(who.key_id, domain) or False
+    return who
 
 
 def path_param(request: Request, name: str) -> str:

@@ -12,6 +12,7 @@ from mailwright.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ServiceError,
     Unauthorized,
 )
@@ -26,6 +27,7 @@ STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (RateLimited, 429),
 )
 
 
@@ -40,9 +42,22 @@ async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     status = status_of(exc)
     headers = {"WWW-Authenticate": 'Basic realm="MG API"'} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = rate_limit_headers(exc.limit, 0, exc.reset) | {
+            "Retry-After": str(exc.retry_after)
+        }
     if status >= 500:
         log.error("request_failed", path=request.url.path, error=exc.message)
     return JSONResponse({"message": exc.message}, status_code=status, headers=headers)
+
+
+def rate_limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    """The headers SendGrid, GitHub and most HTTP APIs send; reset is a Unix time in seconds."""
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(reset),
+    }
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

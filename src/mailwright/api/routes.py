@@ -21,6 +21,7 @@ from mailwright.api import (
     inbound_routes,
     inbox,
     keys,
+    limits,
     lists,
     messages,
     stats,
@@ -103,6 +104,7 @@ ROUTES = [
     *validation.ROUTES,
     *inbound_routes.ROUTES,
     *credentials.ROUTES,
+    *limits.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -22,6 +22,7 @@ from mailwright.auth.keys import (
     list_keys,
     parse_basic,
 )
+from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
 
 __all__ = [
     "ROLES",
@@ -29,6 +30,10 @@ __all__ = [
     "CredentialCache",
     "KeyCache",
     "Principal",
+    "RequestLimit",
+    "RequestLimiter",
+    "RequestLimits",
+    "Verdict",
     "change_password",
     "check_password",
     "create_credential",

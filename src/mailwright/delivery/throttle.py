@@ -22,6 +22,14 @@ _UNITS = {
 _SPEC = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*")
 
 
+def parse_rate(text: str) -> tuple[float, float]:
+    """``"600/min"`` -> ``(600.0, 60.0)``: a count and the period it is allowed in, in seconds."""
+    match = _SPEC.fullmatch(text.lower())
+    if match is None or match.group(2) not in _UNITS or float(match.group(1)) <= 0:
+        raise ValueError("expected a rate like 100/s, 600/min, 5000/h or 20000/day")
+    return float(match.group(1)), _UNITS[match.group(2)]
+
+
 @dataclass(frozen=True, slots=True)
 class ThrottleSpec:
     per_second: float
@@ -31,10 +39,8 @@ class ThrottleSpec:
     def parse(cls, text: str) -> ThrottleSpec:
         """``"100/s"``, ``"600/min"``, ``"5000/h"``, ``"20000/day"``; burst = one second's worth
         (at least one message)."""
-        match = _SPEC.fullmatch(text.lower())
-        if match is None or match.group(2) not in _UNITS or float(match.group(1)) <= 0:
-            raise ValueError("expected a rate like 100/s, 600/min, 5000/h or 20000/day")
-        per_second = float(match.group(1)) / _UNITS[match.group(2)]
+        count, period = parse_rate(text)
+        per_second = count / period
         return cls(per_second=per_second, burst=max(1.0, per_second))
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
 from mailwright.delivery.jobs import Job, Result, plan
+from mailwright.delivery.quota import split_by_quota, windows
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.settle import Settled, settle
 from mailwright.delivery.smtp_client import TlsPolicy
@@ -30,7 +31,7 @@ from mailwright.domains import DomainCache, sign
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
 from mailwright.messages import StoredMessage, Tracking, TrackingKey, load_many, tracking_for
-from mailwright.store import DeliveryId, DeliveryRow, Store, queries
+from mailwright.store import DeliveryId, DeliveryRow, Store, limits, queries
 from mailwright.suppressions import check_many
 
 log = get_logger(__name__)
@@ -156,7 +157,7 @@ class DeliveryWorker:
         busy = [d for d, n in self._busy.items() if n >= self._config.per_domain_in_flight]
 
         async def claim(conn: AsyncConnection) -> list[DeliveryRow]:
-            return await queries.claim_due(
+            claimed = await queries.claim_due(
                 conn,
                 worker=self._name,
                 now=now,
@@ -165,6 +166,7 @@ class DeliveryWorker:
                 skip_locked=self._store.is_postgres,
                 exclude_domains=busy,
             )
+            return await hold_over_quota(conn, claimed, worker=self._name, now=now)
 
         return await self._store.write(claim) if limit > 0 else []
 
@@ -391,6 +393,27 @@ class DeliveryWorker:
             skip = skip or domain.skip_verification
         verify = not skip if self._config.verify_tls is None else self._config.verify_tls
         return TlsPolicy(require_tls=require, verify=verify)
+
+
+async def hold_over_quota(
+    conn: AsyncConnection, claimed: list[DeliveryRow], *, worker: str, now: float
+) -> list[DeliveryRow]:
+    """Count claimed deliveries against their domain's sending quota, in the claim's
+    transaction; those over it go back to the queue, due when the next window opens. The
+    quota rows stay locked until commit on PostgreSQL, so workers claiming for one limited
+    domain take turns and each sees what the other counted."""
+    quotas = await limits.lock_quotas(conn, sorted({d.domain for d in claimed}))
+    if not quotas:
+        return claimed
+    current = windows(now)
+    usage = await limits.usage_of(conn, sorted(quotas), current)
+    limited = [(int(d.id), d.domain) for d in claimed if d.domain in quotas]
+    split = split_by_quota(limited, quotas, usage, now)
+    await limits.add_usage(conn, split.sent, current)
+    await limits.hold_deliveries(conn, split.held, worker=worker, now=now)
+    if split.held:
+        log.info("deliveries_held_by_quota", held=len(split.held), worker=worker)
+    return [d for d in claimed if int(d.id) not in split.held]
 
 
 def _member(delivery: DeliveryRow) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """Sending domains: DNS records to publish, DKIM keys and signing, verification checks."""
 
 from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
+from mailwright.domains.quotas import SendingQuota, get_quota, set_quota
 from mailwright.domains.records import DnsRecord
 from mailwright.domains.service import (
     DnsPlan,
@@ -24,6 +25,7 @@ __all__ = [
     "DnsPlan",
     "DnsRecord",
     "DomainCache",
+    "SendingQuota",
     "connection_json",
     "create_domain",
     "delete_domain",
@@ -31,8 +33,10 @@ __all__ = [
     "ensure_sandbox",
     "generate_key",
     "get_domain",
+    "get_quota",
     "list_domains",
     "normalise_name",
+    "set_quota",
     "sign",
     "tracking_json",
     "txt_value",

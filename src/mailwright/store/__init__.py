@@ -3,7 +3,16 @@
 Imports no other package of ours.
 """
 
-from mailwright.store import credentials, inbound, lists, queries, routes, schema, templates
+from mailwright.store import (
+    credentials,
+    inbound,
+    limits,
+    lists,
+    queries,
+    routes,
+    schema,
+    templates,
+)
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
@@ -29,6 +38,7 @@ __all__ = [
     "create_engine",
     "credentials",
     "inbound",
+    "limits",
     "lists",
     "queries",
     "routes",

@@ -420,3 +420,33 @@ smtp_credentials = Table(
     Column("updated_at", Double, nullable=False),
     Index("ix_smtp_credentials_domain", "domain", "login"),
 )
+
+# Shared request-rate windows: each API process leases chunks of a window's capacity here so a
+# limit holds across processes without a database round trip per request (auth/limits.py).
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("scope", String(300), primary_key=True),  # "key:<id>" | "domain:<name>"
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("used", BigInteger, nullable=False),  # capacity leased out by every process
+)
+
+# Sending quotas per domain (None = no limit) and what each hour/day used, counted when the
+# delivery worker claims a delivery (delivery/quota.py).
+sending_quotas = Table(
+    "sending_quotas",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("hourly", BigInteger, nullable=True),
+    Column("daily", BigInteger, nullable=True),
+    Column("updated_at", Double, nullable=False),
+)
+
+sending_usage = Table(
+    "sending_usage",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("period", String(8), primary_key=True),  # hour | day
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("used", BigInteger, nullable=False),
+)
