@@ -116,11 +116,13 @@ def build_services(settings: Settings, store: Store) -> Services:
     )
 
 
-def build_limiter(store: Store, limit: RequestLimit | None) -> RequestLimiter | None:
+def build_limiter(
+    store: Store, limit: RequestLimit | None, clock: Callable[[], float] = time.time
+) -> RequestLimiter | None:
     """Shared through PostgreSQL (several API processes); in this process on SQLite."""
     if limit is None:
         return None
-    return RequestLimiter(store if store.is_postgres else None, limit, time.time)
+    return RequestLimiter(store if store.is_postgres else None, limit, clock)
 
 
 def build_validator(settings: Settings, store: Store, resolver: Resolver) -> Validator:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mailwright.auth import RequestLimit
 from mailwright.config import Settings
 from mailwright.errors import ConfigError
 
@@ -72,6 +73,9 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_LOG_FORMAT", "xml"),
         ("MAILWRIGHT_RETENTION_HOURS", "0"),
         ("MAILWRIGHT_RETENTION_HOURS", "abc"),
+        ("MAILWRIGHT_RATE_LIMIT_KEY", "300"),
+        ("MAILWRIGHT_RATE_LIMIT_KEY", "2.5/min"),
+        ("MAILWRIGHT_RATE_LIMIT_DOMAIN", "0/min"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str) -> None:
@@ -113,3 +117,13 @@ def test_bad_delivery_tuning_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as err:
         Settings.from_env(environ={name: value})
     assert name in err.value.message
+
+
+def test_request_limits_are_off_by_default_and_parse_as_rates() -> None:
+    assert Settings.from_env(environ={}).rate_limit_key is None
+    assert Settings.from_env(environ={}).rate_limit_domain is None
+    settings = Settings.from_env(
+        environ={"MAILWRIGHT_RATE_LIMIT_KEY": "300/min", "MAILWRIGHT_RATE_LIMIT_DOMAIN": "5000/h"}
+    )
+    assert settings.rate_limit_key == RequestLimit(limit=300, period=60.0)
+    assert settings.rate_limit_domain == RequestLimit(limit=5000, period=3600.0)
