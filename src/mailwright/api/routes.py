@@ -172,6 +172,10 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         op["security"] = [{"basicAuth": []}]
         op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}
         op["responses"]["403"] = {"description": "Forbidden for this key", "content": ERROR}
+        op["responses"]["429"] = {
+            "description": "Over a request limit (MAILWRIGHT_RATE_LIMIT_*)",
+            "content": ERROR,
+        }
     if method in ("POST", "PUT"):
         op["requestBody"] = FORM_BODY
     return op
