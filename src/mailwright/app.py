@@ -36,6 +36,8 @@ from mailwright.delivery import (
     MxCache,
     RcptProber,
     Relay,
+    SharedThrottle,
+    SiteThrottle,
     SmtpConfig,
     SmtpTransport,
     Transport,
@@ -177,6 +179,7 @@ class Runtime:
                     self.services.resolver,
                     self.ssl_context,
                     await verp_key(self.store, now=time.time()),
+                    self.store,
                 ),
                 self.services.domains,
                 tracking_key=self.services.tracking_key,
@@ -352,6 +355,7 @@ def build_transport(
     resolver: Resolver,
     ssl_context: ssl.SSLContext | None,
     verp_key: bytes = b"",
+    store: Store | None = None,
 ) -> Transport:
     if settings.delivery == "capture":
         return CaptureTransport()
@@ -371,7 +375,16 @@ def build_transport(
     )
     mx = MxCache(resolver, time.monotonic) if relay is None else None
     mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None
-    return SmtpTransport(config, mx, mta_sts, resolver)
+    return SmtpTransport(config, mx, mta_sts, resolver, site_throttle(settings, store))
+
+
+def site_throttle(settings: Settings, store: Store | None) -> SiteThrottle | None:
+    """On PostgreSQL the destination rate holds across every worker process sharing the
+    database; on SQLite (one machine) each process keeps its own buckets."""
+    rate = settings.destination_rate
+    if rate is None or store is None or not store.is_postgres:
+        return None  # SmtpTransport then throttles in this process
+    return SharedThrottle(store, rate, time.time)
 
 
 def build_inbound_worker(

@@ -7,6 +7,7 @@ from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import MxCache
 from mailwright.delivery.probe import RcptProber
 from mailwright.delivery.retry import RetrySchedule
+from mailwright.delivery.site_throttle import LocalThrottle, SharedThrottle, SiteThrottle
 from mailwright.delivery.transports import (
     CaptureTransport,
     Relay,
@@ -20,6 +21,7 @@ __all__ = [
     "CaptureTransport",
     "DeliveryWorker",
     "Job",
+    "LocalThrottle",
     "MtaSts",
     "MxCache",
     "Outcome",
@@ -27,6 +29,8 @@ __all__ = [
     "Relay",
     "Result",
     "RetrySchedule",
+    "SharedThrottle",
+    "SiteThrottle",
     "SmtpConfig",
     "SmtpTransport",
     "Transport",

@@ -66,3 +66,54 @@ class TokenBucket:
         self.updated = now
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.spec.per_second
+
+
+# A worker leases this many seconds' worth of a site's rate per database round trip.
+LEASE_SECONDS = 0.25
+
+
+def lease_size(spec: ThrottleSpec, lease_seconds: float = LEASE_SECONDS) -> int:
+    """Tokens to lease per round trip: ``per_second * lease_seconds``, at least 1, at most
+    the burst (600/min leases 2 at a time, 1000/s leases 250)."""
+    return max(1, min(int(spec.burst), int(spec.per_second * lease_seconds)))
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Tokens taken from a shared bucket in one round trip, as the times they become valid.
+
+    The shared bucket reserves like ``TokenBucket.take``: after taking ``count`` tokens the
+    balance is ``balance``; token j (1..count) left a balance of ``balance + count - j``, so
+    it is valid ``max(0, -(balance + count - j)) / per_second`` seconds after ``now``.
+    """
+
+    valid_at: tuple[float, ...]
+
+    @classmethod
+    def reserved(cls, spec: ThrottleSpec, balance: float, count: int, now: float) -> Lease:
+        rate = spec.per_second
+        return cls(
+            tuple(now + max(0.0, -(balance + count - j)) / rate for j in range(1, count + 1))
+        )
+
+
+@dataclass(slots=True)
+class LeasedTokens:
+    """This process's share of one site's rate: leased tokens, each usable from its valid time
+    for ``ttl`` seconds. A token unused by then is dropped (a slow worker gives its unused
+    share back to time, never to a later burst)."""
+
+    ttl: float
+    valid_at: list[float]
+
+    def add(self, lease: Lease) -> None:
+        self.valid_at.extend(lease.valid_at)
+        self.valid_at.sort()
+
+    def take(self, now: float) -> float | None:
+        """Seconds to wait before sending on the next token; None when none is left."""
+        while self.valid_at and self.valid_at[0] + self.ttl < now:
+            self.valid_at.pop(0)
+        if not self.valid_at:
+            return None
+        return max(0.0, self.valid_at.pop(0) - now)

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from mailwright.delivery.jobs import Job, Result
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import Destination, MxCache, NoDestination
+from mailwright.delivery.site_throttle import LocalThrottle, SiteThrottle
 from mailwright.delivery.smtp_client import (
     AttemptResult,
     Reply,
@@ -26,7 +27,7 @@ from mailwright.delivery.smtp_client import (
     Timeouts,
     TlsPolicy,
 )
-from mailwright.delivery.throttle import ThrottleSpec, TokenBucket
+from mailwright.delivery.throttle import ThrottleSpec
 from mailwright.messages import return_path
 from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
@@ -111,14 +112,18 @@ class SmtpTransport:
         mx: MxCache | None,
         mta_sts: MtaSts | None,
         resolver: Resolver | None = None,
+        throttle: SiteThrottle | None = None,
     ) -> None:
+        """``throttle`` enforces ``config.rate``; by default in this process alone."""
         self._config = config
         self._resolver = resolver
         self._mx = mx
         self._mta_sts = mta_sts
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[tuple[str, int], list[SmtpSession]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
+        if throttle is None and config.rate is not None:
+            throttle = LocalThrottle(config.rate, time.monotonic)
+        self._throttle = throttle
 
     async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]:
         route = await self._route(job, tls)
@@ -127,18 +132,11 @@ class SmtpTransport:
             return _all(job, code, route.enhanced, route.text, mx_host="")
         slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
         async with slot:
-            await self._throttle(route.site)
+            if self._throttle is not None:
+                wait = await self._throttle.reserve(route.site)
+                if wait > 0:
+                    await asyncio.sleep(wait)
             return await self._attempt(job, data, route)
-
-    async def _throttle(self, site: str) -> None:
-        rate = self._config.rate
-        if rate is None:
-            return
-        now = time.monotonic()
-        bucket = self._buckets.setdefault(site, TokenBucket.full(rate, now))
-        wait = bucket.take(now)
-        if wait > 0:
-            await asyncio.sleep(wait)
 
     async def _route(self, job: Job, tls: TlsPolicy) -> _Route | NoDestination:
         relay = self._config.relay

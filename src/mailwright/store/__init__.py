@@ -12,6 +12,7 @@ from mailwright.store import (
     routes,
     schema,
     templates,
+    throttles,
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
@@ -44,4 +45,5 @@ __all__ = [
     "routes",
     "schema",
     "templates",
+    "throttles",
 ]

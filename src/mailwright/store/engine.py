@@ -247,6 +247,13 @@ class Store:
         await self._pending.put((op, future))
         return await future
 
+    async def write_alone(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``op`` in a short transaction of its own, outside the group-commit writer: for
+        a statement locking a row that other processes share (a throttle lease), which must
+        not wait for, or hold its lock through, a neighbour's group."""
+        async with self.engine.begin() as conn:
+            return await op(conn)
+
     async def _run_writer(
         self, pending: asyncio.Queue[tuple[WriteOp, asyncio.Future[Any]]]
     ) -> None:

@@ -450,3 +450,13 @@ sending_usage = Table(
     Column("window_start", BigInteger, primary_key=True, autoincrement=False),
     Column("used", BigInteger, nullable=False),
 )
+
+# Per-destination-site token buckets shared by every worker process on one database
+# (``store/throttles.py``); each worker leases a share of the site's rate from its row.
+site_throttles = Table(
+    "site_throttles",
+    metadata,
+    Column("site", String(255), primary_key=True),  # the site name (mx.py) or relay:<host>
+    Column("tokens", Double, nullable=False),  # balance; negative = reserved ahead
+    Column("updated_at", Double, nullable=False),  # latest refill time (unix seconds)
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailwright.delivery.throttle import ThrottleSpec, TokenBucket
+from mailwright.delivery.throttle import Lease, LeasedTokens, ThrottleSpec, TokenBucket, lease_size
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,43 @@ def test_bucket_allows_a_burst_then_spaces_sends() -> None:
     assert bucket.take(10.0) == 0.0  # refilled, capped at the burst
     assert bucket.take(10.0) == 0.0
     assert bucket.take(10.0) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("600/min", 2), ("100/s", 25), ("1000/s", 250), ("1/s", 1), ("60/hr", 1), ("4/s", 1)],
+)
+def test_lease_size(text: str, size: int) -> None:
+    assert lease_size(ThrottleSpec.parse(text)) == size
+
+
+@pytest.mark.parametrize(
+    ("balance", "count", "valid_at"),
+    [
+        (8.0, 2, (0.0, 0.0)),  # the bucket had 10: both now
+        (-1.0, 2, (0.0, 0.5)),  # it had 1: the second is reserved half a second ahead
+        (-4.0, 2, (1.5, 2.0)),  # it was already 2 in debt
+    ],
+)
+def test_lease_reserves_like_the_bucket(
+    balance: float, count: int, valid_at: tuple[float, ...]
+) -> None:
+    lease = Lease.reserved(ThrottleSpec.parse("2/s"), balance, count, now=0.0)
+    assert lease.valid_at == pytest.approx(valid_at)
+
+
+def test_leased_tokens_wait_for_their_time_then_run_out() -> None:
+    tokens = LeasedTokens(ttl=0.25, valid_at=[])
+    assert tokens.take(0.0) is None
+    tokens.add(Lease((0.0, 0.5)))
+    assert tokens.take(0.0) == 0.0
+    assert tokens.take(0.1) == pytest.approx(0.4)
+    assert tokens.take(0.1) is None
+
+
+def test_leased_tokens_unused_past_their_ttl_are_dropped() -> None:
+    tokens = LeasedTokens(ttl=0.25, valid_at=[])
+    tokens.add(Lease((0.0, 0.0, 1.0)))
+    # At 0.3 the two tokens of time 0 are stale: a quiet worker cannot save them up for a burst.
+    assert tokens.take(0.3) == pytest.approx(0.7)
+    assert tokens.take(0.3) is None

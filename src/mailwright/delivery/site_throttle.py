@@ -1,0 +1,98 @@
+"""Where a send waits for its destination site's rate: in this process, or shared by every
+worker process on one PostgreSQL database.
+
+``LocalThrottle`` keeps one ``TokenBucket`` per site in memory (SQLite: one machine, one
+worker process). ``SharedThrottle`` leases a share of each site's rate from the
+``site_throttles`` row (``store/throttles.py``): one statement per ``lease_size`` tokens, not
+per message, and the sends wait on the leased tokens' valid times.
+
+Approximation (README "Scaling out on PostgreSQL"): all workers together are granted at most
+``burst + per_second * T`` tokens in any T seconds, and a leased token is used within
+``LEASE_SECONDS`` of its valid time or dropped, so the sends to one site in any T seconds stay
+within ``burst + per_second * (T + LEASE_SECONDS)``. Unused leased tokens are lost, never
+saved up, so a quiet worker can only make the combined rate lower, not higher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Protocol
+
+from mailwright.delivery.throttle import (
+    LEASE_SECONDS,
+    Lease,
+    LeasedTokens,
+    ThrottleSpec,
+    TokenBucket,
+    lease_size,
+)
+from mailwright.store import Store, throttles
+
+Clock = Callable[[], float]
+
+
+class SiteThrottle(Protocol):
+    async def reserve(self, site: str) -> float:
+        """Take the right to send one message to ``site``: seconds to wait before sending."""
+        ...
+
+
+class LocalThrottle:
+    def __init__(self, spec: ThrottleSpec, clock: Clock) -> None:
+        self._spec = spec
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def reserve(self, site: str) -> float:
+        now = self._clock()
+        return self._buckets.setdefault(site, TokenBucket.full(self._spec, now)).take(now)
+
+
+class SharedThrottle:
+    """``clock`` is wall-clock time (``time.time``): the buckets are shared between hosts."""
+
+    def __init__(
+        self,
+        store: Store,
+        spec: ThrottleSpec,
+        clock: Clock,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self._store = store
+        self._spec = spec
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._tokens: dict[str, LeasedTokens] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def reserve(self, site: str) -> float:
+        tokens = self._tokens.setdefault(site, LeasedTokens(ttl=self._lease_seconds, valid_at=[]))
+        wait = tokens.take(self._clock())
+        if wait is not None:
+            return wait
+        # One lease per site at a time: the coroutines waiting here share its tokens.
+        async with self._locks.setdefault(site, asyncio.Lock()):
+            wait = tokens.take(self._clock())
+            if wait is not None:
+                return wait
+            now = self._clock()
+            count = lease_size(self._spec, self._lease_seconds)
+            balance = await self._store.write_alone(
+                functools.partial(
+                    throttles.lease_tokens,
+                    site=site,
+                    count=count,
+                    per_second=self._spec.per_second,
+                    burst=self._spec.burst,
+                    now=now,
+                )
+            )
+            tokens.add(Lease.reserved(self._spec, balance, count, now))
+            wait = tokens.take(now)
+            assert wait is not None  # a lease holds at least one token
+            return wait
+
+
+__all__ = ["LocalThrottle", "SharedThrottle", "SiteThrottle"]
