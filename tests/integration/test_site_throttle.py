@@ -41,17 +41,27 @@ async def greedy_sends(
 ) -> list[float]:
     """Each worker runs ``slots`` sends at once, each starting its next as soon as it may:
     the send times of all of them."""
+    sent = await paced_sends([(w, slots, 0.0) for w in workers], clock, seconds)
+    return [t for times in sent for t in times]
+
+
+async def paced_sends(
+    workers: list[tuple[SiteThrottle, int, float]], clock: Clock, seconds: float
+) -> list[list[float]]:
+    """Workers given as (throttle, sends at once, seconds each send takes): the send times of
+    each worker, from the start."""
     start, step = clock.now, 0.01
-    busy_until = [[start] * slots for _ in workers]
-    sent: list[float] = []
+    busy_until = [[start] * slots for _, slots, _ in workers]
+    sent: list[list[float]] = [[] for _ in workers]
     while clock.now < start + seconds:
-        for throttle, slot_times in zip(workers, busy_until, strict=True):
+        for (throttle, _, takes), slot_times, times in zip(workers, busy_until, sent, strict=True):
             for i, until in enumerate(slot_times):
                 if until <= clock.now:
-                    slot_times[i] = clock.now + await throttle.reserve(SITE)
-                    sent.append(slot_times[i])
+                    at = clock.now + await throttle.reserve(SITE)
+                    slot_times[i] = at + takes
+                    times.append(at - start)
         clock.now += step
-    return [t - start for t in sent]
+    return sent
 
 
 def in_window(sent: list[float], seconds: float) -> int:
@@ -67,6 +77,21 @@ async def test_two_workers_share_one_sites_rate(worker_stores: tuple[Store, Stor
     limit = RATE.burst + RATE.per_second * (5.0 + LEASE_SECONDS)
     assert combined <= limit, combined
     assert combined >= RATE.per_second * 5.0, combined  # and the rate is used, not starved
+
+
+async def test_a_slow_worker_leaves_the_rate_to_a_busy_one(
+    worker_stores: tuple[Store, Store],
+) -> None:
+    clock = Clock()
+    slow, busy = (SharedThrottle(store, RATE, clock) for store in worker_stores)
+    # The slow worker sends one message at a time, each taking 0.3 s: at most about 3/s.
+    slow_sent, busy_sent = await paced_sends([(slow, 1, 0.3), (busy, 20, 0.0)], clock, 6.0)
+    # It waits behind the busy worker's reservations (up to a lease, 0.25 s), but is not starved,
+    assert in_window(slow_sent, 5.0) >= 5
+    # and the tokens it does not use go to the busy worker: the rate is used. (Leasing a full
+    # quarter second's worth each time, the slow worker would drop most of them: about 460.)
+    combined = in_window(slow_sent, 5.0) + in_window(busy_sent, 5.0)
+    assert RATE.per_second * 5.0 <= combined <= RATE.burst + RATE.per_second * (5.0 + LEASE_SECONDS)
 
 
 async def test_per_process_buckets_multiply_the_rate() -> None:

@@ -3,8 +3,9 @@ worker process on one PostgreSQL database.
 
 ``LocalThrottle`` keeps one ``TokenBucket`` per site in memory (SQLite: one machine, one
 worker process). ``SharedThrottle`` leases a share of each site's rate from the
-``site_throttles`` row (``store/throttles.py``): one statement per ``lease_size`` tokens, not
-per message, and the sends wait on the leased tokens' valid times.
+``site_throttles`` row (``store/throttles.py``): one statement per lease of up to
+``lease_size`` tokens (a quarter second's worth), not per message, sized to what this process
+used of its last lease; the sends wait on the leased tokens' valid times.
 
 Approximation (README "Scaling out on PostgreSQL"): all workers together are granted at most
 ``burst + per_second * T`` tokens in any T seconds, and a leased token is used within
@@ -68,7 +69,7 @@ class SharedThrottle:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def reserve(self, site: str) -> float:
-        tokens = self._tokens.setdefault(site, LeasedTokens(ttl=self._lease_seconds, valid_at=[]))
+        tokens = self._tokens.setdefault(site, LeasedTokens(ttl=self._lease_seconds))
         wait = tokens.take(self._clock())
         if wait is not None:
             return wait
@@ -78,7 +79,7 @@ class SharedThrottle:
             if wait is not None:
                 return wait
             now = self._clock()
-            count = lease_size(self._spec, self._lease_seconds)
+            count = tokens.next_size(lease_size(self._spec, self._lease_seconds))
             balance = await self._store.write_alone(
                 functools.partial(
                     throttles.lease_tokens,

@@ -7,7 +7,7 @@ at ``rate`` per second; ``TokenBucket.take(now)`` says how long to wait before t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _UNITS = {
     "s": 1.0,
@@ -104,16 +104,30 @@ class LeasedTokens:
     share back to time, never to a later burst)."""
 
     ttl: float
-    valid_at: list[float]
+    valid_at: list[float] = field(default_factory=list)
+    size: int = 0  # tokens in the latest lease
+    dropped: int = 0  # of those, dropped unused
 
     def add(self, lease: Lease) -> None:
         self.valid_at.extend(lease.valid_at)
         self.valid_at.sort()
+        self.size, self.dropped = len(lease.valid_at), 0
 
     def take(self, now: float) -> float | None:
         """Seconds to wait before sending on the next token; None when none is left."""
         while self.valid_at and self.valid_at[0] + self.ttl < now:
             self.valid_at.pop(0)
+            self.dropped += 1
         if not self.valid_at:
             return None
         return max(0.0, self.valid_at.pop(0) - now)
+
+    def next_size(self, most: int) -> int:
+        """Tokens to lease next (slow start): 1 at first; twice the last lease when all of it
+        was used, up to ``most``; else as many as were used. A worker that sends little leases
+        little, so it cannot hold back a share of the rate that busier workers would use."""
+        if self.size == 0:
+            return 1
+        if self.dropped == 0:
+            return min(most, 2 * self.size)
+        return min(most, max(1, self.size - self.dropped))

@@ -62,7 +62,7 @@ def test_lease_reserves_like_the_bucket(
 
 
 def test_leased_tokens_wait_for_their_time_then_run_out() -> None:
-    tokens = LeasedTokens(ttl=0.25, valid_at=[])
+    tokens = LeasedTokens(ttl=0.25)
     assert tokens.take(0.0) is None
     tokens.add(Lease((0.0, 0.5)))
     assert tokens.take(0.0) == 0.0
@@ -71,8 +71,26 @@ def test_leased_tokens_wait_for_their_time_then_run_out() -> None:
 
 
 def test_leased_tokens_unused_past_their_ttl_are_dropped() -> None:
-    tokens = LeasedTokens(ttl=0.25, valid_at=[])
+    tokens = LeasedTokens(ttl=0.25)
     tokens.add(Lease((0.0, 0.0, 1.0)))
     # At 0.3 the two tokens of time 0 are stale: a quiet worker cannot save them up for a burst.
     assert tokens.take(0.3) == pytest.approx(0.7)
     assert tokens.take(0.3) is None
+
+
+def test_lease_sizes_start_slow_and_follow_what_was_used() -> None:
+    tokens = LeasedTokens(ttl=0.25)
+    assert tokens.next_size(most=25) == 1
+    sizes = []
+    for _ in range(6):  # a busy worker uses every token: 1, 2, 4, 8, 16, 25
+        size = tokens.next_size(most=25)
+        sizes.append(size)
+        tokens.add(Lease((0.0,) * size))
+        while tokens.take(0.0) is not None:
+            pass
+    assert sizes == [1, 2, 4, 8, 16, 25]
+    tokens.add(Lease((0.0,) * 25))
+    for _ in range(3):  # then it sends 3 and the rest go stale
+        tokens.take(0.0)
+    assert tokens.take(1.0) is None
+    assert tokens.next_size(most=25) == 3
