@@ -225,13 +225,14 @@ FIELDS: tuple[Setting, ...] = (
         "destination_concurrency",
         "10",
         _positive_int,
-        "SMTP connections at once per destination site (MX host set)",
+        "SMTP connections at once per destination site (MX host set), per worker process",
     ),
     Setting(
         "destination_rate",
         "",
         lambda v: ThrottleSpec.parse(v) if v else None,
-        "messages per destination site, e.g. 600/min (default: unlimited)",
+        "messages per destination site, e.g. 600/min (default: unlimited); on PostgreSQL "
+        "for all worker processes together",
     ),
     Setting(
         "rate_limit_key",
