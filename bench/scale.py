@@ -16,7 +16,11 @@ to ``pg-1`` and relative to ``sqlite``. Every process (API, workers, PostgreSQL,
 load clients) shares this machine's cores, so on a small machine the ratios flatten once the
 cores are busy: the figures say how far the work spreads over processes, not what N hosts do.
 
-    .venv/bin/python bench/scale.py [--count 10000] [--workers 1,2,4] [--keep]
+With ``--destination-rate 50/s`` every process gets ``MAILWRIGHT_DESTINATION_RATE``: all the
+mail goes to one destination site, so every configuration should then deliver at that rate
+(plus the one-second burst), however many worker processes share it.
+
+    .venv/bin/python bench/scale.py [--count 10000] [--workers 1,2,4] [--destination-rate R]
 """
 
 from __future__ import annotations
@@ -118,14 +122,22 @@ async def start_processes(
 
 
 async def bench_one(
-    tmp: Path, tag: str, dns_addr: str, n: int, database_url: str | None, workers: int | None
+    tmp: Path,
+    tag: str,
+    dns_addr: str,
+    args: argparse.Namespace,
+    database_url: str | None,
+    workers: int | None,
 ) -> Run:
+    n = args.count
     data_dir = tmp / f"data-{tag}"
     data_dir.mkdir()
     with sink(tmp, tag) as s:
         env = base_env(data_dir, free_port(), dns_addr, s.port)
         if database_url is not None:
             env["MAILWRIGHT_DATABASE_URL"] = database_url
+        if args.destination_rate:
+            env["MAILWRIGHT_DESTINATION_RATE"] = args.destination_rate
         with stopping(await start_processes(tmp, tag, env, workers)) as servers:
             api = servers[0]
             step(f"{tag}: {n} x {SMALL // 1024} KB over HTTP")
@@ -152,13 +164,11 @@ async def bench(args: argparse.Namespace) -> list[Run]:
     dns.start()
     runs: list[Run] = []
     try:
-        runs.append(await bench_one(tmp, "sqlite", dns.nameserver, args.count, None, None))
+        runs.append(await bench_one(tmp, "sqlite", dns.nameserver, args, None, None))
         print(line(runs[-1]), flush=True)
         for workers in args.workers:
             url = await pg.create()
-            runs.append(
-                await bench_one(tmp, f"pg-{workers}", dns.nameserver, args.count, url, workers)
-            )
+            runs.append(await bench_one(tmp, f"pg-{workers}", dns.nameserver, args, url, workers))
             print(line(runs[-1]), flush=True)
     finally:
         dns.stop()
@@ -178,7 +188,7 @@ def line(run: Run) -> str:
     )
 
 
-def report(runs: list[Run]) -> None:
+def report(runs: list[Run], destination_rate: str) -> None:
     baseline = next((r for r in runs if r.name == "sqlite"), None)
     one = next((r for r in runs if r.name == "pg-1"), None)
     cores = os.cpu_count() or 1
@@ -193,6 +203,12 @@ def report(runs: list[Run]) -> None:
             f"{run.name:<8} {run.processes:<32} {run.rate:>8.0f} {run.accept_seconds:>9.2f} "
             f"{vs_one:>8} {vs_base:>9}"
         )
+    if destination_rate:
+        print(
+            f"MAILWRIGHT_DESTINATION_RATE={destination_rate} on every process, one destination "
+            "site: each row should stay at that rate, whatever the number of workers"
+        )
+        return
     most = max((int(r.name[3:]) for r in runs if r.name.startswith("pg-")), default=1)
     if most + 2 > cores:
         print(
@@ -216,12 +232,17 @@ def main(argv: list[str] | None = None) -> None:
         default="postgresql://postgres@127.0.0.1:5432",
         help="server URL without database (a fresh database is created per configuration)",
     )
+    parser.add_argument(
+        "--destination-rate",
+        default="",
+        help="MAILWRIGHT_DESTINATION_RATE for every process, e.g. 50/s (default: unlimited)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     args = parser.parse_args(argv)
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as r:
-        report(r.run(bench(args)))
+        report(r.run(bench(args)), args.destination_rate)
 
 
 if __name__ == "__main__":
