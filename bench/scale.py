@@ -213,7 +213,8 @@ def report(runs: list[Run], destination_rate: str) -> None:
     if most + 2 > cores:
         print(
             f"note: {cores} cores run the API process, up to {most} workers, PostgreSQL, the sink "
-            "and the load clients together: the ratios flatten once the cores are busy; run on "
+            "and the load clients together: the ratios flatten (or fall, as the processes compete "
+            "for the cores) once the cores are busy; run on "
             "more cores (or with workers on other hosts) to see the scale-out."
         )
 
