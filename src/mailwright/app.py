@@ -103,6 +103,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         webhooks=WebhookCache(store, time.monotonic),
         webhook_poster=HttpPoster(),
         allow_private_urls=settings.allow_private_urls,
+        trusted_proxies=settings.trusted_proxies,
         tracking_key=tracking_key,
         tracker=Tracker(store, tracking_key),
         lists=ListDirectory(store, time.monotonic),
@@ -170,6 +171,8 @@ class Runtime:
         self.app = create_app(self.services)
 
     async def start(self) -> None:
+        if "api" in self.roles:
+            await self.services.keys.start()
         if "worker" in self.roles:
             self.worker = DeliveryWorker(
                 self.store,
@@ -241,6 +244,7 @@ class Runtime:
             if part is not None:
                 await part.stop()
         await self.services.webhook_poster.close()
+        await self.services.keys.close()
         await self.store.close()
 
     async def _purge_loop(self) -> None:

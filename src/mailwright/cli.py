@@ -25,7 +25,7 @@ from mailwright.app import (
     build_store,
     first_start,
 )
-from mailwright.auth import create_key
+from mailwright.auth import create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import ServiceError
@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
         help="admin, developer, sending or basic (default: admin, or sending with --domain)",
     )
     kcreate.add_argument("--description", default="")
+    kcreate.add_argument(
+        "--allowed-ips",
+        default="",
+        help="IP addresses or CIDR ranges the key may be used from (default: anywhere)",
+    )
+    kcreate.add_argument(
+        "--expires-in", type=int, default=None, help="seconds until the key stops working"
+    )
     _add_setting_flags(keys)
     return parser
 
@@ -164,6 +172,8 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         kind="domain" if args.domain else "user",
         domain_name=args.domain,
         description=args.description,
+        expiration=None if args.expires_in is None else float(args.expires_in),
+        allowed_ips=parse_ranges(args.allowed_ips),
         now=time.time(),
     )
     print(secret)
@@ -215,10 +225,12 @@ async def _serve(
         await runtime.stop()
 
 
-async def _serve_http(runtime: Runtime, settings: Settings) -> None:
+def http_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How uvicorn serves the API: HTTPS when ``MAILWRIGHT_HTTP_TLS_CERT_FILE`` is set."""
     host, port = settings.http_addr
-    config = uvicorn.Config(
-        runtime.app,
+    cert, key = settings.http_tls_cert_file, settings.http_tls_key_file
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
         lifespan="off",
@@ -227,8 +239,18 @@ async def _serve_http(runtime: Runtime, settings: Settings) -> None:
         http="httptools",
         loop="none",
         server_header=False,
+        ssl_certfile=None if cert is None else str(cert),
+        ssl_keyfile=None if key is None else str(key),
     )
-    log.info("http_listening", url=settings.effective_public_url)
+
+
+async def _serve_http(runtime: Runtime, settings: Settings) -> None:
+    config = http_config(runtime.app, settings)
+    log.info(
+        "http_listening",
+        url=settings.effective_public_url,
+        tls=settings.http_tls_cert_file is not None,
+    )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default
     # handlers that would end the process before the workers stop cleanly.
     for signum in (signal.SIGTERM, signal.SIGINT):

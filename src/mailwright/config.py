@@ -196,6 +196,26 @@ FIELDS: tuple[Setting, ...] = (
         lambda v: Path(v) if v else None,
         "PEM private key of MAILWRIGHT_TLS_CERT_FILE",
     ),
+    Setting(
+        "http_tls_cert_file",
+        "",
+        lambda v: Path(v) if v else None,
+        "PEM certificate chain: the HTTP listener serves HTTPS with it (default: plain HTTP, "
+        "for a reverse proxy or loopback)",
+    ),
+    Setting(
+        "http_tls_key_file",
+        "",
+        lambda v: Path(v) if v else None,
+        "PEM private key of MAILWRIGHT_HTTP_TLS_CERT_FILE",
+    ),
+    Setting(
+        "trusted_proxies",
+        "",
+        _networks,
+        "reverse proxies (CIDR, comma-separated) whose X-Forwarded-For names the client "
+        "(default: none; the connection's address is the client)",
+    ),
     Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
     Setting(
         "public_url",
@@ -287,6 +307,9 @@ class Settings:
     submission_trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    http_tls_cert_file: Path | None = None
+    http_tls_key_file: Path | None = None
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_key: Secret | None = None
     public_url: str = ""
     delivery: str = "capture"
@@ -315,7 +338,8 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         host, port = self.http_addr
-        return self.public_url or f"http://{host}:{port}"
+        scheme = "https" if self.http_tls_cert_file else "http"
+        return self.public_url or f"{scheme}://{host}:{port}"
 
     @classmethod
     def from_env(
@@ -338,6 +362,11 @@ class Settings:
                 raise ConfigError(
                     f"bad value for {source}: {raw[setting.name]!r} ({exc})"
                 ) from None
+        if (values["http_tls_cert_file"] is None) != (values["http_tls_key_file"] is None):
+            raise ConfigError(
+                "MAILWRIGHT_HTTP_TLS_CERT_FILE and MAILWRIGHT_HTTP_TLS_KEY_FILE go together: "
+                "set both or neither"
+            )
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -3,19 +3,57 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-SECRET_KEYS = frozenset({"api_key", "password", "secret", "authorization", "private_key"})
+SECRET_KEYS = frozenset(
+    {"api_key", "password", "secret", "authorization", "private_key", "relay_url", "dkim_key"}
+)
+MASK = "**********"
+STATEMENT_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+# Secrets that can hide inside any text (an error message, a URL): masked wherever they appear.
+_URL_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@", re.IGNORECASE)
+_BASIC = re.compile(r"(?P<keep>\bBasic\s+)[A-Za-z0-9+/=]{8,}", re.IGNORECASE)
+_PEM_KEY = re.compile(
+    r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
+)
+
+
+def _scrub(text: str) -> str:
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\g<keep>{MASK}@", text)
+    if "asic" in text:
+        text = _BASIC.sub(rf"\g<keep>{MASK}", text)
+    if "PRIVATE KEY" in text:
+        text = _PEM_KEY.sub("[private key]", text)
+    return text
 
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in SECRET_KEYS.intersection(event):
-        event[key] = "**********"
+    """Mask secret fields by name, and passwords in URLs, Basic credentials and PEM private
+    keys inside any text value."""
+    for key, value in event.items():
+        if key in SECRET_KEYS:
+            event[key] = MASK
+        elif isinstance(value, str):
+            event[key] = _scrub(value)
     return event
+
+
+def processors(renderer: Any) -> list[Any]:
+    """The processor chain ``configure`` installs, ending in ``renderer`` (tests reuse it)."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _redact,
+        renderer,
+    ]
 
 
 def configure(log_format: str = "") -> None:
@@ -27,18 +65,16 @@ def configure(log_format: str = "") -> None:
         else structlog.processors.JSONRenderer()
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
-            renderer,
-        ],
+        processors=processors(renderer),
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    # Database drivers log statements with their parameters (key hashes, DKIM private keys)
+    # at DEBUG/INFO: keep them quiet even if the root level is lowered.
+    for name in STATEMENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> Any:

@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from mailwright.api.bodysize import MAX_BODY_BYTES, BodyLimit
 from mailwright.api.context import Services
 from mailwright.api.errors import http_error, service_error, unexpected_error
 from mailwright.api.ratelimit import RateLimitHeaders
@@ -16,7 +17,7 @@ from mailwright.errors import ServiceError
 def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RateLimitHeaders)],
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES), Middleware(RateLimitHeaders)],
         exception_handlers={
             ServiceError: service_error,
             HTTPException: http_error,
@@ -27,4 +28,4 @@ def create_app(services: Services) -> Starlette:
     return app
 
 
-__all__ = ["Services", "create_app", "openapi_document"]
+__all__ = ["MAX_BODY_BYTES", "Services", "create_app", "openapi_document"]

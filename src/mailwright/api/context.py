@@ -12,7 +12,14 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mailwright.auth import CredentialCache, KeyCache, Principal, RequestLimits
+from mailwright.auth import (
+    CredentialCache,
+    KeyCache,
+    Network,
+    Principal,
+    RequestLimits,
+    client_address,
+)
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
@@ -47,6 +54,7 @@ class Services:
     previews: BulkJobs
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*
+    trusted_proxies: tuple[Network, ...] = ()  # MAILWRIGHT_TRUSTED_PROXIES: X-Forwarded-For
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = field(default=time.time)
 
@@ -57,9 +65,15 @@ def services(request: Request) -> Services:
 
 
 async def principal(request: Request) -> Principal:
-    """The caller's key, once the request is counted against its key and domain limits."""
+    """The caller's key (refused from addresses outside its allowed ranges), once the request
+    is counted against its key and domain limits."""
     found = services(request)
-    who = await found.keys.authenticate(request.headers.get("authorization"))
+    client = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        found.trusted_proxies,
+    )
+    who = await found.keys.authenticate(request.headers.get("authorization"), client)
     if getattr(request.state, "rate_limit", None) is None:
         # The domain is the one in the path (/v3/{domain}/..., /v3/domains/{name}/...),
         # else the one a domain key belongs to.
@@ -93,9 +107,7 @@ class Form:
 
 async def read_form(request: Request) -> Form:
     """Form fields in order (repeats kept) and uploaded files, from multipart or urlencoded."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_MESSAGE_BYTES + 1024 * 1024:
-        raise PayloadTooLarge("Message is too large: the limit is 25 MB", field="message")
+    # Bodies over the limit never get here: see ``api/bodysize.py``.
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         return await _json_form(request)
@@ -107,6 +119,8 @@ async def read_form(request: Request) -> Form:
         form = await request.form(
             max_files=MAX_FIELDS, max_fields=MAX_FIELDS, max_part_size=MAX_MESSAGE_BYTES
         )
+    except PayloadTooLarge:
+        raise
     except Exception as exc:
         raise InvalidInput(f"could not parse the request body: {exc}", field="body") from None
     fields: list[tuple[str, str]] = []

@@ -6,15 +6,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mailwright.api.context import json_response, path_param, principal, read_form, services
-from mailwright.auth import create_key, delete_key, key_json, list_keys
+from mailwright.auth import create_key, delete_key, key_json, list_keys, parse_ranges
 from mailwright.errors import InvalidInput
 
 
 async def list_all(request: Request) -> Response:
-    """List API keys (`domain_name`, `kind` filters); secrets are never shown again."""
+    """List API keys (`domain_name`, `kind` filters) with `last_used_at` and `allowed_ips`;
+    secrets are never shown again."""
     (await principal(request)).require_account()
+    svc = services(request)
+    await svc.keys.flush()  # this process's recent uses, so last_used_at is current
     rows = await list_keys(
-        services(request).store,
+        svc.store,
         domain_name=request.query_params.get("domain_name") or None,
         kind=request.query_params.get("kind") or None,
     )
@@ -23,7 +26,8 @@ async def list_all(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     """Create a key: `role`, `kind` (`user` or `domain` with `domain_name`), `description`,
-    `expiration` (seconds)."""
+    `expiration` (seconds), `allowed_ips` (IP addresses or CIDR ranges, comma-separated or
+    repeated; a request from elsewhere gets 401)."""
     who = await principal(request)
     who.require_account(write=True)
     if who.role not in ("admin", "developer"):
@@ -44,13 +48,14 @@ async def create(request: Request) -> Response:
         description=form.get("description") or "",
         expiration=float(expiration) if expiration else None,
         user_name=form.get("user_name"),
+        allowed_ips=parse_ranges(" ".join(form.get_all("allowed_ips"))),
         now=svc.clock(),
     )
     return json_response({"message": "great success", "key": key_json(row, secret)})
 
 
 async def delete(request: Request) -> Response:
-    """Delete a key; it stops working within seconds."""
+    """Delete (revoke) a key; every API process refuses it from now on."""
     (await principal(request)).require_account(write=True)
     svc = services(request)
     await delete_key(svc.store, path_param(request, "key_id"))

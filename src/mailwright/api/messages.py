@@ -71,7 +71,7 @@ async def send_mime(request: Request) -> Response:
 async def _stored(request: Request):  # type: ignore[no-untyped-def]
     who = await principal(request)
     domain = path_param(request, "domain").lower()
-    who.require_send(domain)
+    who.require_domain(domain)
     return domain, await load(services(request).store, path_param(request, "key"), domain=domain)
 
 
@@ -114,6 +114,7 @@ async def get_stored_attachment(request: Request) -> Response:
 
 async def resend(request: Request) -> Response:
     """Send a stored message again to the recipients in `to`."""
+    (await principal(request)).require_send(path_param(request, "domain"))
     domain, stored = await _stored(request)
     form = await read_form(request)
     to = form.get_all("to")

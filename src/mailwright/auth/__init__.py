@@ -1,5 +1,6 @@
 """API keys and SMTP credentials: creation, hashed storage, authentication and permissions."""
 
+from mailwright.auth.access import Network, client_address, is_allowed, parse_ranges
 from mailwright.auth.credentials import (
     Credential,
     CredentialCache,
@@ -29,6 +30,7 @@ __all__ = [
     "Credential",
     "CredentialCache",
     "KeyCache",
+    "Network",
     "Principal",
     "RequestLimit",
     "RequestLimiter",
@@ -36,6 +38,7 @@ __all__ = [
     "Verdict",
     "change_password",
     "check_password",
+    "client_address",
     "create_credential",
     "create_key",
     "credential_json",
@@ -43,8 +46,10 @@ __all__ = [
     "delete_credentials",
     "delete_key",
     "ensure_primary_key",
+    "is_allowed",
     "key_json",
     "list_credentials",
     "list_keys",
     "parse_basic",
+    "parse_ranges",
 ]

@@ -1,26 +1,41 @@
-"""API keys: stored as SHA-256 hashes, checked on every request, scoped by kind and role.
+"""API keys: stored as SHA-256 hashes, checked on every request, scoped by kind, role and
+client address.
 
 Keys are 128+ random bits, so a fast hash is enough (there is nothing to brute-force);
 passwords chosen by people (SMTP credentials, dashboard users) use a slow hash elsewhere.
+A key is found by an equality lookup on the SHA-256 of what the client sent, never by comparing
+secrets: how long the lookup takes can only tell an attacker about hashes of guesses they
+chose, and learning a prefix of a hash brings them no closer to a secret whose hash matches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.auth.access import Network, format_ranges, is_allowed, parse_ranges
 from mailwright.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from mailwright.logs import get_logger
 from mailwright.store import KeyRow, Store, queries
+
+log = get_logger(__name__)
 
 ROLES = ("admin", "developer", "sending", "basic")
 KINDS = ("user", "domain", "web")
 CACHE_SECONDS = 5.0
+FLUSH_SECONDS = 5.0  # last_used_at is written at most this often per process
+CACHE_MAX = 10_000
 
 
 def new_secret() -> str:
@@ -38,13 +53,21 @@ class Principal:
     role: str
     kind: str
     domain_name: str | None
+    allowed_ips: tuple[Network, ...] = ()  # empty: from anywhere
+    expires_at: float | None = None
 
     @property
     def is_domain_key(self) -> bool:
         return self.kind == "domain"
 
     def require_send(self, domain: str) -> None:
-        """Sending keys may send for their own domain only."""
+        """Read-only (basic) keys may not send; sending keys send for their own domain only."""
+        if self.role == "basic":
+            raise Forbidden("This key has read-only access")
+        self.require_domain(domain)
+
+    def require_domain(self, domain: str) -> None:
+        """Domain keys reach their own domain only (sending, and reading what they sent)."""
         if self.domain_name is not None and self.domain_name != domain.lower():
             raise Forbidden(f"This key may only be used for domain {self.domain_name}")
 
@@ -71,36 +94,114 @@ def parse_basic(header: str | None) -> str:
 
 
 class KeyCache:
-    """Authenticates keys, remembering answers a few seconds to keep lookups off the hot path."""
+    """Authenticates keys, remembering answers a few seconds to keep lookups off the hot path.
 
-    def __init__(self, store: Store, *, seconds: float = CACHE_SECONDS) -> None:
+    Revocation still takes effect at once: deleting a key forgets it here, and on PostgreSQL a
+    NOTIFY (sent when the delete commits) makes every other process forget too (``start``
+    listens). Expiry is checked on every use against the time remembered with the key. Uses
+    are counted in memory and written as ``last_used_at`` at most every ``flush_seconds``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        seconds: float = CACHE_SECONDS,
+        flush_seconds: float = FLUSH_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._seconds = seconds
+        self._flush_seconds = flush_seconds
+        self._clock = clock
         self._known: dict[str, tuple[float, Principal | None]] = {}
+        self._generation = 0  # bumped by forget(): a lookup begun before must not be cached
+        self._used: dict[str, float] = {}
+        self._flushed_at = time.monotonic()
+        self._flushing: asyncio.Task[None] | None = None
 
-    async def authenticate(self, header: str | None) -> Principal:
+    async def start(self) -> None:
+        """Listen for revocations made by other processes (PostgreSQL)."""
+        await self._store.listen(queries.KEYS_CHANNEL, self._notified)
+
+    async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
+        """The key in ``header``, if it is valid now and may be used from address ``client``."""
         digest = hash_secret(parse_basic(header))
-        now = time.monotonic()
+        tick = time.monotonic()
         hit = self._known.get(digest)
-        if hit is None or hit[0] < now:
+        if hit is None or hit[0] < tick:
+            generation = self._generation
             async with self._store.read() as conn:
                 row = await queries.find_key(conn, digest)
-            hit = (now + self._seconds, _principal(row, time.time()))
-            if len(self._known) > 10_000:
-                self._known.clear()
-            self._known[digest] = hit
-        if hit[1] is None:
+            hit = (tick + self._seconds, _principal(row))
+            if generation == self._generation:
+                if len(self._known) >= CACHE_MAX:
+                    self._known.clear()
+                self._known[digest] = hit
+        who, now = hit[1], self._clock()
+        if who is None or (who.expires_at is not None and who.expires_at <= now):
             raise Unauthorized("Invalid private key")
-        return hit[1]
+        if not is_allowed(who.allowed_ips, client):
+            raise Unauthorized(
+                f"Forbidden: this key may not be used from {client or 'an unknown address'}"
+            )
+        self._used[who.key_id] = now
+        if self._flushing is None and tick - self._flushed_at >= self._flush_seconds:
+            self._flushing = asyncio.create_task(self._flush_in_background())
+        return who
 
     def forget(self) -> None:
         self._known.clear()
+        self._generation += 1
+
+    def _notified(self, payload: str) -> None:
+        self.forget()
+        log.info("api_keys_changed", key_id=payload or None)
+
+    async def flush(self) -> None:
+        """Write the remembered ``last_used_at`` times now."""
+        self._flushed_at = time.monotonic()
+        used, self._used = self._used, {}
+        if not used:
+            return
+
+        async def touch(conn: AsyncConnection) -> None:
+            await queries.touch_keys(conn, used)
+
+        try:
+            await self._store.write(touch)
+        except BaseException:
+            for key_id, at in used.items():  # keep them for the next flush
+                self._used[key_id] = max(at, self._used.get(key_id, at))
+            raise
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("api_key_last_used_failed")
+        finally:
+            self._flushing = None
+
+    async def close(self) -> None:
+        """Write what is pending; call before the store closes."""
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+        await self.flush()
 
 
-def _principal(row: KeyRow | None, now: float) -> Principal | None:
-    if row is None or row.is_disabled or (row.expires_at is not None and row.expires_at < now):
+def _principal(row: KeyRow | None) -> Principal | None:
+    if row is None or row.is_disabled:
         return None
-    return Principal(key_id=row.id, role=row.role, kind=row.kind, domain_name=row.domain_name)
+    return Principal(
+        key_id=row.id,
+        role=row.role,
+        kind=row.kind,
+        domain_name=row.domain_name,
+        allowed_ips=parse_ranges(row.allowed_ips or ""),
+        expires_at=row.expires_at,
+    )
 
 
 def _values(secret: str, now: float, **fields: Any) -> dict[str, Any]:
@@ -119,6 +220,8 @@ def _values(secret: str, now: float, **fields: Any) -> dict[str, Any]:
         "requestor": None,
         "user_name": None,
         "secret_hint": secret[-6:],
+        "allowed_ips": None,
+        "last_used_at": None,
     } | fields
 
 
@@ -149,9 +252,12 @@ async def create_key(
     description: str = "",
     expiration: float | None = None,
     user_name: str | None = None,
+    allowed_ips: tuple[Network, ...] = (),
     now: float,
 ) -> tuple[KeyRow, str]:
-    """Create a key; returns its row and the secret, which is shown only now."""
+    """Create a key; returns its row and the secret, which is shown only now.
+
+    ``expiration`` is seconds from ``now``; ``allowed_ips`` limits where it may be used from."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
     if kind not in KINDS:
@@ -174,6 +280,7 @@ async def create_key(
         description=description,
         expires_at=None if expiration is None else now + expiration,
         user_name=user_name,
+        allowed_ips=format_ranges(allowed_ips),
     )
 
     async def insert(conn: Any) -> KeyRow | None:
@@ -193,8 +300,13 @@ async def list_keys(
 
 
 async def delete_key(store: Store, key_id: str) -> None:
-    async def remove(conn: Any) -> bool:
-        return await queries.delete_key(conn, key_id)
+    """Revoke a key: every API process stops accepting it once this returns (see ``KeyCache``)."""
+
+    async def remove(conn: AsyncConnection) -> bool:
+        if not await queries.delete_key(conn, key_id):
+            return False
+        await queries.notify_keys_changed(conn, key_id)
+        return True
 
     if not await store.write(remove):
         raise NotFound("Key not found")
@@ -220,6 +332,8 @@ def key_json(row: KeyRow, secret: str | None = None) -> dict[str, Any]:
         "user_name": row.user_name,
         "user_id": None,
         "secret_hint": row.secret_hint,
+        "last_used_at": _rfc2822(row.last_used_at),
+        "allowed_ips": [] if not row.allowed_ips else row.allowed_ips.split(","),
     }
     if secret is not None:
         body["secret"] = secret

@@ -31,6 +31,8 @@ T = TypeVar("T")
 WriteOp = Callable[[AsyncConnection], Awaitable[Any]]
 
 MAX_GROUP = 256
+LISTEN_CHECK_SECONDS = 30.0  # how often an idle LISTEN connection is checked
+LISTEN_RETRY_SECONDS = 1.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 TABLE_ORDER = metadata.sorted_tables  # parents before children (foreign keys)
 
@@ -207,6 +209,7 @@ class Store:
         )
         self._pending: asyncio.Queue[tuple[WriteOp, asyncio.Future[Any]]] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._listeners: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -232,6 +235,50 @@ class Store:
         except (SQLAlchemyError, OSError):
             return False
         return True
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call ``callback(payload)`` for every PostgreSQL NOTIFY on ``channel``, whichever
+        process sent it; returns once listening. After the listening connection is lost,
+        ``callback("")`` says notifications may have been missed. On SQLite this does nothing:
+        one process serves the API, and it acts on its own changes directly."""
+        if not self.is_postgres:
+            return
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listeners.append(asyncio.create_task(self._listen(channel, callback, ready)))
+        await ready
+
+    async def _listen(
+        self, channel: str, callback: Callable[[str], None], ready: asyncio.Future[None]
+    ) -> None:
+        def notified(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
+
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    try:
+                        driver = (await conn.get_raw_connection()).driver_connection
+                        assert driver is not None
+                        lost = asyncio.Event()
+                        driver.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                        await driver.add_listener(channel, notified)
+                        if not ready.done():
+                            ready.set_result(None)
+                        while not lost.is_set():
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+                            if not lost.is_set():  # quiet for long: is it still there?
+                                await asyncio.wait_for(driver.execute("SELECT 1"), 10)
+                    finally:
+                        # The connection carries the listener: close it rather than pool it.
+                        with contextlib.suppress(Exception):
+                            await conn.invalidate()
+            except Exception as exc:  # driver, network or timeout: the connection is gone
+                if not ready.done():
+                    ready.set_exception(exc)
+                    return
+            callback("")
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -300,6 +347,11 @@ class Store:
             return [None if isinstance(op, InsertRows) else await op(conn) for op in ops]
 
     async def close(self) -> None:
+        for task in self._listeners:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._listeners.clear()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -94,6 +94,31 @@ async def delete_key(conn: AsyncConnection, key_id: str) -> bool:
     return bool(result.rowcount)
 
 
+async def touch_keys(conn: AsyncConnection, used: dict[str, float]) -> None:
+    """Record when keys were last used (``id -> time``); a time never moves backwards."""
+    if not used:
+        return
+    keys = schema.api_keys
+    statement = (
+        update(keys)
+        .where(keys.c.id == bindparam("key_id"))
+        .where(or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("used_at")))
+        .values(last_used_at=bindparam("used_at"))
+    )
+    await conn.execute(statement, [{"key_id": k, "used_at": t} for k, t in sorted(used.items())])
+
+
+KEYS_CHANNEL = "mailwright_keys"
+
+
+async def notify_keys_changed(conn: AsyncConnection, key_id: str) -> None:
+    """Tell every process's key cache to forget (PostgreSQL NOTIFY, sent at commit).
+
+    SQLite serves one API process, which forgets locally."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(KEYS_CHANNEL, key_id)))
+
+
 async def has_primary_key(conn: AsyncConnection) -> bool:
     query = select(func.count()).select_from(schema.api_keys).where(schema.api_keys.c.is_primary)
     return bool((await conn.execute(query)).scalar_one())

@@ -60,6 +60,8 @@ class KeyRow(_Record):
     requestor: str | None
     user_name: str | None
     secret_hint: str
+    allowed_ips: str | None
+    last_used_at: float | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

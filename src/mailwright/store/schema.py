@@ -78,6 +78,8 @@ api_keys = Table(
     Column("requestor", Text, nullable=True),
     Column("user_name", Text, nullable=True),
     Column("secret_hint", String(16), nullable=False),  # last characters, to tell keys apart
+    Column("allowed_ips", Text, nullable=True),  # comma-separated CIDRs; NULL: from anywhere
+    Column("last_used_at", Double, nullable=True),  # batched, a few seconds behind at most
 )
 
 messages = Table(

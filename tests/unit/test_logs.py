@@ -1,0 +1,61 @@
+"""Secrets never reach the log output: by field name, and inside any text."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from mailwright.logs import get_logger
+from tests.support.logs import captured_logs
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+    "-----END PRIVATE KEY-----\n"
+)
+RSA_PEM = PEM.replace("PRIVATE KEY", "RSA PRIVATE KEY")
+
+
+def test_secret_fields_are_masked_by_name() -> None:
+    with captured_logs() as out:
+        get_logger("t").info(
+            "event",
+            api_key="key-1",
+            password="pw-2",
+            authorization="Basic abc",
+            relay_url="smtp://u:p@h",
+            login="alice@example.com",
+        )
+    record = json.loads(out.getvalue())
+    assert {record[k] for k in ("api_key", "password", "authorization", "relay_url")} == {
+        "**********"
+    }
+    assert record["login"] == "alice@example.com"  # not a secret: operators need it
+
+
+def test_secrets_inside_text_are_masked() -> None:
+    basic = base64.b64encode(b"api:key-0123456789abcdef").decode()
+    text = (
+        f"relay smtps://relayuser:relay-secret@smtp.example.com:465 said no; "
+        f"header Authorization: Basic {basic}; key {PEM} and {RSA_PEM}"
+    )
+    with captured_logs() as out:
+        get_logger("t").warning("failed", detail=text, url="https://example.com/path")
+    logged = out.getvalue()
+    for secret in ("relay-secret", basic, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"):
+        assert secret not in logged
+    record = json.loads(logged)
+    assert "smtps://relayuser:**********@smtp.example.com:465" in record["detail"]
+    assert "[private key]" in record["detail"]
+    assert record["url"] == "https://example.com/path"
+
+
+def test_exception_text_is_masked_too() -> None:
+    with captured_logs() as out:
+        try:
+            raise ConnectionError("cannot reach smtp://relayuser:hunter2-relay@10.0.0.1:25")
+        except ConnectionError:
+            get_logger("t").exception("relay_failed")
+    record = json.loads(out.getvalue())
+    assert "ConnectionError" in record["exception"]  # the traceback is logged...
+    assert "hunter2-relay" not in out.getvalue()  # ...without the password
