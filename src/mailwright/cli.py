@@ -239,6 +239,9 @@ def http_config(app: Any, settings: Settings) -> uvicorn.Config:
         http="httptools",
         loop="none",
         server_header=False,
+        # X-Forwarded-For is read by api/context.py from MAILWRIGHT_TRUSTED_PROXIES only;
+        # uvicorn's default would trust it from loopback (FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         ssl_certfile=None if cert is None else str(cert),
         ssl_keyfile=None if key is None else str(key),
     )

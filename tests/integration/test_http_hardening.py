@@ -17,6 +17,7 @@ from mailwright.app import Runtime
 from mailwright.cli import http_config
 from mailwright.config import Settings
 from mailwright.errors import ConfigError
+from tests.conftest import API_KEY
 from tests.e2e.conftest import free_port
 from tests.support.smtp import tls_materials
 
@@ -114,6 +115,20 @@ async def test_listener_serves_https_with_the_configured_certificate(
         async with httpx.AsyncClient(verify=trusting) as secure:
             response = await secure.get(f"https://127.0.0.1:{port}/healthz")
             assert response.json() == {"status": "ok"}
+            # uvicorn's own X-Forwarded-For handling (trusting loopback) is off: without
+            # MAILWRIGHT_TRUSTED_PROXIES a client cannot claim another address.
+            created = await secure.post(
+                f"https://127.0.0.1:{port}/v1/keys",
+                data={"role": "admin", "allowed_ips": "203.0.113.0/24"},
+                auth=("api", API_KEY),
+            )
+            limited = ("api", created.json()["key"]["secret"])
+            claimed = await secure.get(
+                f"https://127.0.0.1:{port}/v4/domains",
+                auth=limited,
+                headers={"X-Forwarded-For": "203.0.113.9"},
+            )
+            assert claimed.status_code == 401
         async with httpx.AsyncClient() as plain:
             with pytest.raises(httpx.TransportError):
                 await plain.get(f"http://127.0.0.1:{port}/healthz")

@@ -64,16 +64,21 @@ def services(request: Request) -> Services:
     return found
 
 
+def client_of(request: Request) -> str | None:
+    """The client's address: the connection's, or ``X-Forwarded-For`` read back through
+    ``MAILWRIGHT_TRUSTED_PROXIES`` (uvicorn's own proxy-header handling is off)."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        services(request).trusted_proxies,
+    )
+
+
 async def principal(request: Request) -> Principal:
     """The caller's key (refused from addresses outside its allowed ranges), once the request
     is counted against its key and domain limits."""
     found = services(request)
-    client = client_address(
-        request.client.host if request.client else None,
-        request.headers.get("x-forwarded-for"),
-        found.trusted_proxies,
-    )
-    who = await found.keys.authenticate(request.headers.get("authorization"), client)
+    who = await found.keys.authenticate(request.headers.get("authorization"), client_of(request))
     if getattr(request.state, "rate_limit", None) is None:
         # The domain is the one in the path (/v3/{domain}/..., /v3/domains/{name}/...),
         # else the one a domain key belongs to.

@@ -8,7 +8,7 @@ import html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from mailwright.api.context import path_param, services
+from mailwright.api.context import client_of, path_param, services
 from mailwright.logs import get_logger
 from mailwright.messages import TokenKind
 from mailwright.tracking import Visit
@@ -25,8 +25,7 @@ UNSUBSCRIBE_KINDS = (TokenKind.UNSUBSCRIBE, TokenKind.TAG_UNSUBSCRIBE, TokenKind
 
 
 def _visit(request: Request) -> Visit:
-    host = request.client.host if request.client else ""
-    return Visit(ip=host, user_agent=request.headers.get("user-agent", ""))
+    return Visit(ip=client_of(request) or "", user_agent=request.headers.get("user-agent", ""))
 
 
 async def open_pixel(request: Request) -> Response:
