@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import socket
 import ssl
@@ -189,10 +190,7 @@ class Runtime:
             )
             self.webhook_worker = WebhookWorker(
                 self.store,
-                SenderConfig(
-                    schedule=self.settings.webhook_retry_schedule,
-                    allow_private=self.settings.allow_private_urls,
-                ),
+                webhook_sender_config(self.settings),
                 HttpPoster(),
                 self.services.resolver,
             )
@@ -345,13 +343,26 @@ def helo_name(settings: Settings) -> str:
 
 
 def worker_config(settings: Settings, retention: float) -> WorkerConfig:
-    return WorkerConfig(
+    config = WorkerConfig(
         retention=retention,
         schedule=settings.retry_schedule,
         sign_dkim=settings.delivery != "capture",
         verify_tls=settings.tls_verify,
         public_url=settings.effective_public_url,
     )
+    if settings.claim_lease is not None:
+        config = dataclasses.replace(config, lease=settings.claim_lease)
+    return config
+
+
+def webhook_sender_config(settings: Settings) -> SenderConfig:
+    config = SenderConfig(
+        schedule=settings.webhook_retry_schedule,
+        allow_private=settings.allow_private_urls,
+    )
+    if settings.claim_lease is not None:
+        config = dataclasses.replace(config, lease=settings.claim_lease)
+    return config
 
 
 def build_transport(

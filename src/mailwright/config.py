@@ -287,6 +287,13 @@ FIELDS: tuple[Setting, ...] = (
         "delivery worker processes serve starts beside the HTTP server (0: in the same process)",
     ),
     Setting(
+        "claim_lease",
+        "",
+        lambda v: _positive_float(v) if v else None,
+        "seconds a worker's claim on deliveries and webhook events lasts unrenewed: how long "
+        "work held by a crashed worker waits (default 900 for deliveries, 120 for webhooks)",
+    ),
+    Setting(
         "retention_hours",
         "72",
         _positive_float,
@@ -329,6 +336,7 @@ class Settings:
         default_factory=lambda: RetrySchedule.parse(WEBHOOK_RETRY_DEFAULT)
     )
     worker_processes: int = 1
+    claim_lease: float | None = None
     retention_hours: float = 72.0
 
     @property

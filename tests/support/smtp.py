@@ -59,6 +59,7 @@ class Received:
     helo: str | None
     mail_options: tuple[str, ...]
     login: str | None  # the AUTH user, if any
+    at: float = 0.0  # time.monotonic() when the sink stored it (before its 250 reply)
 
 
 class _Handler:
@@ -122,6 +123,7 @@ class _Handler:
                 helo=session.host_name,
                 mail_options=tuple(envelope.mail_options),
                 login=login,
+                at=time.monotonic(),
             )
         )
         return "250 2.0.0 OK queued"

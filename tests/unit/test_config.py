@@ -76,6 +76,7 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_RATE_LIMIT_KEY", "300"),
         ("MAILWRIGHT_RATE_LIMIT_KEY", "2.5/min"),
         ("MAILWRIGHT_RATE_LIMIT_DOMAIN", "0/min"),
+        ("MAILWRIGHT_CLAIM_LEASE", "0"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str) -> None:

@@ -14,6 +14,7 @@ from mailwright.delivery.transports import (
     SmtpConfig,
     SmtpTransport,
     Transport,
+    TransportStopped,
 )
 from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 
@@ -34,6 +35,7 @@ __all__ = [
     "SmtpConfig",
     "SmtpTransport",
     "Transport",
+    "TransportStopped",
     "WorkerConfig",
     "attempts_of",
     "classify_reply",

@@ -33,8 +33,16 @@ from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
 
 
+class TransportStopped(Exception):
+    """The transport is shutting down: this job's transaction was not begun."""
+
+
 class Transport(Protocol):
     async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]: ...
+
+    def stop_starting(self) -> None:
+        """Begin no new transaction: a ``send`` still waiting for its turn raises
+        ``TransportStopped``; transactions already under way finish."""
 
     async def close(self) -> None: ...
 
@@ -55,6 +63,9 @@ class CaptureTransport:
             )
             for d in job.deliveries
         ]
+
+    def stop_starting(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -124,6 +135,10 @@ class SmtpTransport:
         if throttle is None and config.rate is not None:
             throttle = LocalThrottle(config.rate, time.monotonic)
         self._throttle = throttle
+        self._stopping = False
+
+    def stop_starting(self) -> None:
+        self._stopping = True
 
     async def send(self, job: Job, data: bytes, tls: TlsPolicy) -> list[Result]:
         route = await self._route(job, tls)
@@ -132,10 +147,14 @@ class SmtpTransport:
             return _all(job, code, route.enhanced, route.text, mx_host="")
         slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
         async with slot:
+            if self._stopping:
+                raise TransportStopped()
             if self._throttle is not None:
                 wait = await self._throttle.reserve(route.site)
                 if wait > 0:
                     await asyncio.sleep(wait)
+            if self._stopping:
+                raise TransportStopped()
             return await self._attempt(job, data, route)
 
     async def _route(self, job: Job, tls: TlsPolicy) -> _Route | NoDestination:

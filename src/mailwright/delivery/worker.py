@@ -26,7 +26,7 @@ from mailwright.delivery.quota import split_by_quota, windows
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.settle import Settled, settle
 from mailwright.delivery.smtp_client import TlsPolicy
-from mailwright.delivery.transports import Transport
+from mailwright.delivery.transports import Transport, TransportStopped
 from mailwright.domains import DomainCache, sign
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
@@ -110,7 +110,10 @@ class DeliveryWorker:
                 log.exception("lease_renewal_failed", worker=self._name)
 
     async def stop(self, grace: float = 30.0) -> None:
-        """Stop claiming, let in-flight attempts finish (up to ``grace``), release the rest."""
+        """Stop claiming, let SMTP transactions under way finish and settle (up to ``grace``),
+        begin no new ones, and release every claim left: nothing stays claimed by a worker
+        that is gone, and nothing half-sent is left to a lease."""
+        self._transport.stop_starting()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -125,6 +128,13 @@ class DeliveryWorker:
             _, pending = await asyncio.wait(self._batches, timeout=grace)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if self._settler is not None:
+            # Outcomes already handed to the settler are written before the claims go: a
+            # release first would make that write find nothing held and drop a delivered mail.
+            with contextlib.suppress(Exception):
+                await self._settler
         await self._transport.close()
 
         async def release(conn: AsyncConnection) -> None:
@@ -239,7 +249,9 @@ class DeliveryWorker:
         tracking: Tracking | None,
     ) -> None:
         try:
-            await self._settle(await self._run_job(job, tracking), messages)
+            results = await self._run_job(job, tracking)
+            if results:
+                await self._settle(results, messages)
         finally:
             self._release(list(job.deliveries), pending)
 
@@ -349,6 +361,8 @@ class DeliveryWorker:
         try:
             data = await self._data(job, tracking)
             return await self._transport.send(job, data, await self._tls(job))
+        except TransportStopped:
+            return []  # shutting down before its turn: released unattempted, due again at once
         except Exception:
             log.exception("delivery_job_failed", worker=self._name, message_key=job.message.row.id)
             return [
