@@ -78,7 +78,10 @@ class HookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                event = json.loads(body)["event-data"]
+                try:
+                    event = json.loads(body)["event-data"]
+                except ValueError:  # cut short: its worker was killed mid-POST
+                    return
                 receiver._record(event["id"], event["recipient"])
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -324,15 +327,32 @@ async def _send_all(
 async def _chaos(
     fleet: Fleet, rng: random.Random, stop: asyncio.Event, kills: list[tuple[str, float]]
 ) -> None:
-    """SIGKILL a random member every 0.5-2 s and start it again at once."""
+    """Every 0.5-2 s, SIGKILL a random member and start it again at once. A killed API is
+    back before the next kill, so clients always have one to talk to."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=rng.uniform(0.5, 2.0))
+            return
         except TimeoutError:
-            victim = rng.choice(fleet.members)
-            await asyncio.to_thread(victim.kill)
-            kills.append((victim.role, time.monotonic()))
-            victim.start()
+            pass
+        victim = rng.choice(fleet.members)
+        await asyncio.to_thread(victim.kill)
+        kills.append((victim.role, time.monotonic()))
+        victim.start()
+        if victim.role == "api":
+            await _ready(victim)
+
+
+async def _progress(answers: Answers, sink: SmtpSink, kills: list[tuple[str, float]]) -> None:
+    """A line every 5 s on stderr: pytest shows it when the test fails (or times out)."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(5)
+        answered = len(answers.accepted) + len(answers.rejected) + len(answers.unknown)
+        sys.stderr.write(
+            f"progress {time.monotonic() - started:.0f}s: answered={answered} "
+            f"sink={len(sink.messages)} kills={len(kills)}\n"
+        )
 
 
 async def _queued(url: str) -> tuple[int, int]:
@@ -402,6 +422,7 @@ async def test_nothing_accepted_is_lost_when_processes_are_killed(
         numbers = list(range(MESSAGES, 0, -1))
         stop_chaos = asyncio.Event()
         chaos = asyncio.create_task(_chaos(fleet, rng, stop_chaos, kills))
+        progress = asyncio.create_task(_progress(answers, sink, kills))
         started = time.monotonic()
         await _send_all(apis, sandbox, numbers, rng, answers)
         sent_in = time.monotonic() - started
@@ -414,6 +435,7 @@ async def test_nothing_accepted_is_lost_when_processes_are_killed(
 
         await wait_until(drained, within=180, interval=0.5)
         drained_in = time.monotonic() - started
+        progress.cancel()
         codes = fleet.stop()
         left_claimed = await _claimed(fresh_postgres_url)
         events = await _delivered_events(fresh_postgres_url)
