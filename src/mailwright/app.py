@@ -223,11 +223,12 @@ class Runtime:
             self.inbound_worker.kick()
 
     async def stop(self) -> None:
-        # Listeners first (no new mail), then the inbound processor, then the other workers.
+        """Listeners first (no new mail), then the inbound processor, then the other workers,
+        each finishing what it has begun and releasing its claims. One part failing to stop
+        does not keep the others from stopping (and releasing theirs)."""
         first: list[_Stoppable | None] = [self.submission, self.mx, self.inbound_worker]
         for part in first:
-            if part is not None:
-                await part.stop()
+            await _stop(part)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -239,8 +240,7 @@ class Runtime:
             self.preview_worker,
         ]
         for part in workers:
-            if part is not None:
-                await part.stop()
+            await _stop(part)
         await self.services.webhook_poster.close()
         await self.services.keys.close()
         await self.store.close()
@@ -266,6 +266,15 @@ class Runtime:
             except Exception:
                 log.exception("retention_purge_failed")
             await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+async def _stop(part: _Stoppable | None) -> None:
+    if part is None:
+        return
+    try:
+        await part.stop()
+    except Exception:
+        log.exception("stop_failed", part=type(part).__name__)
 
 
 def build_runtime(

@@ -207,8 +207,11 @@ async def _serve(
     created = await first_start(settings, runtime.store)
     if kick_fd is None:  # a worker child leaves telling to its server
         _announce(settings, roles, created)
-    await runtime.start()
     stopped = asyncio.Event()
+    if "api" not in roles:
+        # Before the workers start claiming: a SIGTERM from now on is a graceful stop.
+        _stop_on_signals(stopped)
+    await runtime.start()
     if kick_fd is not None:
         _follow_kicks(kick_fd, runtime, stopped)
     try:
@@ -218,7 +221,7 @@ async def _serve(
         if "api" in roles:
             await _serve_http(runtime, settings)
         else:
-            await _until_signalled(stopped)
+            await stopped.wait()
     finally:
         if children is not None:
             await children.stop()
@@ -261,11 +264,15 @@ async def _serve_http(runtime: Runtime, settings: Settings) -> None:
     await uvicorn.Server(config).serve()
 
 
-async def _until_signalled(stopped: asyncio.Event) -> None:
+def _stop_on_signals(stopped: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
+
+    def received(signum: signal.Signals) -> None:
+        log.info("shutting_down", signal=signum.name)
+        stopped.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
-    await stopped.wait()
+        loop.add_signal_handler(signum, received, signum)
 
 
 def _after_uvicorn(signum: int, _frame: object) -> None:

@@ -58,6 +58,7 @@ class InboundWorker:
     name: str = field(default_factory=lambda: f"inbound-{secrets.token_hex(4)}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
 
     def kick(self) -> None:
         self._wake.set()
@@ -65,8 +66,14 @@ class InboundWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self.run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 30.0) -> None:
+        """Claim no more, let the messages in hand finish (up to ``grace``), release the rest:
+        a message cut off mid-way would run its routes twice."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -78,7 +85,7 @@ class InboundWorker:
             await self.store.write(release)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 claimed = await self._claim()
             except Exception:
@@ -89,7 +96,8 @@ class InboundWorker:
 
                 async def one(row: dict[str, Any], slots: asyncio.Semaphore = slots) -> None:
                     async with slots:
-                        await self.process(row)
+                        if not self._stopping:  # else left for release: not begun
+                            await self.process(row)
 
                 await asyncio.gather(*(one(row) for row in claimed))
             else:
@@ -112,6 +120,8 @@ class InboundWorker:
 
     async def _sleep(self) -> None:
         self._wake.clear()
+        if self._stopping:
+            return
         delay = self.config.idle_poll
         async with self.store.read() as conn:
             due = await inbound.next_received_due(conn)
