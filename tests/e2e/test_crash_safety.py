@@ -182,8 +182,8 @@ class Fleet:
                 member.process.send_signal(signal.SIGTERM)
         for member in self.members:
             if member.process is not None:
-                try:
-                    codes[member.name] = member.terminate()
+                try:  # one SIGTERM each, as a service manager sends
+                    codes[member.name] = member.process.wait(timeout=STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
                     member.kill()
                     codes[member.name] = -9
