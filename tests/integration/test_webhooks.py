@@ -442,6 +442,35 @@ async def test_per_endpoint_concurrency_and_timeouts(
         assert item["last_status"] is None
 
 
+async def test_stop_lets_posts_in_flight_finish_and_begins_no_others(
+    api: httpx.AsyncClient, domain: str, store: Store, hooks_runtime: Runtime
+) -> None:
+    assert hooks_runtime.webhook_worker is not None
+    await hooks_runtime.webhook_worker.stop()
+    hooks_runtime.webhook_worker = None
+    async with Receiver(delay=1.0) as slow:
+        await hook(api, domain, "accepted", slow.url())
+        for i in range(6):
+            await send(api, domain, f"user{i}@example.com")
+        worker = WebhookWorker(
+            store,
+            SenderConfig(schedule=RetrySchedule.parse(FAST), allow_private=True, per_endpoint=2),
+            HttpPoster(timeout=5.0),
+            hooks_runtime.services.resolver,
+        )
+        worker.start()
+
+        async def two_in_flight() -> bool:
+            return slow.in_flight == 2
+
+        await wait_until(two_in_flight)
+        await worker.stop()
+        assert len(slow.received) == 2  # the two under way were answered, none begun after
+    rows = await outbox(store)
+    assert sorted(r["status"] for r in rows) == ["delivered"] * 2 + ["queued"] * 4
+    assert {r["claimed_by"] for r in rows} == {None}
+
+
 # -- private addresses are refused unless allowed (SSRF) --------------------------------------
 
 

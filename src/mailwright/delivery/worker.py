@@ -119,11 +119,6 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
         if self._batches:
             _, pending = await asyncio.wait(self._batches, timeout=grace)
             for task in pending:
@@ -135,6 +130,11 @@ class DeliveryWorker:
             # release first would make that write find nothing held and drop a delivered mail.
             with contextlib.suppress(Exception):
                 await self._settler
+        if self._renewer is not None:  # kept renewing through the grace: a short lease holds
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
         await self._transport.close()
 
         async def release(conn: AsyncConnection) -> None:

@@ -76,6 +76,7 @@ class WebhookWorker:
         self._done: list[_Outcome] = []
         self._settler: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def kick(self) -> None:
         """New outbox rows were committed: look now instead of at the next poll."""
@@ -85,8 +86,10 @@ class WebhookWorker:
         self._tasks = [asyncio.create_task(self.run()), asyncio.create_task(self._renew())]
 
     async def stop(self, grace: float = 15.0) -> None:
-        """Stop claiming, let POSTs in flight finish (up to ``grace``), release the rest."""
-        for task in self._tasks:
+        """Stop claiming, let POSTs in flight finish (up to ``grace``), release the rest.
+        The leases are renewed until then (the renewer is the last task to go)."""
+        self._stopping = True
+        for task in self._tasks[:1]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -94,9 +97,15 @@ class WebhookWorker:
             _, pending = await asyncio.wait(self._sends, timeout=grace)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending)
         if self._settler is not None:
             with contextlib.suppress(Exception):
                 await self._settler
+        for task in self._tasks[1:]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self._poster.close()
 
         async def release(conn: AsyncConnection) -> None:
@@ -163,6 +172,8 @@ class WebhookWorker:
         slots = self._slots.setdefault(endpoint, asyncio.Semaphore(self._config.per_endpoint))
         try:
             async with slots:
+                if self._stopping:
+                    return  # not begun: released when the worker stops, due again at once
                 result = await self._post(row, key)
             decision = decide(
                 result.status,
