@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from mailwright.api.context import Services
 from mailwright.api.errors import http_error, service_error, unexpected_error
+from mailwright.api.nul import RefuseNulInUrl
 from mailwright.api.routes import ROUTES, openapi_document
 from mailwright.errors import ServiceError
 
@@ -14,6 +16,7 @@ from mailwright.errors import ServiceError
 def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=ROUTES,
+        middleware=[Middleware(RefuseNulInUrl)],
         exception_handlers={
             ServiceError: service_error,
             HTTPException: http_error,

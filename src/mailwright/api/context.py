@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mailwright.api.nul import refuse_nul
 from mailwright.auth import CredentialCache, KeyCache, Principal
 from mailwright.domains import DnsPlan, DomainCache
 from mailwright.errors import InvalidInput, PayloadTooLarge
@@ -83,6 +84,15 @@ class Form:
 
 async def read_form(request: Request) -> Form:
     """Form fields in order (repeats kept) and uploaded files, from multipart or urlencoded."""
+    form = await _read_form(request)
+    for key, value in form.fields:
+        refuse_nul(key, value)
+    for upload in form.uploads:
+        refuse_nul(upload.field, upload.filename + upload.content_type)
+    return form
+
+
+async def _read_form(request: Request) -> Form:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_MESSAGE_BYTES + 1024 * 1024:
         raise PayloadTooLarge("Message is too large: the limit is 25 MB", field="message")
