@@ -8,6 +8,7 @@ import smtplib
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.policy import SMTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -84,7 +85,10 @@ def test_routes_forward_received_mail_to_a_url_and_an_address(
     ):
         smtp.sendmail("erin@example.org", [f"nobody@{domain}"], b"Subject: x\r\n\r\nx")
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-        assert smtp.sendmail("erin@example.org", [f"support@{domain}"], mail.as_bytes()) == {}
+        assert (
+            smtp.sendmail("erin@example.org", [f"support@{domain}"], mail.as_bytes(policy=SMTP))
+            == {}
+        )
 
     [(path, content_type, body)] = poll(lambda: list(posts), what="the forward POST")
     assert path == "/inbound"

@@ -10,6 +10,7 @@ import smtplib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -108,7 +109,7 @@ def mail(sender: str, to: str, subject: str = "Hello", body: str = "Hi there\n")
     message["Subject"] = subject
     message["Message-ID"] = "<inbound-1@example.org>"
     message.set_content(body)
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)
 
 
 async def received_rows(store: Store) -> list[dict[str, Any]]:
@@ -383,7 +384,11 @@ async def test_dsn_to_the_verp_address_fails_the_delivery_and_suppresses(
     assert verp.startswith("bounce+")
     await wait_until(lambda: mx.events(event="delivered"))
 
-    dsn = DSN.format(verp=verp, rcpt="bob@rcpt.test", message_id=message_id).encode()
+    dsn = (
+        DSN.format(verp=verp, rcpt="bob@rcpt.test", message_id=message_id)
+        .replace("\n", "\r\n")
+        .encode()
+    )
     code, _ = await mx.deliver("", [verp], dsn)
     assert code == 250
 
@@ -412,7 +417,11 @@ async def test_arf_complaint_matched_by_message_id(mx_delivery: Inbound, sink: S
     mx = mx_delivery
     message_id = await _send(mx, "carol@rcpt.test")
     await sink.wait_for(1)
-    arf = ARF.format(domain=mx.domain, rcpt="carol@rcpt.test", message_id=message_id).encode()
+    arf = (
+        ARF.format(domain=mx.domain, rcpt="carol@rcpt.test", message_id=message_id)
+        .replace("\n", "\r\n")
+        .encode()
+    )
     code, _ = await mx.deliver("feedback@fbl.rcpt.test", [f"fbl@{mx.domain}"], arf)
     assert code == 250
 
@@ -433,7 +442,9 @@ async def test_forward_with_attachments_is_multipart_and_anymail_reads_them(mx: 
     )
     async with Receiver() as receiver:
         await mx.route("catch_all()", f'forward("{receiver.url("/files")}")')
-        code, _ = await mx.deliver("dave@example.org", [f"files@{mx.domain}"], message.as_bytes())
+        code, _ = await mx.deliver(
+            "dave@example.org", [f"files@{mx.domain}"], message.as_bytes(policy=SMTP)
+        )
         assert code == 250
 
         async def posted() -> list[Any]:

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,7 +119,7 @@ def message(sender: str, to: str = "alice@example.com", **headers: str | list[st
         for item in value if isinstance(value, list) else [value]:
             mail[name.replace("_", "-")] = item
     mail.set_content("Hello from smtplib\n")
-    return mail.as_bytes()
+    return mail.as_bytes(policy=SMTP)
 
 
 def login(smtp: smtplib.SMTP, user: str, password: str, mechanism: str = "PLAIN") -> None:

@@ -9,6 +9,7 @@ from starlette.middleware import Middleware
 from mailwright.api.bodysize import MAX_BODY_BYTES, BodyLimit
 from mailwright.api.context import Services
 from mailwright.api.errors import http_error, service_error, unexpected_error
+from mailwright.api.nul import RefuseNulInUrl
 from mailwright.api.ratelimit import RateLimitHeaders
 from mailwright.api.routes import ROUTES, openapi_document
 from mailwright.errors import ServiceError
@@ -17,7 +18,11 @@ from mailwright.errors import ServiceError
 def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES), Middleware(RateLimitHeaders)],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
+            Middleware(RefuseNulInUrl),
+            Middleware(RateLimitHeaders),
+        ],
         exception_handlers={
             ServiceError: service_error,
             HTTPException: http_error,

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mailwright.api.nul import refuse_nul
 from mailwright.auth import (
     CredentialCache,
     KeyCache,
@@ -113,6 +114,15 @@ class Form:
 async def read_form(request: Request) -> Form:
     """Form fields in order (repeats kept) and uploaded files, from multipart or urlencoded."""
     # Bodies over the limit never get here: see ``api/bodysize.py``.
+    form = await _read_form(request)
+    for key, value in form.fields:
+        refuse_nul(key, value)
+    for upload in form.uploads:
+        refuse_nul(upload.field, upload.filename + upload.content_type)
+    return form
+
+
+async def _read_form(request: Request) -> Form:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         return await _json_form(request)

@@ -32,6 +32,7 @@ from mailwright.api import (
     webhooks,
 )
 from mailwright.api.context import services
+from mailwright.api.fields import FORMS, QUERY
 
 TRACKING = ("/o/{token}", "/c/{token}", "/u/{token}")  # the recipient's links: no auth
 PUBLIC = frozenset({"/healthz", "/openapi.json", *TRACKING})
@@ -109,14 +110,17 @@ ROUTES = [
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 JSON_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
-FORM_BODY = {
-    "content": {
-        "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}},
-        "application/x-www-form-urlencoded": {
-            "schema": {"type": "object", "additionalProperties": True}
+FREE_FORM = {"type": "object", "additionalProperties": True}
+
+
+def _form_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "required": bool(schema.get("required")),
+        "content": {
+            "multipart/form-data": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": schema},
         },
     }
-}
 
 
 HTML_OK = {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -151,7 +155,7 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
     params = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"{(\w+)}", route.path)
-    ]
+    ] + QUERY.get((method, route.path), [])
     op: dict[str, Any] = {
         "operationId": method.lower() + re.sub(r"[^a-z0-9]+", "_", route.path.lower()).rstrip("_"),
         "summary": " ".join((summary + " " + description).split()),
@@ -177,7 +181,7 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
             "content": ERROR,
         }
     if method in ("POST", "PUT"):
-        op["requestBody"] = FORM_BODY
+        op["requestBody"] = _form_body(FORMS.get((method, route.path), FREE_FORM))
     return op
 
 

@@ -23,6 +23,7 @@ from mailwright.api.context import (
     read_form,
     services,
 )
+from mailwright.api.nul import refuse_nul_json
 from mailwright.domains import get_domain
 from mailwright.errors import InvalidInput
 from mailwright.suppressions import (
@@ -113,9 +114,11 @@ def _added(kind: str, entry: Entry) -> dict[str, Any]:
 
 async def _json_body(request: Request) -> Any:
     try:
-        return await request.json()
+        body = await request.json()
     except ValueError:
         raise InvalidInput("request body is not valid JSON", field="body") from None
+    refuse_nul_json(body)
+    return body
 
 
 def _csv_file(form: Form, kind: str, now: float) -> list[Entry] | None:

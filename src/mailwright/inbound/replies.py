@@ -13,6 +13,8 @@ S454_AUTH_TEMPORARY = "454 4.7.0 Temporary authentication failure; try again lat
 S530_AUTH_REQUIRED = "530 5.7.0 Authentication required"
 S535_AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 S538_ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"
+# Postfix's smtpd_forbid_bare_newline reply (code 550, enhanced 5.5.2), with the rule cited.
+S550_BARE_NEWLINE = "550 5.5.2 Error: bare <LF> or <CR> received (RFC 5321 2.3.8)"
 S550_SENDER_NOT_ALLOWED = "550 5.7.1 {what} {address} is not a sender of domain {domain}"
 S550_DOMAIN_GONE = "550 5.7.1 The sending domain {domain} of these credentials no longer exists"
 S552_TOO_BIG = "552 5.3.4 {text}"

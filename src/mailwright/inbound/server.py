@@ -22,6 +22,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailwright import jsontext
 from mailwright.errors import NotFound
+from mailwright.inbound.line_ends import has_bare_newline
+from mailwright.inbound.replies import S550_BARE_NEWLINE
 from mailwright.logs import get_logger
 from mailwright.store import InsertRows, Store, schema
 
@@ -115,6 +117,9 @@ class MxHandler:
         raw = envelope.original_content or b""
         if isinstance(envelope.content, bytes) and not raw:
             raw = envelope.content
+        if has_bare_newline(raw):  # SMTP smuggling (line_ends.py): never store or relay it
+            log.info("inbound_bare_newline_refused", peer=_peer(session), size=len(raw))
+            return S550_BARE_NEWLINE
         now = self._clock()
         queue_id = secrets.token_hex(6)
         raw = self._trace(session, envelope, now, queue_id) + raw

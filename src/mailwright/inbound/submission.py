@@ -42,6 +42,7 @@ from mailwright.errors import InvalidInput, NotFound, PayloadTooLarge
 from mailwright.events import WebhookCache
 from mailwright.inbound import replies
 from mailwright.inbound.headers import HEADER_OF, split_controls
+from mailwright.inbound.line_ends import has_bare_newline
 from mailwright.inbound.senders import is_sender_allowed
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
@@ -243,6 +244,9 @@ class SubmissionHandler:
         credential = _credential(session)
         if credential is None:
             return replies.S530_AUTH_REQUIRED
+        if has_bare_newline(envelope.original_content or b""):  # SMTP smuggling (line_ends.py)
+            log.info("smtp_bare_newline_refused", login=credential.login, peer=str(session.peer))
+            return replies.S550_BARE_NEWLINE
         trace = received_header(
             helo=session.host_name or "unknown",
             peer=session.peer,

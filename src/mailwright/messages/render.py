@@ -20,6 +20,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import Any
 
+from mailwright.messages.form import LINE_BREAKS
 from mailwright.messages.handlebars import render as render_template
 from mailwright.messages.htmltext import html_to_text
 from mailwright.messages.tracking import LIST_UNSUBSCRIBE_PLACEHOLDER, RawHeader, Tracking
@@ -382,8 +383,9 @@ def _as_text(value: Any) -> str:
 
 
 def _header_text(value: str) -> str:
-    # A substituted value comes from recipient-variables; it must not inject header lines.
-    return value.replace("\r", " ").replace("\n", " ")
+    # A substituted value comes from recipient-variables; it must not inject header lines
+    # (nor hold any other line break, which email refuses in a header value).
+    return LINE_BREAKS.sub(" ", value)
 
 
 def _headers(

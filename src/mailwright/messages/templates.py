@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.errors import Conflict, InvalidInput, NotFound
+from mailwright.messages.form import LINE_BREAKS
 from mailwright.messages.handlebars import TemplateError, compile_template
 from mailwright.store import Store
 from mailwright.store import templates as sql
@@ -112,7 +113,7 @@ def _headers(value: str | None) -> str:
         known = HEADER_NAMES.get(name.lower())
         if known is None:
             raise InvalidInput("'headers' may only set From, Subject and Reply-To", field="headers")
-        if "\r" in header_value or "\n" in header_value:
+        if LINE_BREAKS.search(header_value):
             raise InvalidInput("'headers' values must not contain CR or LF", field="headers")
         headers[known] = header_value
     return json.dumps(headers)

@@ -50,6 +50,9 @@ def bad_header(name):
         ((("subject", "a\nb"),), (), "subject", "must not contain CR or LF"),
         ((("from", "a@x.com\r\n"),), ("from",), "from", "must not contain CR or LF"),
         ((("to", "b@x.com\nc@x.com"),), (), "to", "must not contain CR or LF"),
+        # str.splitlines breaks there too, and email refuses the header when rendering
+        ((("h:X-Foo", "a\x0cb"),), (), "h:X-Foo", "must not contain CR or LF"),
+        ((("subject", "a\u2028b"),), (), "subject", "must not contain CR or LF"),
         ((bad_header("Bad Name"),), (), "h:Bad Name", "not a valid header name"),
         ((bad_header("Bad:Name"),), (), "h:Bad:Name", "not a valid header name"),
         ((bad_header("Bäd"),), (), "h:Bäd", "not a valid header name"),

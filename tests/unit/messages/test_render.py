@@ -144,6 +144,16 @@ def test_batch_variable_cannot_inject_headers():
     assert b"\r\nBcc:" not in raw
 
 
+def test_batch_variable_with_another_line_break_renders():
+    """email refuses any str.splitlines break in a header value; a form feed or U+2028 in a
+    recipient variable becomes a space instead of failing every delivery attempt."""
+    variables = json.dumps({"alice@example.com": {"name": "A\x0cB\u2028C"}})
+    _, message = build(
+        ("recipient-variables", variables), ("text", "x"), ("subject", "Hi %recipient.name%")
+    )
+    assert message["Subject"] == "Hi A B C"
+
+
 def test_no_substitution_outside_batch():
     _, message = build(("text", "%recipient%"), ("subject", "%recipient.name%"))
     assert message["Subject"] == "%recipient.name%"

@@ -1,0 +1,138 @@
+"""The query parameters and form fields of the main endpoints, as OpenAPI fragments; pure.
+
+``routes.py`` adds them to the generated ``/openapi.json``, so clients (and the schemathesis
+run in ``tests/integration/test_fuzz_api.py``) learn which fields an operation reads. An
+operation not listed here is described with its path parameters and a free-form body only.
+The schemas say what each field looks like; the handlers still validate every value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+_TEXT: Schema = {"type": "string", "maxLength": 200}
+_EMAIL: Schema = {"type": "string", "format": "email"}
+_EMAILS: Schema = {"type": "array", "items": _EMAIL, "minItems": 1, "maxItems": 3}
+_YES_NO: Schema = {"type": "string", "enum": ["yes", "no", "true", "false"]}
+_DATE: Schema = {"type": "string", "examples": ["Thu, 13 Oct 2011 18:02:00 +0000", "1318528920"]}
+_LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
+_SKIP: Schema = {"type": "integer", "minimum": 0}
+
+
+def _query(**params: Schema) -> list[Schema]:
+    """Optional query parameters; a ``_`` in a name stands for ``-`` (``message_id``)."""
+    return [
+        {"name": name.replace("_", "-"), "in": "query", "required": False, "schema": schema}
+        for name, schema in params.items()
+    ]
+
+
+def _form(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": True,  # h:*, v:* and Mailgun's other open-ended fields
+    }
+
+
+_SUPPRESSION_LIST = _query(
+    limit=_LIMIT,
+    page={"type": "string", "enum": ["first", "last", "next", "prev"]},
+    address=_TEXT,
+    term=_TEXT,
+)
+_ROUTE_FORM = {
+    "priority": {"type": "integer", "minimum": 0, "maximum": 10**6},
+    "description": _TEXT,
+    "expression": {
+        "type": "string",
+        "examples": ['match_recipient(".*@example.com")', 'match_header("subject", "hi")'],
+    },
+    "action": {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "examples": ['forward("https://example.org/hook")', "stop()", "store()"],
+        },
+        "minItems": 1,
+        "maxItems": 3,
+    },
+}
+
+QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v3/{domain}/events"): _query(
+        begin=_DATE,
+        end=_DATE,
+        ascending=_YES_NO,
+        limit={"type": "integer", "minimum": 1, "maximum": 300},
+        event={"type": "string", "examples": ["accepted", "delivered OR failed", "NOT opened"]},
+        severity={"type": "string", "enum": ["temporary", "permanent"]},
+        recipient=_TEXT,
+        to=_TEXT,
+        subject=_TEXT,
+        tags=_TEXT,
+        message_id=_TEXT,
+        size={"type": "string", "examples": [">1000", "<=20"]},
+    ),
+    ("GET", "/v4/domains"): _query(
+        limit=_LIMIT, skip=_SKIP, state={"type": "string", "enum": ["active", "unverified"]}
+    ),
+    ("GET", "/v3/domains"): _query(limit=_LIMIT, skip=_SKIP),
+    ("GET", "/v3/routes"): _query(limit=_LIMIT, skip=_SKIP),
+    ("GET", "/v3/routes/match"): _query(address=_EMAIL),
+    **{
+        ("GET", f"/v3/{{domain}}/{kind}"): _SUPPRESSION_LIST
+        for kind in ("bounces", "unsubscribes", "complaints", "whitelists")
+    },
+    ("DELETE", "/v3/{domain}/unsubscribes/{address}"): _query(tag=_TEXT),
+}
+
+FORMS: dict[tuple[str, str], Schema] = {
+    ("POST", "/v3/{domain}/messages"): _form(
+        ("from", "to"),
+        to=_EMAILS,
+        cc=_EMAILS,
+        bcc=_EMAILS,
+        subject=_TEXT,
+        text=_TEXT,
+        html=_TEXT,
+        **{
+            "from": _EMAIL,
+            "o:tag": {"type": "array", "items": _TEXT, "maxItems": 3},
+            "o:deliverytime": _DATE,
+            "o:testmode": _YES_NO,
+            "o:tracking": _YES_NO,
+            "o:tracking-clicks": {"type": "string", "enum": ["yes", "no", "htmlonly"]},
+            "o:tracking-opens": _YES_NO,
+            "o:require-tls": _YES_NO,
+            "recipient-variables": {"type": "string", "examples": ['{"a@example.com": {"n": 1}}']},
+            "h:X-Custom": _TEXT,
+            "v:custom": _TEXT,
+        },
+    ),
+    ("POST", "/v4/domains"): _form(
+        ("name",),
+        name={"type": "string", "format": "hostname"},
+        smtp_password={"type": "string", "minLength": 5, "maxLength": 32},
+        spam_action={"type": "string", "enum": ["disabled", "block", "tag"]},
+        wildcard=_YES_NO,
+        dkim_key_size={"type": "string", "enum": ["1024", "2048"]},
+        web_scheme={"type": "string", "enum": ["http", "https"]},
+    ),
+    ("POST", "/v3/{domain}/bounces"): _form(
+        ("address",), address=_EMAIL, code=_TEXT, error=_TEXT, created_at=_DATE
+    ),
+    ("POST", "/v3/{domain}/unsubscribes"): _form(
+        ("address",), address=_EMAIL, tag=_TEXT, created_at=_DATE
+    ),
+    ("POST", "/v3/{domain}/complaints"): _form(("address",), address=_EMAIL, created_at=_DATE),
+    ("POST", "/v3/{domain}/whitelists"): _form(
+        (), address=_EMAIL, domain={"type": "string", "format": "hostname"}
+    ),
+    ("POST", "/v3/routes"): _form(("expression", "action"), **_ROUTE_FORM),
+    ("PUT", "/v3/routes/{route_id}"): _form((), **_ROUTE_FORM),
+}
+FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
