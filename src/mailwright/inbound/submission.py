@@ -42,7 +42,7 @@ from mailwright.errors import InvalidInput, NotFound, PayloadTooLarge
 from mailwright.events import WebhookCache
 from mailwright.inbound import replies
 from mailwright.inbound.headers import HEADER_OF, split_controls
-from mailwright.inbound.line_ends import has_bare_newline
+from mailwright.inbound.line_ends import has_bare_newline, to_crlf
 from mailwright.inbound.senders import is_sender_allowed
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
@@ -245,8 +245,11 @@ class SubmissionHandler:
         if credential is None:
             return replies.S530_AUTH_REQUIRED
         if has_bare_newline(envelope.original_content or b""):  # SMTP smuggling (line_ends.py)
-            log.info("smtp_bare_newline_refused", login=credential.login, peer=str(session.peer))
-            return replies.S550_BARE_NEWLINE
+            # Authenticated (or trusted) clients: normalise, as Postfix's default does for
+            # them; the smuggled "end of data" stays a line inside this one message, and our
+            # SMTP client dot-stuffs it on the way out.
+            log.info("smtp_bare_newline_normalised", login=credential.login, peer=str(session.peer))
+            envelope.original_content = to_crlf(envelope.original_content or b"")
         trace = received_header(
             helo=session.host_name or "unknown",
             peer=session.peer,
