@@ -17,6 +17,7 @@ reached the sink, counts exactly-once and duplicates, and prints one summary lin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -352,8 +353,10 @@ async def _chaos(
 async def _progress(answers: Answers, sink: SmtpSink, kills: list[tuple[str, float]]) -> None:
     """A line every 5 s on stderr: pytest shows it when the test fails (or times out)."""
     started = time.monotonic()
+    never = asyncio.Event()  # a ticker: cancelled by the test, it waits on nothing else
     while True:
-        await asyncio.sleep(5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(never.wait(), timeout=5)
         answered = len(answers.accepted) + len(answers.rejected) + len(answers.unknown)
         sys.stderr.write(
             f"progress {time.monotonic() - started:.0f}s: answered={answered} "
@@ -432,7 +435,13 @@ async def test_nothing_accepted_is_lost_when_processes_are_killed(
         started = time.monotonic()
         await _send_all(apis, sandbox, numbers, rng, answers)
         sent_in = time.monotonic() - started
-        await asyncio.sleep(3)  # workers keep dying while they drain the queue
+        # Workers keep dying while they drain the queue: go on until one more kill has happened.
+        kills_when_sent = len(kills)
+
+        async def killed_while_draining() -> bool:
+            return len(kills) > kills_when_sent
+
+        await wait_until(killed_while_draining, within=30, interval=0.1)
         stop_chaos.set()
         await chaos
 
