@@ -60,7 +60,7 @@ mx.example.test. 300 IN A 127.0.0.1
 MESSAGES = 5000
 CLIENTS = 6
 REJECT_EVERY = 50  # every 50th message has an invalid From: a definite 400
-LEASE = 8.0  # MAILWRIGHT_CLAIM_LEASE: a killed worker's claims are taken over after this
+LEASE = 20.0  # MAILWRIGHT_CLAIM_LEASE: a killed worker's claims are taken over after this
 SETTLE_WINDOW = 10.0  # a duplicate's first copy arrived at most this long before a worker died
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 45.0  # a worker's grace for in-flight transactions is 30 s
