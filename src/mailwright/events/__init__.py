@@ -12,7 +12,15 @@ from mailwright.events.outbox import (
     outbox_rows,
 )
 from mailwright.events.period import StatsQuery, parse_stats_query
-from mailwright.events.query import EventQuery, Page, fetch, paging, parse_query
+from mailwright.events.query import (
+    EventQuery,
+    Page,
+    fetch,
+    fetch_across,
+    page_tokens,
+    paging,
+    parse_query,
+)
 from mailwright.events.record import (
     MessageFacts,
     accepted_upserts,
@@ -52,6 +60,7 @@ __all__ = [
     "endpoint_of",
     "event_row",
     "fetch",
+    "fetch_across",
     "form_payload",
     "form_row",
     "get_tag",
@@ -59,6 +68,7 @@ __all__ = [
     "list_tags",
     "new_event_id",
     "outbox_rows",
+    "page_tokens",
     "paging",
     "parse_query",
     "parse_stats_query",

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 
 from mailwright.errors import InvalidInput
-from mailwright.events.clauses import to_clause
+from mailwright.events.clauses import escape_like, to_clause
 from mailwright.events.filters import FIELDS, parse
 from mailwright.events.timeparse import parse_bool, parse_time
 from mailwright.store import Store, queries, schema
@@ -39,6 +39,8 @@ COLUMNS: dict[str, Any] = {
     "size": schema.events.c.size,
 }
 
+TEXT_FIELDS = ("recipient", "from", "subject", "message-id")
+
 
 @dataclass(frozen=True, slots=True)
 class EventQuery:
@@ -50,10 +52,12 @@ class EventQuery:
     filters: tuple[tuple[str, str], ...] = ()
     cursor: tuple[float, int] | None = None
     flip: bool = False  # read backwards from the cursor (previous/last pages)
+    # Free text (the dashboard's search box): every word must be in one of TEXT_FIELDS.
+    text: str = ""
 
     def token(self) -> str:
         """Compact and opaque: the query (less the domain, which is in the URL) and the cursor."""
-        data = [
+        data: list[Any] = [
             int(self.ascending),
             self.limit,
             self.begin,
@@ -62,6 +66,8 @@ class EventQuery:
             self.cursor,
             int(self.flip),
         ]
+        if self.text:
+            data.append(self.text)
         raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -69,7 +75,9 @@ class EventQuery:
     def from_token(cls, token: str, domain: str) -> EventQuery:
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            ascending, limit, begin, end, filters, cursor, flip = data
+            ascending, limit, begin, end, filters, cursor, flip, *rest = data
+            if len(rest) > 1:
+                raise ValueError("too many fields")
             query = cls(
                 domain=domain,
                 ascending=bool(ascending),
@@ -79,6 +87,7 @@ class EventQuery:
                 filters=tuple((str(k), str(v)) for k, v in filters),
                 cursor=None if cursor is None else (float(cursor[0]), int(cursor[1])),
                 flip=bool(flip),
+                text=str(rest[0]) if rest else "",
             )
         except (ValueError, TypeError, binascii.Error):
             raise InvalidInput("Invalid page token", field="page") from None
@@ -127,6 +136,11 @@ def _where(query: EventQuery) -> list[ColumnElement[bool]]:
         where.append(e.timestamp <= query.end)
     for name, value in query.filters:
         where.append(to_clause(parse(value, field=name), COLUMNS[name], FIELDS[name]))
+    for word in query.text.split():
+        pattern = f"%{escape_like(word.lower())}%"
+        where.append(
+            or_(*(func.lower(COLUMNS[name]).like(pattern, escape="\\") for name in TEXT_FIELDS))
+        )
     if query.cursor is not None:
         ts, seq = query.cursor
         forward = query.ascending != query.flip
@@ -146,10 +160,22 @@ class Page:
 
 
 async def fetch(store: Store, query: EventQuery) -> Page:
+    return await fetch_across(store, query, [query.domain])
+
+
+async def fetch_across(store: Store, query: EventQuery, domains: Sequence[str]) -> Page:
+    """``fetch`` over several domains (``query.domain`` is ignored): each domain's page is read
+    through its own ``(domain, timestamp)`` index, then the pages are merged on the cursor
+    order, so the cost is one indexed page per domain whatever the table's size."""
+    forward = query.ascending != query.flip
+    rows: list[tuple[int, float, str]] = []
     async with store.read() as conn:
-        rows = await queries.select_events(
-            conn, _where(query), ascending=query.ascending != query.flip, limit=query.limit
-        )
+        for domain in domains:
+            rows += await queries.select_events(
+                conn, _where(replace(query, domain=domain)), ascending=forward, limit=query.limit
+            )
+    rows.sort(key=lambda r: (r[1], r[0]), reverse=not forward)
+    del rows[query.limit :]
     if query.flip:
         rows.reverse()
     items = [json.loads(payload) for _, _, payload in rows]
@@ -158,21 +184,23 @@ async def fetch(store: Store, query: EventQuery) -> Page:
     return Page(items=items, query=query, first_cursor=first, last_cursor=last)
 
 
-def paging(page: Page, base_url: str) -> dict[str, str]:
-    """Mailgun's ``paging`` object: absolute URLs ending in an opaque page token."""
+def page_tokens(page: Page) -> dict[str, str]:
+    """The tokens of the ``first``, ``last``, ``next`` and ``previous`` pages."""
     q = replace(page.query, cursor=None, flip=False)
     nxt = replace(q, cursor=page.last_cursor or page.query.cursor, flip=False)
     prev = replace(q, cursor=page.first_cursor or page.query.cursor, flip=True)
     last = replace(q, flip=True)
+    return {
+        "first": q.token(),
+        "last": last.token(),
+        "next": nxt.token(),
+        "previous": prev.token(),
+    }
+
+
+def paging(page: Page, base_url: str) -> dict[str, str]:
+    """Mailgun's ``paging`` object: absolute URLs ending in an opaque page token."""
     # The token is in the path, as Mailgun's URLs have it, and repeated as ``page`` so that
     # clients that copy the next URL's query onto the base URL (mailgun-python's stream())
     # page correctly too.
-    return {
-        name: f"{base_url}/{t}?page={t}"
-        for name, t in (
-            ("first", q.token()),
-            ("last", last.token()),
-            ("next", nxt.token()),
-            ("previous", prev.token()),
-        )
-    }
+    return {name: f"{base_url}/{t}?page={t}" for name, t in page_tokens(page).items()}
