@@ -1,7 +1,7 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
 from mailwright.delivery.classify import Outcome, classify_reply
-from mailwright.delivery.history import attempts_of
+from mailwright.delivery.history import attempts_of, deliveries_of
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import MxCache
@@ -39,5 +39,6 @@ __all__ = [
     "WorkerConfig",
     "attempts_of",
     "classify_reply",
+    "deliveries_of",
     "plan",
 ]

@@ -29,3 +29,22 @@ async def attempts_of(store: Store, message_key: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+async def deliveries_of(store: Store, message_key: str) -> list[dict[str, Any]]:
+    """Each recipient's delivery of a stored message: status, attempts so far, last reply."""
+    async with store.read() as conn:
+        rows = await queries.list_deliveries_of(conn, message_key)
+    return [
+        {
+            "id": r["id"],
+            "recipient": r["recipient"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "due_at": r["due_at"],
+            "updated_at": r["updated_at"],
+            "code": r["last_code"],
+            "message": r["last_message"] or "",
+        }
+        for r in rows
+    ]

@@ -12,11 +12,18 @@ from mailwright.store import InboxRow, Store, queries
 
 
 async def list_items(
-    store: Store, *, limit: int, skip: int, recipient: str | None, domain: str | None
+    store: Store,
+    *,
+    limit: int,
+    skip: int,
+    recipient: str | None,
+    domain: str | None,
+    subject: str | None = None,
 ) -> tuple[int, list[InboxRow]]:
+    """Newest first; ``recipient`` and ``domain`` match exactly, ``subject`` is a substring."""
     async with store.read() as conn:
         return await queries.list_inbox(
-            conn, limit=limit, skip=skip, recipient=recipient, domain=domain
+            conn, limit=limit, skip=skip, recipient=recipient, domain=domain, subject=subject
         )
 
 

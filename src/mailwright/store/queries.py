@@ -193,6 +193,25 @@ async def list_attempts(conn: AsyncConnection, message_key: str) -> list[dict[st
     return [dict(r._mapping) for r in rows]
 
 
+async def list_deliveries_of(conn: AsyncConnection, message_key: str) -> list[dict[str, Any]]:
+    """One row per recipient of a stored message, in recipient order."""
+    d = schema.deliveries
+    columns = [
+        d.c.id,
+        d.c.recipient,
+        d.c.status,
+        d.c.attempts,
+        d.c.due_at,
+        d.c.updated_at,
+        d.c.last_code,
+        d.c.last_message,
+    ]
+    rows = await conn.execute(
+        select(*columns).where(d.c.message_key == message_key).order_by(d.c.recipient_index, d.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 async def claim_due(
     conn: AsyncConnection,
     *,
@@ -334,11 +353,14 @@ async def list_inbox(
     skip: int,
     recipient: str | None = None,
     domain: str | None = None,
+    subject: str | None = None,
 ) -> tuple[int, list[InboxRow]]:
     i = schema.inbox
     where: list[ColumnElement[bool]] = []
     if recipient:
         where.append(i.c.recipient == recipient.lower())
+    if subject:
+        where.append(func.lower(i.c.subject).contains(subject.lower(), autoescape=True))
     if domain:
         where.append(i.c.domain == domain.lower())
     total = (await conn.execute(select(func.count()).select_from(i).where(*where))).scalar_one()
