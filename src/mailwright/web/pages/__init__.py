@@ -5,10 +5,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from mailwright.web.pages import login, overview
+from mailwright.web.pages import inbox, login, messages, overview, suppressions
 
 ROUTES: list[BaseRoute] = [
     *login.ROUTES,
     *overview.ROUTES,
+    *messages.ROUTES,
+    *inbox.ROUTES,
+    *suppressions.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]

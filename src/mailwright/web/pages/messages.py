@@ -1,0 +1,200 @@
+"""The message log (events of every domain, or one, with the Events API's filters) and one
+stored message: its content, each recipient's delivery, every attempt and its events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mailwright.api.context import services
+from mailwright.delivery import attempts_of, deliveries_of
+from mailwright.domains import list_domains
+from mailwright.errors import InvalidInput, NotFound
+from mailwright.events import EventQuery, EventType, fetch, fetch_across, page_tokens, parse_query
+from mailwright.messages import StoredMessage, attachment, describe, load
+from mailwright.web.forms import error_page, link, text
+from mailwright.web.preview import download, html_preview, signed_in
+from mailwright.web.session import page
+from mailwright.web.templating import render
+
+PAGE_SIZE = 50
+MAX_DOMAINS = 1000
+TIMELINE_SIZE = 300
+# Query parameter -> label, as the Events API names its filters.
+FILTERS = {
+    "recipient": "Recipient",
+    "from": "From",
+    "subject": "Subject",
+    "message-id": "Message-Id",
+    "tags": "Tag",
+}
+SEVERITIES = ("temporary", "permanent")
+FIELDS = ("domain", "event", "severity", *FILTERS, "q", "begin", "end")
+BAD_EVENTS = {"failed", "rejected", "complained", "unsubscribed"}
+
+
+def _day(value: str, field: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    except ValueError:
+        raise InvalidInput(f"'{field}' must be a date (YYYY-MM-DD)", field=field) from None
+
+
+def _query(form: dict[str, str]) -> EventQuery:
+    """The first page for the search form: newest first, ``PAGE_SIZE`` rows."""
+    params = {k: form[k] for k in ("event", "severity", *FILTERS) if form[k]}
+    query = parse_query({**params, "limit": str(PAGE_SIZE), "ascending": "no"}, form["domain"])
+    begin = _day(form["begin"], "begin").timestamp() if form["begin"] else None
+    # The end date is inclusive: up to the last moment of that day.
+    end = (_day(form["end"], "end") + timedelta(days=1)).timestamp() - 1e-6 if form["end"] else None
+    if begin is not None and end is not None and begin > end:
+        raise InvalidInput("'begin' must not be after 'end'", field="begin")
+    return replace(query, begin=begin, end=end, text=form["q"])
+
+
+def _row(item: dict[str, Any]) -> dict[str, Any]:
+    headers = item.get("message", {}).get("headers", {})
+    status = item.get("delivery-status") or {}
+    return {
+        "timestamp": item.get("timestamp"),
+        "event": item.get("event", ""),
+        "is_bad": item.get("event") in BAD_EVENTS,
+        "severity": item.get("severity", ""),
+        "recipient": item.get("recipient", ""),
+        "from": headers.get("from", ""),
+        "subject": headers.get("subject", ""),
+        "message_id": headers.get("message-id", ""),
+        "key": (item.get("storage") or {}).get("key", ""),
+        "reason": status.get("message") or status.get("description") or item.get("reason", ""),
+        "code": status.get("code", ""),
+    }
+
+
+@page
+async def message_log(request: Request) -> Response:
+    svc = services(request)
+    form = {name: text(request.query_params, name) for name in FIELDS}
+    _, domain_rows = await list_domains(svc.store, limit=MAX_DOMAINS)
+    domains = [d.name for d in domain_rows]
+    context: dict[str, Any] = {
+        "title": "Message log",
+        "form": form,
+        "domains": domains,
+        "event_types": [str(e) for e in EventType],
+        "severities": SEVERITIES,
+        "filters": FILTERS,
+        "rows": [],
+        "next": "",
+        "previous": "",
+        "error": "",
+    }
+    try:
+        if form["domain"] and form["domain"].lower() not in domains:
+            raise InvalidInput(f"No domain named {form['domain']}", field="domain")
+        token = text(request.query_params, "page")
+        query = EventQuery.from_token(token, form["domain"]) if token else _query(form)
+        result = await fetch_across(
+            svc.store, query, [form["domain"].lower()] if form["domain"] else domains
+        )
+    except InvalidInput as exc:
+        context["error"] = exc.message
+        return render(request, "messages.html", context, status=400)
+    tokens = page_tokens(result)
+    context["rows"] = [_row(item) for item in result.items]
+    is_full = len(result.items) == query.limit
+    # Reading forward, a full page may have more after it and a cursor means we came from an
+    # earlier page; reading backwards (previous), the other way round.
+    if result.items and (query.flip or is_full):
+        context["next"] = link("/messages", {**form, "page": tokens["next"]})
+    if result.items and (is_full if query.flip else query.cursor is not None):
+        context["previous"] = link("/messages", {**form, "page": tokens["previous"]})
+    return render(request, "messages.html", context)
+
+
+async def _stored(request: Request) -> StoredMessage:
+    return await load(services(request).store, str(request.path_params["key"]))
+
+
+def _raw(stored: StoredMessage) -> bytes:
+    """The message as its first recipient got it (what the API's storage URL shows)."""
+    recipients = stored.recipients
+    return stored.render_for(recipients[0] if recipients else stored.facts.sender)
+
+
+async def _timeline(request: Request, stored: StoredMessage) -> list[dict[str, Any]]:
+    """The message's events, oldest first; nothing happens to a message before it is stored,
+    so the read starts at its creation on the domain's time index."""
+    query = EventQuery(
+        domain=stored.row.domain,
+        ascending=True,
+        limit=TIMELINE_SIZE,
+        begin=stored.row.created_at - 1,
+        filters=(("message-id", stored.row.message_id),),
+    )
+    result = await fetch(services(request).store, query)
+    return [_row(item) for item in result.items]
+
+
+@page
+async def message_detail(request: Request) -> Response:
+    try:
+        stored = await _stored(request)
+    except NotFound:
+        return error_page(request, NotFound("No stored message has that key; it may have expired."))
+    key = stored.row.id
+    described = describe(
+        _raw(stored),
+        recipients=stored.recipients,
+        sender=stored.facts.sender,
+        attachment_url=lambda i: f"/messages/{key}/attachments/{i}",
+    )
+    svc = services(request)
+    attempts = await attempts_of(svc.store, key)
+    context = {
+        "title": described.get("subject") or "(no subject)",
+        "row": stored.row,
+        "base": f"/messages/{key}",
+        "message": described,
+        "deliveries": await deliveries_of(svc.store, key),
+        "attempts": attempts,
+        "events": await _timeline(request, stored),
+    }
+    return render(request, "message.html", context)
+
+
+@signed_in
+async def message_preview(request: Request) -> Response:
+    try:
+        stored = await _stored(request)
+    except NotFound as exc:
+        return error_page(request, exc)
+    described = describe(_raw(stored), recipients=stored.recipients, sender="", attachment_url=str)
+    return html_preview(described["body-html"])
+
+
+@signed_in
+async def message_attachment(request: Request) -> Response:
+    try:
+        stored = await _stored(request)
+    except NotFound as exc:
+        return error_page(request, exc)
+    index = str(request.path_params["index"])
+    raw = _raw(stored)
+    found = attachment(raw, int(index)) if index.isdigit() else None
+    if found is None:
+        return error_page(request, NotFound("The message has no such attachment."))
+    files = describe(raw, recipients=[], sender="", attachment_url=str)["attachments"]
+    return download(found[1], found[0], files[int(index)]["name"])
+
+
+ROUTES = [
+    Route("/messages", message_log, methods=["GET"]),
+    Route("/messages/{key}", message_detail, methods=["GET"]),
+    Route("/messages/{key}/preview", message_preview, methods=["GET"]),
+    Route("/messages/{key}/attachments/{index}", message_attachment, methods=["GET"]),
+]
