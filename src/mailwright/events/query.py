@@ -157,6 +157,7 @@ class Page:
     query: EventQuery
     first_cursor: tuple[float, int] | None
     last_cursor: tuple[float, int] | None
+    has_more: bool = False  # more events lie beyond this page in the reading direction
 
 
 async def fetch(store: Store, query: EventQuery) -> Page:
@@ -172,16 +173,20 @@ async def fetch_across(store: Store, query: EventQuery, domains: Sequence[str]) 
     async with store.read() as conn:
         for domain in domains:
             rows += await queries.select_events(
-                conn, _where(replace(query, domain=domain)), ascending=forward, limit=query.limit
+                conn,
+                _where(replace(query, domain=domain)),
+                ascending=forward,
+                limit=query.limit + 1,  # one more tells whether there is more
             )
     rows.sort(key=lambda r: (r[1], r[0]), reverse=not forward)
+    has_more = len(rows) > query.limit
     del rows[query.limit :]
     if query.flip:
         rows.reverse()
     items = [json.loads(payload) for _, _, payload in rows]
     first = (rows[0][1], rows[0][0]) if rows else None
     last = (rows[-1][1], rows[-1][0]) if rows else None
-    return Page(items=items, query=query, first_cursor=first, last_cursor=last)
+    return Page(items=items, query=query, first_cursor=first, last_cursor=last, has_more=has_more)
 
 
 def page_tokens(page: Page) -> dict[str, str]:
