@@ -4,6 +4,7 @@ one message read in every form, hostile HTML kept in a sandbox, deletes guarded 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -19,8 +20,8 @@ async def send(client: httpx.AsyncClient, domain: str, to: str, subject: str, **
     assert response.status_code == 200, response.text
 
 
-async def captured(client: httpx.AsyncClient, count: int) -> list[dict]:
-    async def probe() -> list[dict]:
+async def captured(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
+    async def probe() -> list[dict[str, Any]]:
         body = (await client.get("/mailwright/v1/inbox/messages")).json()
         return list(body["items"]) if body["total_count"] >= count else []
 
@@ -35,6 +36,7 @@ async def test_inbox_lists_and_searches_captured_mail(
     dashboard: Dashboard, client: httpx.AsyncClient, sandbox: str
 ) -> None:
     await send(client, sandbox, "alice@example.com", "Your receipt")
+    await captured(client, 1)  # so the second is captured later
     await send(client, sandbox, "bob@example.com", "Password reset")
     await captured(client, 2)
 

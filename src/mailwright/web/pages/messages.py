@@ -106,12 +106,13 @@ async def message_log(request: Request) -> Response:
         return render(request, "messages.html", context, status=400)
     tokens = page_tokens(result)
     context["rows"] = [_row(item) for item in result.items]
-    is_full = len(result.items) == query.limit
-    # Reading forward, a full page may have more after it and a cursor means we came from an
-    # earlier page; reading backwards (previous), the other way round.
-    if result.items and (query.flip or is_full):
+    # Reading forward (older), a cursor means we came from a newer page; reading backwards
+    # (previous), we came from an older one.
+    has_older = result.has_more if not query.flip else True
+    has_newer = result.has_more if query.flip else query.cursor is not None
+    if result.items and has_older:
         context["next"] = link("/messages", {**form, "page": tokens["next"]})
-    if result.items and (is_full if query.flip else query.cursor is not None):
+    if result.items and has_newer:
         context["previous"] = link("/messages", {**form, "page": tokens["previous"]})
     return render(request, "messages.html", context)
 

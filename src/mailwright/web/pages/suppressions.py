@@ -140,8 +140,11 @@ async def add(request: Request) -> Response:
     }
     added = {name: form.get(name, "") for name in ADD_FIELDS}
     try:
-        kind = _kind(values["kind"])
         domain = await _domain(request, values["domain"])
+    except (InvalidInput, NotFound) as exc:
+        return await _show(request, {**values, "domain": ""}, error=exc.message, status=400)
+    try:
+        kind = _kind(values["kind"])
         fields = {name: [value] for name, value in added.items() if value}
         given = fields.pop("address", [""])[0]
         if kind == "whitelists" and given and "@" not in given:
@@ -166,8 +169,11 @@ async def remove(request: Request) -> Response:
         "address": "",
     }
     try:
-        kind = _kind(values["kind"])
         domain = await _domain(request, values["domain"])
+    except (InvalidInput, NotFound) as exc:
+        return await _show(request, {**values, "domain": ""}, error=exc.message, status=400)
+    try:
+        kind = _kind(values["kind"])
         await delete_entry(services(request).store, domain, kind, form.get("address", ""))
     except (InvalidInput, NotFound) as exc:
         return await _show(request, values, error=exc.message, status=400)
