@@ -30,6 +30,8 @@ def to_clause(expr: Expr, column: ColumnElement[Any], match: Match) -> ColumnEle
 
 def _term(term: Term, column: ColumnElement[Any], match: Match) -> ColumnElement[bool]:
     value = term.value.lower()
+    if match is Match.FOLDED:
+        return column == value
     if match is Match.EXACT:
         return func.lower(column) == value
     if match is Match.CONTAINS:

@@ -58,6 +58,7 @@ Expr: TypeAlias = Term | Compare | Not | And | Or
 
 class Match(StrEnum):
     EXACT = "exact"  # case-insensitive equality
+    FOLDED = "folded"  # EXACT on a column stored lower-cased: plain equality, so indexes serve it
     CONTAINS = "contains"  # case-insensitive substring
     TAG = "tag"  # member of a "|a|b|" list stored lower-cased
     NUMBER = "number"  # integer: a bare number is equality; > < >= <= compare
@@ -65,9 +66,10 @@ class Match(StrEnum):
 
 # Query parameter -> how its terms match. Mailgun's "Filter Field" table.
 FIELDS: dict[str, Match] = {
-    "event": Match.EXACT,
-    "severity": Match.EXACT,
-    "recipient": Match.EXACT,
+    # events.record writes these lower-cased (event types and severities are lower-case words).
+    "event": Match.FOLDED,
+    "severity": Match.FOLDED,
+    "recipient": Match.FOLDED,
     "recipients": Match.TAG,  # stored events: every recipient of the message, as "|a|b|"
     "to": Match.CONTAINS,
     "from": Match.CONTAINS,

@@ -126,7 +126,28 @@ def test_number(engine, text, expected):
     assert matching(engine, text, field="size", column="size", match=Match.NUMBER) == expected
 
 
-@pytest.mark.parametrize("match", [Match.EXACT, Match.CONTAINS, Match.TAG])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hello", {2}),  # the value is lower-cased; the column is taken as stored lower-cased
+        ("HELLO", {2}),
+        ("hello OR nothing", {2}),
+        ("NOT hello", ALL - {2}),
+    ],
+)
+def test_folded(engine, text, expected):
+    assert matching(engine, text, field="recipient", column="text", match=Match.FOLDED) == expected
+
+
+def test_folded_is_plain_equality_so_an_index_serves_it():
+    clause = to_clause(Term("Ada@Example.com"), rows.c.text, Match.FOLDED)
+    assert (
+        str(clause.compile(compile_kwargs={"literal_binds": True}))
+        == "rows.text = 'ada@example.com'"
+    )
+
+
+@pytest.mark.parametrize("match", [Match.EXACT, Match.FOLDED, Match.CONTAINS, Match.TAG])
 def test_compare_needs_a_number_column(match):
     with pytest.raises(ValueError, match="number column"):
         to_clause(Compare(">", 1), rows.c.text, match)
