@@ -40,6 +40,8 @@ COLUMNS: dict[str, Any] = {
 }
 
 TEXT_FIELDS = ("recipient", "from", "subject", "message-id")
+# Filters an index serves (with the domain and time): the rest are checked row by row.
+INDEXED = frozenset({"event", "severity", "recipient"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,9 @@ def parse_query(
     )
 
 
-def _where(query: EventQuery) -> list[ColumnElement[bool]]:
+def _where(query: EventQuery, *, scanned: bool = True) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of ``query``; without the ``scanned`` ones (filters no index serves,
+    free text) when ``scanned`` is false."""
     e = schema.events.c
     where: list[ColumnElement[bool]] = [e.domain == query.domain]
     if query.begin is not None:
@@ -135,20 +139,40 @@ def _where(query: EventQuery) -> list[ColumnElement[bool]]:
     if query.end is not None:
         where.append(e.timestamp <= query.end)
     for name, value in query.filters:
-        where.append(to_clause(parse(value, field=name), COLUMNS[name], FIELDS[name]))
-    for word in query.text.split():
+        if scanned or name in INDEXED:
+            where.append(to_clause(parse(value, field=name), COLUMNS[name], FIELDS[name]))
+    for word in query.text.split() if scanned else ():
         pattern = f"%{escape_like(word.lower())}%"
         where.append(
             or_(*(func.lower(COLUMNS[name]).like(pattern, escape="\\") for name in TEXT_FIELDS))
         )
     if query.cursor is not None:
-        ts, seq = query.cursor
-        forward = query.ascending != query.flip
-        if forward:
-            where.append(or_(e.timestamp > ts, and_(e.timestamp == ts, e.seq > seq)))
-        else:
-            where.append(or_(e.timestamp < ts, and_(e.timestamp == ts, e.seq < seq)))
+        where += _after(query.cursor, forward=query.ascending != query.flip)
     return where
+
+
+def _after(cursor: tuple[float, int], *, forward: bool) -> list[ColumnElement[bool]]:
+    """Strictly after ``cursor`` in reading order. The plain range on ``timestamp`` repeats
+    what the OR says, so the ``(domain, timestamp)`` index seeks to the cursor."""
+    e = schema.events.c
+    ts, seq = cursor
+    if forward:
+        return [e.timestamp >= ts, or_(e.timestamp > ts, and_(e.timestamp == ts, e.seq > seq))]
+    return [e.timestamp <= ts, or_(e.timestamp < ts, and_(e.timestamp == ts, e.seq < seq))]
+
+
+def _up_to(cursor: tuple[float, int], *, forward: bool) -> list[ColumnElement[bool]]:
+    """At or before ``cursor`` in reading order."""
+    e = schema.events.c
+    ts, seq = cursor
+    if forward:
+        return [e.timestamp <= ts, or_(e.timestamp < ts, and_(e.timestamp == ts, e.seq <= seq))]
+    return [e.timestamp >= ts, or_(e.timestamp > ts, and_(e.timestamp == ts, e.seq >= seq))]
+
+
+def is_scanning(query: EventQuery) -> bool:
+    """Whether ``query`` has a filter no index serves (it reads every event in its range)."""
+    return bool(query.text.strip()) or any(name not in INDEXED for name, _ in query.filters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,29 +188,57 @@ async def fetch(store: Store, query: EventQuery) -> Page:
     return await fetch_across(store, query, [query.domain])
 
 
-async def fetch_across(store: Store, query: EventQuery, domains: Sequence[str]) -> Page:
+async def fetch_across(
+    store: Store, query: EventQuery, domains: Sequence[str], *, scan: int | None = None
+) -> Page:
     """``fetch`` over several domains (``query.domain`` is ignored): each domain's page is read
     through its own ``(domain, timestamp)`` index, then the pages are merged on the cursor
-    order, so the cost is one indexed page per domain whatever the table's size."""
+    order, so the cost is one indexed page per domain whatever the table's size.
+
+    ``scan`` bounds a scanning query (``is_scanning``): it reads at most ``scan`` events in
+    all, shared between the domains. The page then stops at the nearest domain's bound (its
+    ``has_more`` is set and its far cursor is that bound), so the next page carries on from
+    there and no event is skipped.
+    """
     forward = query.ascending != query.flip
     rows: list[tuple[int, float, str]] = []
+    bounds: list[tuple[float, int]] = []
+    window = max(1, scan // max(1, len(domains))) if scan and is_scanning(query) else None
     async with store.read() as conn:
         for domain in domains:
+            one = replace(query, domain=domain)
+            where = _where(one)
+            if window is not None:
+                bound = await queries.event_cursor_at(
+                    conn, _where(one, scanned=False), ascending=forward, offset=window - 1
+                )
+                if bound is not None:
+                    bounds.append(bound)
+                    where += _up_to(bound, forward=forward)
             rows += await queries.select_events(
                 conn,
-                _where(replace(query, domain=domain)),
+                where,
                 ascending=forward,
                 limit=query.limit + 1,  # one more tells whether there is more
             )
     rows.sort(key=lambda r: (r[1], r[0]), reverse=not forward)
-    has_more = len(rows) > query.limit
+    frontier = None
+    if bounds:
+        # The bound nearest the start in reading order: past it, some domain was not read.
+        frontier = (min if forward else max)(bounds)
+        edge = frontier
+        rows = [r for r in rows if ((r[1], r[0]) <= edge if forward else (r[1], r[0]) >= edge)]
+    has_more = len(rows) > query.limit or frontier is not None
     del rows[query.limit :]
+    near = (rows[0][1], rows[0][0]) if rows else None
+    far = (rows[-1][1], rows[-1][0]) if rows else None
+    if frontier is not None and len(rows) < query.limit:
+        far = frontier
     if query.flip:
         rows.reverse()
+        near, far = far, near
     items = [json.loads(payload) for _, _, payload in rows]
-    first = (rows[0][1], rows[0][0]) if rows else None
-    last = (rows[-1][1], rows[-1][0]) if rows else None
-    return Page(items=items, query=query, first_cursor=first, last_cursor=last, has_more=has_more)
+    return Page(items=items, query=query, first_cursor=near, last_cursor=far, has_more=has_more)
 
 
 def page_tokens(page: Page) -> dict[str, str]:

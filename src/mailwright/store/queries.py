@@ -338,6 +338,20 @@ async def select_events(
     return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
 
+async def event_cursor_at(
+    conn: AsyncConnection, where: Sequence[ColumnElement[bool]], *, ascending: bool, offset: int
+) -> tuple[float, int] | None:
+    """(timestamp, seq) of the ``offset``-th matching event in time order, None if fewer match."""
+    e = schema.events
+    order = (e.c.timestamp, e.c.seq) if ascending else (e.c.timestamp.desc(), e.c.seq.desc())
+    row = (
+        await conn.execute(
+            select(e.c.timestamp, e.c.seq).where(*where).order_by(*order).offset(offset).limit(1)
+        )
+    ).first()
+    return None if row is None else (float(row[0]), int(row[1]))
+
+
 # -- capture inbox -----------------------------------------------------------------------
 
 
