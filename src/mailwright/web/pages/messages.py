@@ -15,7 +15,15 @@ from mailwright.api.context import services
 from mailwright.delivery import attempts_of, deliveries_of
 from mailwright.domains import list_domains
 from mailwright.errors import InvalidInput, NotFound
-from mailwright.events import EventQuery, EventType, fetch, fetch_across, page_tokens, parse_query
+from mailwright.events import (
+    EventQuery,
+    EventType,
+    fetch,
+    fetch_across,
+    is_scanning,
+    page_tokens,
+    parse_query,
+)
 from mailwright.messages import StoredMessage, attachment, describe, load
 from mailwright.web.forms import error_page, link, text
 from mailwright.web.preview import download, html_preview, signed_in
@@ -23,8 +31,12 @@ from mailwright.web.session import page
 from mailwright.web.templating import render
 
 PAGE_SIZE = 50
+# A search no index serves (free text, subject, from, ...) reads at most this many events per
+# page, so a rare term costs a bounded read; "Older" carries on where it stopped.
+SCAN = 50_000
 MAX_DOMAINS = 1000
 TIMELINE_SIZE = 300
+TIMELINE_RECIPIENTS = 50
 # Query parameter -> label, as the Events API names its filters.
 FILTERS = {
     "recipient": "Recipient",
@@ -92,6 +104,8 @@ async def message_log(request: Request) -> Response:
         "next": "",
         "previous": "",
         "error": "",
+        "scanned_to": None,
+        "scan": SCAN,
     }
     try:
         if form["domain"] and form["domain"].lower() not in domains:
@@ -99,13 +113,16 @@ async def message_log(request: Request) -> Response:
         token = text(request.query_params, "page")
         query = EventQuery.from_token(token, form["domain"]) if token else _query(form)
         result = await fetch_across(
-            svc.store, query, [form["domain"].lower()] if form["domain"] else domains
+            svc.store, query, [form["domain"].lower()] if form["domain"] else domains, scan=SCAN
         )
     except InvalidInput as exc:
         context["error"] = exc.message
         return render(request, "messages.html", context, status=400)
     tokens = page_tokens(result)
     context["rows"] = [_row(item) for item in result.items]
+    if is_scanning(query) and result.has_more and len(result.items) < query.limit:
+        stop = result.last_cursor if not query.flip else result.first_cursor
+        context["scanned_to"] = stop[0] if stop else None
     # Reading forward (older), a cursor means we came from a newer page; reading backwards
     # (previous), we came from an older one.
     has_older = result.has_more if not query.flip else True
@@ -127,15 +144,28 @@ def _raw(stored: StoredMessage) -> bytes:
     return stored.render_for(recipients[0] if recipients else stored.facts.sender)
 
 
-async def _timeline(request: Request, stored: StoredMessage) -> list[dict[str, Any]]:
-    """The message's events, oldest first; nothing happens to a message before it is stored,
-    so the read starts at its creation on the domain's time index."""
+def _among(recipients: list[str]) -> tuple[tuple[str, str], ...]:
+    """A ``recipient`` filter for a few plain addresses: the recipient index then finds the
+    message's events, where the message-id alone would read the domain's events since it."""
+    if not 0 < len(recipients) <= TIMELINE_RECIPIENTS or any(
+        not r or set(r) & set('"() \t') for r in recipients
+    ):
+        return ()
+    return (("recipient", " OR ".join(f'"{r}"' for r in recipients)),)
+
+
+async def _timeline(
+    request: Request, stored: StoredMessage, recipients: list[str]
+) -> list[dict[str, Any]]:
+    """The message's events, oldest first. Nothing happens to a message before it is stored,
+    so the read starts at its creation; every event of a sent message is about one of its
+    deliveries' ``recipients``."""
     query = EventQuery(
         domain=stored.row.domain,
         ascending=True,
         limit=TIMELINE_SIZE,
         begin=stored.row.created_at - 1,
-        filters=(("message-id", stored.row.message_id),),
+        filters=(("message-id", stored.row.message_id), *_among(recipients)),
     )
     result = await fetch(services(request).store, query)
     return [_row(item) for item in result.items]
@@ -156,14 +186,15 @@ async def message_detail(request: Request) -> Response:
     )
     svc = services(request)
     attempts = await attempts_of(svc.store, key)
+    deliveries = await deliveries_of(svc.store, key)
     context = {
         "title": described.get("subject") or "(no subject)",
         "row": stored.row,
         "base": f"/messages/{key}",
         "message": described,
-        "deliveries": await deliveries_of(svc.store, key),
+        "deliveries": deliveries,
         "attempts": attempts,
-        "events": await _timeline(request, stored),
+        "events": await _timeline(request, stored, [d["recipient"] for d in deliveries]),
     }
     return render(request, "message.html", context)
 
