@@ -253,7 +253,7 @@ class Users:
         async def succeeded(conn: AsyncConnection) -> None:
             await sql.clear_login_failures(conn, username)
             if rehashed is not None:
-                await sql.update_password(conn, username, rehashed, now)
+                await sql.update_password(conn, username, rehashed, now, replacing=stored)
 
         if had_failures or rehashed is not None:
             await self._store.write(succeeded)

@@ -49,13 +49,19 @@ async def delete_user(conn: AsyncConnection, username: str) -> bool:
 
 
 async def update_password(
-    conn: AsyncConnection, username: str, password_hash: str, now: float
+    conn: AsyncConnection,
+    username: str,
+    password_hash: str,
+    now: float,
+    *,
+    replacing: str | None = None,
 ) -> bool:
-    result = await conn.execute(
-        update(U)
-        .where(U.c.username == username)
-        .values(password_hash=password_hash, updated_at=now)
-    )
+    """Set the hash; with ``replacing``, only while the stored hash is still that one (a
+    rehash on login must not undo a password change made meanwhile)."""
+    query = update(U).where(U.c.username == username)
+    if replacing is not None:
+        query = query.where(U.c.password_hash == replacing)
+    result = await conn.execute(query.values(password_hash=password_hash, updated_at=now))
     return bool(result.rowcount)
 
 
