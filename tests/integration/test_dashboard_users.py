@@ -279,6 +279,15 @@ async def test_totp_replay_is_refused(users: Users, clock: Clock) -> None:
     assert not await users.verify_totp(third, code)
 
 
+async def test_expired_session_accepts_no_code(users: Users, clock: Clock) -> None:
+    user, secret = await users.create("alice", PASSWORD)
+    assert secret is not None
+    token, _ = await users.start_session(user)
+    clock.advance(12 * HOUR)
+    assert not await users.verify_totp(token, pyotp.TOTP(secret).at(clock.now))
+    assert await users.rotate_session(token) is None
+
+
 async def test_five_wrong_codes_end_the_session(users: Users, clock: Clock) -> None:
     user, secret = await users.create("alice", PASSWORD)
     assert secret is not None
