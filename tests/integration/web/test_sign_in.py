@@ -185,7 +185,9 @@ async def test_overview_counts_and_charts_sent_messages(
 
 
 @pytest.fixture
-async def https_browser(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def https_browser(
+    tmp_path: Path, database_url: str, store: Store
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings.from_env(
         environ={
             "MAILWRIGHT_DATA_DIR": str(tmp_path),
@@ -193,8 +195,6 @@ async def https_browser(tmp_path: Path, database_url: str) -> AsyncIterator[http
             "MAILWRIGHT_PUBLIC_URL": "https://mail.example.com",
         }
     )
-    store = Store.from_url(database_url)
-    await store.migrate()
     runtime = build_runtime(settings, frozenset({"api"}), store=store)
     await first_start(settings, store)
     await runtime.start()
@@ -203,7 +203,6 @@ async def https_browser(tmp_path: Path, database_url: str) -> AsyncIterator[http
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
         yield client
     await runtime.stop()
-    await store.close()
 
 
 async def test_cookies_are_secure_behind_an_https_public_url(
