@@ -101,6 +101,7 @@ async def fill(data_dir: Path, count: int) -> tuple[str, float]:
                     **extra,
                 )
             )
+
         async def write(conn: AsyncConnection, rows: list[dict[str, Any]] = rows) -> None:
             await record(conn, rows)
 
