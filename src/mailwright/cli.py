@@ -267,6 +267,12 @@ def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) ->
             mode="capture",
             note="nothing leaves this machine; mail goes to the built-in inbox",
         )
+    if "api" in roles:
+        log.info(
+            "dashboard",
+            url=settings.effective_public_url + "/",
+            note="sign in with a login made by: mailwright users create NAME",
+        )
 
 
 async def _serve(
