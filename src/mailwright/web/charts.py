@@ -58,7 +58,7 @@ def nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 5 x 10^k that is >= ``value`` (and at least 1)."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if step * power >= value:
             return step * power
@@ -89,7 +89,8 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, x_ticks: int 
         )
         for s in series
     )
-    y_ticks = tuple((y_of(top * k // TICKS), f"{top * k // TICKS:,}") for k in range(TICKS + 1))
+    steps = sorted({top * k // TICKS for k in range(TICKS + 1)})  # small maxima: no repeats
+    y_ticks = tuple((y_of(v), f"{v:,}") for v in steps)
     every = max(1, math.ceil(count / x_ticks))
     x_tick_list = tuple((x_of(i), labels[i]) for i in range(0, count, every))
     return Chart(WIDTH, HEIGHT, LEFT, HEIGHT - BOTTOM, WIDTH - RIGHT, lines, y_ticks, x_tick_list)
