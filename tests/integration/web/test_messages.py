@@ -165,6 +165,7 @@ async def test_message_page_shows_content_deliveries_attempts_and_events(
     assert text.count('<span class="badge ok">delivered</span>') == 3 * 2
     assert "attempt 1" in text
     assert "250 2.0.0 OK" in text
+    assert "No SMTP session" in text  # capture has no transcript
     assert ">accepted</span>" in text
     assert "figures.csv" in text
     assert "<script>alert(1)</script>" not in text  # only the sandboxed preview has the HTML
