@@ -57,6 +57,7 @@ async def test_log_lists_events_and_filters_narrow_them(
     dashboard: Dashboard, client: httpx.AsyncClient, sandbox: str
 ) -> None:
     await send(client, sandbox, "alice@example.com", "Invoice 42")
+    await settled(client, sandbox, 1)  # so the second message's events are all newer
     await send(client, sandbox, "bob@example.com", "Welcome aboard", **{"o:tag": "onboarding"})
     events = await settled(client, sandbox, 2)
     key = events[0]["storage"]["key"]
