@@ -116,7 +116,13 @@ async def test_post_without_csrf_token_is_403_and_adds_nothing(
     assert (await client.get(f"/v4/domains/{NAME}")).status_code == 404
 
 
-async def test_signed_out_is_sent_to_the_login_page(browser: httpx.AsyncClient) -> None:
-    response = await browser.get("/domains")
-    assert response.status_code == 303
-    assert response.headers["location"].startswith("/login?next=")
+async def test_signed_out_is_sent_to_the_login_page(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    for path in ("/domains", "/webhooks", "/templates", "/keys", f"/domains/{NAME}"):
+        response = await browser.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+    refused = await browser.post("/domains", data={"name": NAME})
+    assert refused.status_code == 303
+    assert (await client.get(f"/v4/domains/{NAME}")).status_code == 404
