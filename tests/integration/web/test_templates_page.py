@@ -147,3 +147,25 @@ async def test_posts_without_csrf_token_are_403_and_change_nothing(
     assert edit.status_code == 403
     version = (await client.get(f"/v3/{sandbox}/templates/welcome/versions/initial")).json()
     assert version["template"]["version"]["template"] == BODY
+
+
+async def test_delete_a_version_and_the_template(
+    dashboard: Dashboard, client: httpx.AsyncClient, sandbox: str
+) -> None:
+    await create(dashboard, sandbox)
+    base = f"/templates/{sandbox}/welcome"
+    await dashboard.post(f"{base}/versions", {"tag": "v2", "template": "<p>v2</p>"})
+    refused = await dashboard.client.post(f"{base}/versions/v2/delete")
+    assert refused.status_code == 403
+    deleted = await dashboard.post(f"{base}/versions/v2/delete")
+    assert deleted.status_code == 303
+    assert (await client.get(f"/v3/{sandbox}/templates/welcome/versions/v2")).status_code == 404
+    assert (await dashboard.post(f"{base}/versions/v2/delete")).status_code == 404
+
+    assert (await dashboard.client.post(f"{base}/delete")).status_code == 403
+    gone = await dashboard.post(f"{base}/delete")
+    assert gone.status_code == 303
+    assert gone.headers["location"] == f"/templates?domain={sandbox}"
+    assert (await client.get(f"/v3/{sandbox}/templates/welcome")).status_code == 404
+    listed = await dashboard.client.get(gone.headers["location"])
+    assert 'data-template="welcome"' not in listed.text

@@ -195,6 +195,33 @@ async def add_version(request: Request) -> Response:
     return RedirectResponse(_url(domain, made["name"], made["version"]["tag"]), status_code=303)
 
 
+@page
+async def delete(request: Request) -> Response:
+    """Delete the template with all its versions."""
+    svc = services(request)
+    try:
+        domain = (await get_domain(svc.store, path_param(request, "domain"))).name
+        await templates.delete_template(svc.store, domain, path_param(request, "name"))
+    except ServiceError as exc:
+        message, status = failure(exc)
+        return render(request, "error.html", {"title": "Template", "message": message}, status)
+    return RedirectResponse(f"/templates?domain={quote(domain)}", status_code=303)
+
+
+@page
+async def delete_version(request: Request) -> Response:
+    svc = services(request)
+    try:
+        domain = (await get_domain(svc.store, path_param(request, "domain"))).name
+        name, _ = await templates.delete_version(
+            svc.store, domain, path_param(request, "name"), path_param(request, "tag")
+        )
+    except ServiceError as exc:
+        message, status = failure(exc)
+        return render(request, "error.html", {"title": "Template", "message": message}, status)
+    return RedirectResponse(_url(domain, name), status_code=303)
+
+
 ONE = "/templates/{domain}/{name}"
 
 ROUTES = [
@@ -202,7 +229,9 @@ ROUTES = [
     Route("/templates/{domain}", domain_list, methods=["GET"]),
     Route("/templates/{domain}", create, methods=["POST"]),
     Route(ONE, template, methods=["GET"]),
+    Route(ONE + "/delete", delete, methods=["POST"]),
     Route(ONE + "/preview", preview, methods=["POST"]),
     Route(ONE + "/versions", add_version, methods=["POST"]),
     Route(ONE + "/versions/{tag}", save_version, methods=["POST"]),
+    Route(ONE + "/versions/{tag}/delete", delete_version, methods=["POST"]),
 ]
