@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import getpass
 import os
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -25,10 +27,10 @@ from mailwright.app import (
     build_store,
     first_start,
 )
-from mailwright.auth import create_key, parse_ranges
+from mailwright.auth import Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
-from mailwright.errors import ServiceError
+from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import configure, get_logger
 from mailwright.store import Store
 from mailwright.workers import WorkerProcesses
@@ -106,6 +108,32 @@ def _parser() -> argparse.ArgumentParser:
         "--expires-in", type=int, default=None, help="seconds until the key stops working"
     )
     _add_setting_flags(keys)
+
+    users = sub.add_parser(
+        "users", help="manage dashboard logins", description="Manage dashboard logins."
+    )
+    usub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ucreate = usub.add_parser(
+        "create", help="create a login and print its TOTP secret (shown once)"
+    )
+    ucreate.add_argument("username")
+    ucreate.add_argument(
+        "--no-totp", action="store_true", help="no two-factor authentication for this login"
+    )
+    usub.add_parser("list", help="list logins")
+    udelete = usub.add_parser("delete", help="delete a login and end its sessions")
+    udelete.add_argument("username")
+    upasswd = usub.add_parser("passwd", help="change a password and end the login's sessions")
+    upasswd.add_argument("username")
+    for needs_password in (ucreate, upasswd):
+        needs_password.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from one line on stdin instead of prompting",
+        )
+    ureset = usub.add_parser("reset-totp", help="give a login a new TOTP secret (shown once)")
+    ureset.add_argument("username")
+    _add_setting_flags(users)
     return parser
 
 
@@ -177,6 +205,55 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         now=time.time(),
     )
     print(secret)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """One line from stdin with ``--password-stdin``, else typed twice at the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("no password on stdin")
+        return password
+    if not sys.stdin.isatty():
+        raise InvalidInput("stdin is not a terminal: pass the password with --password-stdin")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidInput("the passwords do not match")
+    return password
+
+
+def _print_totp(users: Users, username: str, secret: str) -> None:
+    print(f"totp secret (shown once, add it to an authenticator app): {secret}")
+    print(f"totp uri: {users.provisioning_uri(username, secret)}")
+
+
+async def _create_user(users: Users, args: argparse.Namespace, password: str) -> None:
+    user, secret = await users.create(args.username, password, totp=not args.no_totp)
+    print(f"mailwright: created dashboard user {user.username}")
+    if secret is not None:
+        _print_totp(users, user.username, secret)
+
+
+async def _users(args: argparse.Namespace, password: str | None, store: Store) -> None:
+    users = Users(store)
+    if args.action == "list":
+        for user in await users.list_users():
+            created = datetime.fromtimestamp(user.created_at, UTC).isoformat(timespec="seconds")
+            print(f"{user.username}\t{'totp' if user.has_totp else 'no-totp'}\t{created}")
+        return
+    if args.action == "reset-totp":
+        _print_totp(users, args.username, await users.reset_totp(args.username))
+        return
+    if args.action == "delete":
+        found = await users.delete(args.username)
+    else:  # create or passwd: the password was read before the event loop started
+        assert password is not None
+        if args.action == "create":
+            await _create_user(users, args, password)
+            return
+        found = await users.set_password(args.username, password)
+    if not found:
+        raise NotFound(f"User not found: {args.username}")
 
 
 def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) -> None:
@@ -336,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             _run(_with_store(settings, lambda store: _domains(settings, args, store)))
         elif args.command == "keys":
             _run(_with_store(settings, lambda store: _keys(args, store)))
+        elif args.command == "users":
+            password = _read_password(args) if args.action in ("create", "passwd") else None
+            _run(_with_store(settings, lambda store: _users(args, password, store)))
     except ServiceError as exc:
         print(f"mailwright: {exc.message}", file=sys.stderr)
         sys.exit(2)

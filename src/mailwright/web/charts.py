@@ -58,7 +58,7 @@ def nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 5 x 10^k that is >= ``value`` (and at least 1)."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if step * power >= value:
             return step * power

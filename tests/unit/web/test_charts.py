@@ -28,7 +28,14 @@ def test_points_scale_between_axis_and_top() -> None:
 def test_x_ticks_are_thinned_to_the_requested_number() -> None:
     labels = [f"{h:02d}:00" for h in range(24)]
     chart = line_chart(labels, [Series("sent", "#000", tuple(range(24)))], x_ticks=6)
-    assert [label for _, label in chart.x_ticks] == ["00:00", "04:00", "08:00", "12:00", "16:00", "20:00"]
+    assert [label for _, label in chart.x_ticks] == [
+        "00:00",
+        "04:00",
+        "08:00",
+        "12:00",
+        "16:00",
+        "20:00",
+    ]
 
 
 def test_empty_series_draw_flat_lines() -> None:

@@ -85,7 +85,11 @@ async def totp_page(request: Request) -> Response:
     if session.is_verified:
         return secure(RedirectResponse(_next(request.query_params.get("next")), 303))
     request.state.session = session
-    context = {"title": "Two-factor code", "next": _next(request.query_params.get("next"))}
+    context = {
+        "title": "Two-factor code",
+        "next": _next(request.query_params.get("next")),
+        "error": "",
+    }
     return render(request, "totp.html", context)
 
 

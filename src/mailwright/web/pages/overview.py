@@ -56,7 +56,7 @@ def _counts(entry: dict[str, Any]) -> dict[str, int]:
 
 
 def _rate(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f} %" if whole else "–"
+    return f"{100 * part / whole:.1f} %" if whole else "-"
 
 
 @page
