@@ -28,8 +28,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.app import first_start
 from mailwright.auth import Users
@@ -99,8 +101,11 @@ async def fill(data_dir: Path, count: int) -> tuple[str, float]:
                     **extra,
                 )
             )
-        async with store.begin() as conn:
+
+        async def write(conn: AsyncConnection, rows: list[dict[str, Any]] = rows) -> None:
             await record(conn, rows)
+
+        await store.write(write)
         written += len(rows)
         if written % 100_000 == 0:
             print(f"  {written:,} events ({time.perf_counter() - started:.0f} s)", flush=True)

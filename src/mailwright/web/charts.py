@@ -89,7 +89,8 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, x_ticks: int 
         )
         for s in series
     )
-    y_ticks = tuple((y_of(top * k // TICKS), f"{top * k // TICKS:,}") for k in range(TICKS + 1))
+    steps = sorted({top * k // TICKS for k in range(TICKS + 1)})  # small maxima: no repeats
+    y_ticks = tuple((y_of(v), f"{v:,}") for v in steps)
     every = max(1, math.ceil(count / x_ticks))
     x_tick_list = tuple((x_of(i), labels[i]) for i in range(0, count, every))
     return Chart(WIDTH, HEIGHT, LEFT, HEIGHT - BOTTOM, WIDTH - RIGHT, lines, y_ticks, x_tick_list)

@@ -38,6 +38,11 @@ def test_x_ticks_are_thinned_to_the_requested_number() -> None:
     ]
 
 
+def test_small_maxima_do_not_repeat_tick_labels() -> None:
+    chart = line_chart(["a", "b"], [Series("sent", "#000", (0, 1))])
+    assert [label for _, label in chart.y_ticks] == ["0", "1"]
+
+
 def test_empty_series_draw_flat_lines() -> None:
     chart = line_chart(["x"], [Series("sent", "#000", (0,))])
     (point,) = chart.lines[0].points
