@@ -119,3 +119,28 @@ def test_create_use_and_delete_a_key(tab: Page, sqlite_server: Server) -> None:
     expect(tab.locator("tr[data-key]", has_text="browser key")).to_have_count(0)
     with sqlite_server.http(secret) as http:
         assert http.get("/v4/domains").status_code == 401
+
+
+def test_add_and_delete_a_webhook(tab: Page, sqlite_server: Server, dns: LoopbackDNS) -> None:
+    dns.add("hooks.example.com. 300 IN A 93.184.215.14")  # public, never contacted here
+    url = "https://hooks.example.com/mailgun"
+    tab.goto(f"/webhooks?domain={sqlite_server.sandbox}")
+    row = tab.locator('tr[data-kind="delivered"]')
+    row.get_by_label("delivered URL 1").fill(url)
+    row.get_by_role("button", name="Add").click()
+    expect(tab.locator('tr[data-kind="delivered"]').get_by_label("delivered URL 1")).to_have_value(
+        url
+    )
+    with sqlite_server.http() as http:
+        hooks = http.get(f"/v3/domains/{sqlite_server.sandbox}/webhooks").json()
+    assert hooks == {"webhooks": {"delivered": {"urls": [url]}}}
+    shot(tab, "13-webhooks")
+
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.locator('tr[data-kind="delivered"]').get_by_role("button", name="Delete").click()
+    expect(
+        tab.locator('tr[data-kind="delivered"]').get_by_role("button", name="Add")
+    ).to_be_visible()
+    with sqlite_server.http() as http:
+        hooks = http.get(f"/v3/domains/{sqlite_server.sandbox}/webhooks").json()
+    assert hooks == {"webhooks": {}}
