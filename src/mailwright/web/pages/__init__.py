@@ -5,13 +5,27 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from mailwright.web.pages import inbox, login, messages, overview, suppressions
+from mailwright.web.pages import (
+    domains,
+    inbox,
+    keys,
+    login,
+    messages,
+    overview,
+    suppressions,
+    templates,
+    webhooks,
+)
 
 ROUTES: list[BaseRoute] = [
     *login.ROUTES,
     *overview.ROUTES,
+    *domains.ROUTES,
     *messages.ROUTES,
     *inbox.ROUTES,
     *suppressions.ROUTES,
+    *webhooks.ROUTES,
+    *templates.ROUTES,
+    *keys.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]

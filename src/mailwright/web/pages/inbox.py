@@ -10,7 +10,7 @@ from mailwright.api.context import services
 from mailwright.errors import NotFound
 from mailwright.inbox import delete_items, get_item, list_items
 from mailwright.messages import attachment, describe
-from mailwright.web.forms import error_page, link, number, see_other, text
+from mailwright.web.forms import error_page, link, number, param, see_other
 from mailwright.web.preview import download, html_preview, signed_in
 from mailwright.web.session import page
 from mailwright.web.templating import render
@@ -21,7 +21,7 @@ RAW_SHOWN = 200_000  # characters of the source shown on the page; the download 
 
 @page
 async def inbox(request: Request) -> Response:
-    search = {name: text(request.query_params, name) for name in ("recipient", "subject")}
+    search = {name: param(request.query_params, name) for name in ("recipient", "subject")}
     number_ = number(request.query_params, "page", 1)
     total, rows = await list_items(
         services(request).store,

@@ -13,7 +13,6 @@ from starlette.routing import Route
 
 from mailwright.api.context import services
 from mailwright.delivery import attempts_of, deliveries_of
-from mailwright.domains import list_domains
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.events import (
     EventQuery,
@@ -25,7 +24,7 @@ from mailwright.events import (
     parse_query,
 )
 from mailwright.messages import StoredMessage, attachment, describe, load
-from mailwright.web.forms import error_page, link, text
+from mailwright.web.forms import domain_names, error_page, link, param
 from mailwright.web.preview import download, html_preview, signed_in
 from mailwright.web.session import page
 from mailwright.web.templating import render
@@ -34,7 +33,6 @@ PAGE_SIZE = 50
 # A search no index serves (free text, subject, from, ...) reads at most this many events per
 # page, so a rare term costs a bounded read; "Older" carries on where it stopped.
 SCAN = 50_000
-MAX_DOMAINS = 1000
 TIMELINE_SIZE = 300
 TIMELINE_RECIPIENTS = 50
 # Query parameter -> label, as the Events API names its filters.
@@ -90,9 +88,8 @@ def _row(item: dict[str, Any]) -> dict[str, Any]:
 @page
 async def message_log(request: Request) -> Response:
     svc = services(request)
-    form = {name: text(request.query_params, name) for name in FIELDS}
-    _, domain_rows = await list_domains(svc.store, limit=MAX_DOMAINS)
-    domains = [d.name for d in domain_rows]
+    form = {name: param(request.query_params, name) for name in FIELDS}
+    domains = await domain_names(request)
     context: dict[str, Any] = {
         "title": "Message log",
         "form": form,
@@ -110,7 +107,7 @@ async def message_log(request: Request) -> Response:
     try:
         if form["domain"] and form["domain"].lower() not in domains:
             raise InvalidInput(f"No domain named {form['domain']}", field="domain")
-        token = text(request.query_params, "page")
+        token = param(request.query_params, "page")
         query = EventQuery.from_token(token, form["domain"]) if token else _query(form)
         result = await fetch_across(
             svc.store, query, [form["domain"].lower()] if form["domain"] else domains, scan=SCAN

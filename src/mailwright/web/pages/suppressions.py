@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailwright.api.context import services
-from mailwright.domains import get_domain, list_domains
+from mailwright.domains import get_domain
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.suppressions import (
     KINDS,
@@ -19,12 +19,11 @@ from mailwright.suppressions import (
     list_entries,
     parse_entry,
 )
-from mailwright.web.forms import link, see_other, text
+from mailwright.web.forms import domain_names, link, param, see_other
 from mailwright.web.session import page
 from mailwright.web.templating import render
 
 PAGE_SIZE = 50
-MAX_DOMAINS = 1000
 LABELS = {
     "bounces": "Bounces",
     "unsubscribes": "Unsubscribes",
@@ -63,8 +62,7 @@ async def _show(
     """The list page for ``values`` (domain, kind, term, page, address); an ``error`` (with
     the add form's ``added`` values kept) is shown above the list."""
     svc = services(request)
-    _, rows = await list_domains(svc.store, limit=MAX_DOMAINS)
-    domains = [d.name for d in rows]
+    domains = await domain_names(request)
     domain = values["domain"] or (domains[0] if domains else "")
     kind = values["kind"] if values["kind"] in KINDS else KINDS[0]
     context: dict[str, Any] = {
@@ -120,7 +118,7 @@ async def _show(
 @page
 async def suppressions(request: Request) -> Response:
     names = ("domain", "kind", "term", "page", "address")
-    return await _show(request, {n: text(request.query_params, n) for n in names})
+    return await _show(request, {n: param(request.query_params, n) for n in names})
 
 
 async def _form(request: Request) -> dict[str, str]:
