@@ -1,6 +1,13 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
 from mailwright.delivery.classify import Outcome, classify_reply
+from mailwright.delivery.health import (
+    DestinationHealth,
+    delivery_backlog,
+    destination_health,
+    is_queue_readable,
+    settled_last_day,
+)
 from mailwright.delivery.history import attempts_of
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.mta_sts import MtaSts
@@ -21,6 +28,7 @@ from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 __all__ = [
     "CaptureTransport",
     "DeliveryWorker",
+    "DestinationHealth",
     "Job",
     "LocalThrottle",
     "MtaSts",
@@ -39,5 +47,9 @@ __all__ = [
     "WorkerConfig",
     "attempts_of",
     "classify_reply",
+    "delivery_backlog",
+    "destination_health",
+    "is_queue_readable",
     "plan",
+    "settled_last_day",
 ]

@@ -5,6 +5,7 @@ Imports no other package of ours.
 
 from mailwright.store import (
     credentials,
+    health,
     inbound,
     limits,
     lists,
@@ -38,6 +39,7 @@ __all__ = [
     "async_url",
     "create_engine",
     "credentials",
+    "health",
     "inbound",
     "limits",
     "lists",

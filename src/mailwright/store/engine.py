@@ -23,6 +23,7 @@ from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from mailwright.store.schema import metadata
 from mailwright.store.upsert import UpsertRows, plan_upserts
@@ -235,6 +236,13 @@ class Store:
         except (SQLAlchemyError, OSError):
             return False
         return True
+
+    def pool_usage(self) -> tuple[int, int]:
+        """(pool size, connections checked out now) of this process's connection pool."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):  # every pool create_engine makes is one
+            return 0, 0
+        return pool.size(), pool.checkedout()
 
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call ``callback(payload)`` for every PostgreSQL NOTIFY on ``channel``, whichever
