@@ -195,6 +195,8 @@ class Runtime:
                 self.services.resolver,
             )
             self.services.on_accepted = self.kick
+            worker = self.worker
+            self.services.attempt_counts = lambda: worker.attempts
             self.worker.start()
             self.webhook_worker.start()
             self.bulk_worker = BulkWorker(self.services.bulk, self.services.validator)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -79,3 +80,16 @@ def configure(log_format: str = "") -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+Bound = Mapping[str, contextvars.Token[Any]]
+
+
+def bind(**values: Any) -> Bound:
+    """Add fields to every line logged in this context (this task and those it starts) until
+    ``unbind`` is given what this returned."""
+    return structlog.contextvars.bind_contextvars(**values)
+
+
+def unbind(bound: Bound) -> None:
+    structlog.contextvars.reset_contextvars(**bound)

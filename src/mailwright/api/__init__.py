@@ -9,16 +9,20 @@ from starlette.middleware import Middleware
 from mailwright.api.bodysize import MAX_BODY_BYTES, BodyLimit
 from mailwright.api.context import Services
 from mailwright.api.errors import http_error, service_error, unexpected_error
+from mailwright.api.metrics import Metrics
 from mailwright.api.nul import RefuseNulInUrl
+from mailwright.api.observe import Observe
 from mailwright.api.ratelimit import RateLimitHeaders
 from mailwright.api.routes import ROUTES, openapi_document
 from mailwright.errors import ServiceError
 
 
 def create_app(services: Services) -> Starlette:
+    metrics = Metrics()
     app = Starlette(
         routes=ROUTES,
         middleware=[
+            Middleware(Observe, metrics=metrics),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(RefuseNulInUrl),
             Middleware(RateLimitHeaders),
@@ -30,6 +34,7 @@ def create_app(services: Services) -> Starlette:
         },
     )
     app.state.services = services
+    app.state.metrics = metrics
     return app
 
 

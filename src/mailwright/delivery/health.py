@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mailwright.store import Store, health
-from mailwright.store.health import Backlog
+from mailwright.store import Backlog, Store, health
 
 TOP_DESTINATIONS = 50  # enough to see who is stuck, few enough to stay cheap and bounded
 

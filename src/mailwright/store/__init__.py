@@ -16,6 +16,7 @@ from mailwright.store import (
     throttles,
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
+from mailwright.store.health import Backlog
 from mailwright.store.records import (
     DeliveryId,
     DeliveryRow,
@@ -27,6 +28,7 @@ from mailwright.store.records import (
 )
 
 __all__ = [
+    "Backlog",
     "DeliveryId",
     "DeliveryRow",
     "DomainRow",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -297,7 +298,11 @@ class Store:
         """Run ``op`` in a transaction; returns once that transaction is committed."""
         if self._pending is None:
             self._pending = asyncio.Queue()
-            self._writer = asyncio.create_task(self._run_writer(self._pending))
+            # A context of its own: started by whichever request writes first, it must not
+            # carry that request's log fields (its request id) for the rest of its life.
+            self._writer = asyncio.create_task(
+                self._run_writer(self._pending), context=contextvars.Context()
+            )
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._pending.put((op, future))
         return await future
