@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -20,17 +21,19 @@ from mailwright import __version__
 from mailwright.app import (
     FirstStart,
     Runtime,
+    StatusReport,
     build_runtime,
     build_services,
     build_store,
     first_start,
+    status_report,
 )
 from mailwright.auth import create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import ServiceError
 from mailwright.logs import configure, get_logger
-from mailwright.store import Store
+from mailwright.store import Backlog, Store
 from mailwright.workers import WorkerProcesses
 
 log = get_logger("mailwright.cli")
@@ -106,6 +109,18 @@ def _parser() -> argparse.ArgumentParser:
         "--expires-in", type=int, default=None, help="seconds until the key stops working"
     )
     _add_setting_flags(keys)
+
+    status = sub.add_parser(
+        "status",
+        help="print queue and health figures",
+        description="Print queue and health figures from the database: backlogs, the "
+        "destinations with the most queued deliveries, and the last day's outcomes.",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--top", type=int, default=10, help="how many destinations to list (default: 10)"
+    )
+    _add_setting_flags(status)
     return parser
 
 
@@ -126,10 +141,13 @@ def _run(coro: Awaitable[Any]) -> Any:
         return runner.run(coro)  # type: ignore[arg-type]
 
 
-async def _with_store(settings: Settings, action: Callable[[Store], Awaitable[Any]]) -> Any:
+async def _with_store(
+    settings: Settings, action: Callable[[Store], Awaitable[Any]], *, migrate: bool = True
+) -> Any:
     store = build_store(settings)
     try:
-        await store.migrate()
+        if migrate:
+            await store.migrate()
         return await action(store)
     finally:
         await store.close()
@@ -177,6 +195,83 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         now=time.time(),
     )
     print(secret)
+
+
+def _age(seconds: float | None) -> str:
+    """``45s``, ``12m05s``, ``3h07m``, ``2d04h``; ``-`` for nothing queued."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    for big, small, size, part in (("d", "h", 86400, 3600), ("h", "m", 3600, 60)):
+        if whole >= size:
+            return f"{whole // size}{big}{(whole % size) // part:02d}{small}"
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _backlog_json(backlog: Backlog, now: float) -> dict[str, Any]:
+    age = None if backlog.oldest_at is None else round(max(0.0, now - backlog.oldest_at), 3)
+    return {"queued": backlog.queued, "deferred": backlog.deferred, "oldest_age_seconds": age}
+
+
+def _status_json(report: StatusReport) -> dict[str, Any]:
+    return {
+        "database": {"reachable": True, "url": report.database},
+        "deliveries": _backlog_json(report.deliveries, report.now),
+        "last_24h": report.last_day,
+        "webhooks": _backlog_json(report.webhooks, report.now),
+        "inbound": _backlog_json(report.inbound, report.now),
+        "destinations": [
+            {
+                "destination": d.destination,
+                "queued": d.queued,
+                "due": d.due,
+                "deferred": d.deferred,
+                "oldest_age_seconds": round(d.oldest_age, 3),
+                "last_code": d.last_code,
+                "last_message": d.last_message,
+            }
+            for d in report.destinations
+        ],
+    }
+
+
+def _backlog_line(name: str, backlog: Backlog, oldest: str, now: float) -> str:
+    age = None if backlog.oldest_at is None else max(0.0, now - backlog.oldest_at)
+    return f"{name:<12}queued {backlog.queued}  deferred {backlog.deferred}  {oldest} {_age(age)}"
+
+
+def _status_lines(report: StatusReport) -> list[str]:
+    now, done = report.now, report.last_day
+    lines = [
+        f"{'database':<12}reachable  {report.database}",
+        _backlog_line("deliveries", report.deliveries, "oldest", now),
+        f"{'last 24 h':<12}delivered {done['delivered']}  failed {done['failed']}",
+        _backlog_line("webhooks", report.webhooks, "oldest due", now),
+        _backlog_line("inbound", report.inbound, "oldest", now),
+        "",
+    ]
+    if not report.destinations:
+        return [*lines, "no queued deliveries"]
+    width = max(len("destination"), *(len(d.destination) for d in report.destinations))
+    lines.append(
+        f"{'destination':<{width}}  {'queued':>7}  {'due':>7}  {'deferred':>8}  "
+        f"{'oldest':>7}  last error"
+    )
+    for d in report.destinations:
+        error = " ".join(f"{d.last_code or ''} {d.last_message}".split())[:100] or "-"
+        lines.append(
+            f"{d.destination:<{width}}  {d.queued:>7}  {d.due:>7}  {d.deferred:>8}  "
+            f"{_age(d.oldest_age):>7}  {error}"
+        )
+    return lines
+
+
+async def _status(args: argparse.Namespace, store: Store) -> None:
+    report = await status_report(store, time.time(), max(1, min(args.top, 1000)))
+    if args.json:
+        print(json.dumps(_status_json(report), indent=2))
+    else:
+        print("\n".join(_status_lines(report)))
 
 
 def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) -> None:
@@ -336,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             _run(_with_store(settings, lambda store: _domains(settings, args, store)))
         elif args.command == "keys":
             _run(_with_store(settings, lambda store: _keys(args, store)))
+        elif args.command == "status":
+            # Read only: a monitoring command never changes the schema.
+            _run(_with_store(settings, lambda store: _status(args, store), migrate=False))
     except ServiceError as exc:
         print(f"mailwright: {exc.message}", file=sys.stderr)
         sys.exit(2)
