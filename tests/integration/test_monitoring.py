@@ -127,6 +127,10 @@ async def test_metrics_need_an_account_key_off_loopback(runtime: Runtime) -> Non
         assert "mailwright_http_requests_total" in allowed.text
     async with client_from(runtime.app, "::1") as local:
         assert (await local.get("/metrics")).status_code == 200
+        # A reverse proxy on this machine forwards everyone from loopback.
+        for header in ("X-Forwarded-For", "Forwarded"):
+            proxied = await local.get("/metrics", headers={header: "203.0.113.9"})
+            assert proxied.status_code == 401, header
 
 
 async def test_readyz_is_public_and_ready(runtime: Runtime) -> None:

@@ -23,7 +23,7 @@ async def metrics(request: Request) -> Response:
     webhook and inbound backlogs, database pool.
 
     No key is needed from a loopback client; others need an account key."""
-    if not is_loopback(client_of(request)):
+    if not _is_local(request):
         (await principal(request)).require_account()
     found = services(request)
     store, now = found.store, found.clock()
@@ -46,6 +46,15 @@ async def metrics(request: Request) -> Response:
         )
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(scrape), media_type=CONTENT_TYPE)
+
+
+def _is_local(request: Request) -> bool:
+    """A loopback client not speaking through a proxy: a reverse proxy on this machine that is
+    not in MAILWRIGHT_TRUSTED_PROXIES connects from loopback for every client it forwards."""
+    headers = request.headers
+    if "forwarded" in headers or "x-forwarded-for" in headers:
+        return False
+    return is_loopback(client_of(request))
 
 
 async def readyz(request: Request) -> Response:
