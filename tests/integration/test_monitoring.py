@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from mailwright.api import create_app
 from mailwright.app import Runtime, build_services
+from mailwright.cli import http_config
 from mailwright.config import Settings
 from mailwright.logs import get_logger
 from mailwright.store import Store
@@ -255,3 +256,9 @@ async def test_a_crash_is_logged_with_its_request_id_and_counted(runtime: Runtim
         )
         == 1
     )
+
+
+def test_uvicorn_writes_no_access_log_of_its_own(tmp_path: Path) -> None:
+    """Observe logs one line per request; uvicorn's access log would double it."""
+    settings = bare_settings(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    assert http_config(object(), settings).access_log is False

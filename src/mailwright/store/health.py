@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -73,31 +74,35 @@ async def destinations(conn: AsyncConnection, *, now: float, limit: int) -> list
 
 
 async def last_errors(conn: AsyncConnection, destinations: Sequence[str]) -> dict[str, LastError]:
-    """The reply of the most recently updated deferred delivery of each destination."""
+    """The reply of the most recently updated deferred delivery of each destination.
+
+    One pass over those destinations' deferred rows, no sort of them: PostgreSQL's
+    ``DISTINCT ON``, and on SQLite the bare columns of a ``max()`` query, which come from the
+    row holding the maximum (https://sqlite.org/lang_select.html#bare_columns)."""
     if not destinations:
         return {}
-    rank = (
-        func.row_number()
-        .over(partition_by=_d.c.recipient_domain, order_by=(_d.c.updated_at.desc(), _d.c.id.desc()))
-        .label("rank")
+    where = (
+        _d.c.status == "queued",
+        _d.c.attempts > 0,
+        _d.c.recipient_domain.in_(list(destinations)),
     )
-    ranked = (
-        select(_d.c.recipient_domain, _d.c.last_code, _d.c.last_message, _d.c.updated_at, rank)
-        .where(
-            _d.c.status == "queued",
-            _d.c.attempts > 0,
-            _d.c.recipient_domain.in_(list(destinations)),
+    columns = (_d.c.recipient_domain, _d.c.last_code, _d.c.last_message)
+    if conn.dialect.name == "postgresql":
+        query = (
+            select(*columns, _d.c.updated_at)
+            .where(*where)
+            .ext(distinct_on(_d.c.recipient_domain))
+            .order_by(_d.c.recipient_domain, _d.c.updated_at.desc(), _d.c.id.desc())
         )
-        .subquery()
-    )
-    rows = await conn.execute(select(ranked).where(ranked.c.rank == 1))
+    else:
+        query = select(*columns, func.max(_d.c.updated_at)).where(*where).group_by(columns[0])
     return {
         str(r[0]): LastError(
             code=None if r[1] is None else int(r[1]),
             message=str(r[2] or ""),
             updated_at=float(r[3]),
         )
-        for r in rows
+        for r in await conn.execute(query)
     }
 
 
