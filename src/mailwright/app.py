@@ -44,9 +44,8 @@ from mailwright.delivery import (
     SmtpTransport,
     Transport,
     WorkerConfig,
-    delivery_backlog,
-    destination_health,
     is_queue_readable,
+    queue_health,
     settled_last_day,
 )
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
@@ -173,14 +172,15 @@ async def status_report(store: Store, now: float, top: int) -> StatusReport:
         raise ServiceError(
             f"database {database} answers but its queue cannot be read; run 'mailwright migrate'"
         )
+    queue = await queue_health(store, now, limit=top)
     return StatusReport(
         database=database,
         now=now,
-        deliveries=await delivery_backlog(store),
+        deliveries=queue.deliveries,
         last_day=await settled_last_day(store, now),
         webhooks=await outbox_backlog(store),
         inbound=await received_backlog(store),
-        destinations=await destination_health(store, now, limit=top),
+        destinations=queue.destinations,
     )
 
 

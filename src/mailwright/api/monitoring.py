@@ -9,11 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from mailwright.api.context import client_of, principal, services
 from mailwright.api.metrics import CONTENT_TYPE, Metrics, Scrape
-from mailwright.delivery import (
-    delivery_backlog,
-    destination_health,
-    is_queue_readable,
-)
+from mailwright.delivery import is_queue_readable, queue_health
 from mailwright.inbound import is_loopback, received_backlog
 from mailwright.webhooks import outbox_backlog
 
@@ -37,10 +33,11 @@ async def metrics(request: Request) -> Response:
         attempts=found.attempt_counts(),
     )
     if is_up:
+        queue = await queue_health(store, now)
         scrape = dataclasses.replace(
             scrape,
-            destinations=await destination_health(store, now),
-            deliveries=await delivery_backlog(store),
+            destinations=queue.destinations,
+            deliveries=queue.deliveries,
             webhooks=await outbox_backlog(store),
             inbound=await received_backlog(store),
         )

@@ -3,9 +3,10 @@
 from mailwright.delivery.classify import Outcome, classify_reply
 from mailwright.delivery.health import (
     DestinationHealth,
-    delivery_backlog,
+    QueueHealth,
     destination_health,
     is_queue_readable,
+    queue_health,
     settled_last_day,
 )
 from mailwright.delivery.history import attempts_of
@@ -34,6 +35,7 @@ __all__ = [
     "MtaSts",
     "MxCache",
     "Outcome",
+    "QueueHealth",
     "RcptProber",
     "Relay",
     "Result",
@@ -47,9 +49,9 @@ __all__ = [
     "WorkerConfig",
     "attempts_of",
     "classify_reply",
-    "delivery_backlog",
     "destination_health",
     "is_queue_readable",
     "plan",
+    "queue_health",
     "settled_last_day",
 ]

@@ -24,12 +24,16 @@ class DestinationHealth:
     last_message: str
 
 
-async def destination_health(
-    store: Store, now: float, limit: int = TOP_DESTINATIONS
-) -> list[DestinationHealth]:
-    """The ``limit`` destinations with the most queued deliveries, largest first."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueHealth:
+    deliveries: Backlog  # every queued delivery
+    destinations: list[DestinationHealth]  # the largest queues, largest first
+
+
+async def queue_health(store: Store, now: float, limit: int = TOP_DESTINATIONS) -> QueueHealth:
+    """Every queued delivery counted, and the ``limit`` destinations with the most of them."""
     async with store.read() as conn:
-        rows = await health.destinations(conn, now=now, limit=limit)
+        rows, total = await health.destinations(conn, now=now, limit=limit)
         errors = await health.last_errors(conn, [r.destination for r in rows if r.deferred])
     found = []
     for row in rows:
@@ -46,13 +50,14 @@ async def destination_health(
                 last_message="" if error is None else error.message,
             )
         )
-    return found
+    return QueueHealth(deliveries=total, destinations=found)
 
 
-async def delivery_backlog(store: Store) -> Backlog:
-    """Every queued delivery: how many, how many deferred, the oldest one's creation time."""
-    async with store.read() as conn:
-        return await health.delivery_backlog(conn)
+async def destination_health(
+    store: Store, now: float, limit: int = TOP_DESTINATIONS
+) -> list[DestinationHealth]:
+    """The ``limit`` destinations with the most queued deliveries, largest first."""
+    return (await queue_health(store, now, limit)).destinations
 
 
 async def settled_last_day(store: Store, now: float) -> dict[str, int]:

@@ -45,23 +45,33 @@ class Backlog:
     oldest_at: float | None
 
 
-async def destinations(conn: AsyncConnection, *, now: float, limit: int) -> list[DestinationRow]:
-    """The ``limit`` destinations with the most queued deliveries, largest first."""
+async def destinations(
+    conn: AsyncConnection, *, now: float, limit: int
+) -> tuple[list[DestinationRow], Backlog]:
+    """The ``limit`` destinations with the most queued deliveries, largest first, and the
+    totals over every destination (window sums over the groups: the same single pass)."""
     count = func.count()
-    rows = await conn.execute(
-        select(
-            _d.c.recipient_domain,
-            count,
-            func.sum(case((_d.c.due_at <= now, 1), else_=0)),
-            func.sum(case((_d.c.attempts > 0, 1), else_=0)),
-            func.min(_d.c.created_at),
+    deferred = func.sum(case((_d.c.attempts > 0, 1), else_=0))
+    oldest = func.min(_d.c.created_at)
+    rows = (
+        await conn.execute(
+            select(
+                _d.c.recipient_domain,
+                count,
+                func.sum(case((_d.c.due_at <= now, 1), else_=0)),
+                deferred,
+                oldest,
+                func.sum(count).over(),
+                func.sum(deferred).over(),
+                func.min(oldest).over(),
+            )
+            .where(_d.c.status == "queued")
+            .group_by(_d.c.recipient_domain)
+            .order_by(count.desc(), _d.c.recipient_domain)
+            .limit(limit)
         )
-        .where(_d.c.status == "queued")
-        .group_by(_d.c.recipient_domain)
-        .order_by(count.desc(), _d.c.recipient_domain)
-        .limit(limit)
-    )
-    return [
+    ).all()
+    found = [
         DestinationRow(
             destination=str(r[0]),
             queued=int(r[1]),
@@ -71,6 +81,10 @@ async def destinations(conn: AsyncConnection, *, now: float, limit: int) -> list
         )
         for r in rows
     ]
+    if not rows:
+        return found, Backlog(queued=0, deferred=0, oldest_at=None)
+    first = rows[0]
+    return found, Backlog(queued=int(first[5]), deferred=int(first[6]), oldest_at=float(first[7]))
 
 
 async def last_errors(conn: AsyncConnection, destinations: Sequence[str]) -> dict[str, LastError]:
@@ -104,19 +118,6 @@ async def last_errors(conn: AsyncConnection, destinations: Sequence[str]) -> dic
         )
         for r in await conn.execute(query)
     }
-
-
-async def delivery_backlog(conn: AsyncConnection) -> Backlog:
-    row = (
-        await conn.execute(
-            select(
-                func.count(),
-                func.sum(case((_d.c.attempts > 0, 1), else_=0)),
-                func.min(_d.c.created_at),
-            ).where(_d.c.status == "queued")
-        )
-    ).one()
-    return Backlog(queued=int(row[0]), deferred=int(row[1] or 0), oldest_at=_float(row[2]))
 
 
 async def webhook_backlog(conn: AsyncConnection) -> Backlog:
