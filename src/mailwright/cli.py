@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -34,7 +34,7 @@ from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import ServiceError
 from mailwright.logs import configure, get_logger
 from mailwright.store import Backlog, Store
-from mailwright.workers import WorkerProcesses
+from mailwright.workers import WorkerProcesses, report_line
 
 log = get_logger("mailwright.cli")
 
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "--role", default="api,smtp,worker", help="comma-separated roles to run: api, smtp, worker"
     )
     serve.add_argument("--kick-fd", type=int, help=argparse.SUPPRESS)  # set for worker children
+    serve.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)  # set for worker children
     _add_setting_flags(serve)
 
     migrate = sub.add_parser(
@@ -292,6 +293,7 @@ async def _serve(
     roles: frozenset[str],
     overrides: dict[str, str] | None = None,
     kick_fd: int | None = None,
+    report_fd: int | None = None,
 ) -> None:
     children = None
     if {"api", "worker"} <= roles and settings.worker_processes > 0:
@@ -309,18 +311,20 @@ async def _serve(
     await runtime.start()
     if kick_fd is not None:
         _follow_kicks(kick_fd, runtime, stopped)
-    try:
-        if children is not None:
-            await children.start()
-            runtime.services.on_accepted = children.kick
-        if "api" in roles:
-            await _serve_http(runtime, settings)
-        else:
-            await stopped.wait()
-    finally:
-        if children is not None:
-            await children.stop()
-        await runtime.stop()
+    async with _reporting(report_fd, runtime):
+        try:
+            if children is not None:
+                await children.start()
+                runtime.services.on_accepted = children.kick
+                runtime.services.attempt_counts = children.attempts
+            if "api" in roles:
+                await _serve_http(runtime, settings)
+            else:
+                await stopped.wait()
+        finally:
+            if children is not None:
+                await children.stop()
+            await runtime.stop()
 
 
 def http_config(app: Any, settings: Settings) -> uvicorn.Config:
@@ -394,6 +398,46 @@ def _follow_kicks(fd: int, runtime: Runtime, stopped: asyncio.Event) -> None:
     loop.add_reader(fd, readable)
 
 
+REPORT_SECONDS = 1.0
+
+
+@contextlib.asynccontextmanager
+async def _reporting(fd: int | None, runtime: Runtime) -> AsyncIterator[None]:
+    """A worker child: tell the server this process's delivery attempts when they change, and
+    once more at the end, for those settled while stopping."""
+    if fd is None:
+        yield
+        return
+    os.set_blocking(fd, False)
+    task = asyncio.create_task(_report(fd, runtime))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        _write_report(fd, runtime)
+
+
+async def _report(fd: int, runtime: Runtime) -> None:
+    sent: dict[tuple[str, str], int] = {}
+    while True:
+        await asyncio.sleep(REPORT_SECONDS)
+        worker = runtime.worker
+        if worker is not None and worker.attempts != sent and _write_report(fd, runtime):
+            sent = dict(worker.attempts)
+
+
+def _write_report(fd: int, runtime: Runtime) -> bool:
+    if runtime.worker is None:
+        return False
+    try:
+        os.write(fd, report_line(runtime.worker.attempts))
+    except (BlockingIOError, BrokenPipeError):
+        return False  # the server is busy (it reads later) or gone
+    return True
+
+
 def _roles(value: str) -> frozenset[str]:
     roles = frozenset(r.strip() for r in value.split(",") if r.strip())
     unknown = roles - set(ROLES)
@@ -423,7 +467,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = _settings(args)
         configure(settings.log_format)
         if args.command == "serve":
-            _run(_serve(settings, _roles(args.role), _overrides(args), args.kick_fd))
+            _run(
+                _serve(settings, _roles(args.role), _overrides(args), args.kick_fd, args.report_fd)
+            )
         elif args.command == "migrate":
             _run(_with_store(settings, lambda store: asyncio.sleep(0)))
             print("mailwright: schema is up to date")
