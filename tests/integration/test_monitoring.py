@@ -82,6 +82,7 @@ async def test_metrics_count_requests_queues_and_attempts(
         value(found, "mailwright_http_request_duration_seconds_bucket", **labels, le="0.1")
         is not None
     )
+    assert "_created" not in response.text
     # Route templates only: the raw path (with the domain in it) never becomes a label.
     assert sandbox not in response.text
 

@@ -11,7 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from mailwright.delivery import DestinationHealth
@@ -41,6 +47,9 @@ class Scrape:
 
 class Metrics:
     def __init__(self) -> None:
+        # No ``*_created`` series beside each counter and histogram: they double the series
+        # and say only when this process started (a library-wide switch).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self._requests = Counter(
             "mailwright_http_requests",
