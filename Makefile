@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test check lint format bench clean
+.PHONY: install browser serve test check lint format bench clean
 
 install: $(STAMP)
 
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 serve: install
 	$(BIN)/mailwright serve
 
-test: install
+browser:
+	scripts/install-browser
+
+test: install browser
 	scripts/check
 	scripts/test
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
+from mailwright import web
 from mailwright.api import Services, create_app
 from mailwright.auth import (
     CredentialCache,
@@ -27,6 +28,7 @@ from mailwright.auth import (
     RequestLimit,
     RequestLimiter,
     RequestLimits,
+    Users,
     ensure_primary_key,
 )
 from mailwright.config import Settings
@@ -100,6 +102,7 @@ def build_services(settings: Settings, store: Store) -> Services:
     return Services(
         store=store,
         keys=KeyCache(store),
+        users=Users(store),
         credentials=CredentialCache(store, time.monotonic),
         domains=DomainCache(store, time.monotonic),
         resolver=resolver,
@@ -208,7 +211,7 @@ class Runtime:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.app = create_app(self.services)
+        self.app = create_app(self.services, pages=web.ROUTES)
 
     async def start(self) -> None:
         if "api" in self.roles:

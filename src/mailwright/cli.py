@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import getpass
 import json
 import os
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -28,10 +30,10 @@ from mailwright.app import (
     first_start,
     status_report,
 )
-from mailwright.auth import create_key, parse_ranges
+from mailwright.auth import Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
-from mailwright.errors import ServiceError
+from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import configure, get_logger
 from mailwright.store import Backlog, Store
 from mailwright.workers import WorkerProcesses, report_line
@@ -122,6 +124,31 @@ def _parser() -> argparse.ArgumentParser:
         "--top", type=int, default=10, help="how many destinations to list (default: 10)"
     )
     _add_setting_flags(status)
+    users = sub.add_parser(
+        "users", help="manage dashboard logins", description="Manage dashboard logins."
+    )
+    usub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ucreate = usub.add_parser(
+        "create", help="create a login and print its TOTP secret (shown once)"
+    )
+    ucreate.add_argument("username")
+    ucreate.add_argument(
+        "--no-totp", action="store_true", help="no two-factor authentication for this login"
+    )
+    usub.add_parser("list", help="list logins")
+    udelete = usub.add_parser("delete", help="delete a login and end its sessions")
+    udelete.add_argument("username")
+    upasswd = usub.add_parser("passwd", help="change a password and end the login's sessions")
+    upasswd.add_argument("username")
+    for needs_password in (ucreate, upasswd):
+        needs_password.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from one line on stdin instead of prompting",
+        )
+    ureset = usub.add_parser("reset-totp", help="give a login a new TOTP secret (shown once)")
+    ureset.add_argument("username")
+    _add_setting_flags(users)
     return parser
 
 
@@ -275,6 +302,55 @@ async def _status(args: argparse.Namespace, store: Store) -> None:
         print("\n".join(_status_lines(report)))
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """One line from stdin with ``--password-stdin``, else typed twice at the terminal."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("no password on stdin")
+        return password
+    if not sys.stdin.isatty():
+        raise InvalidInput("stdin is not a terminal: pass the password with --password-stdin")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidInput("the passwords do not match")
+    return password
+
+
+def _print_totp(users: Users, username: str, secret: str) -> None:
+    print(f"totp secret (shown once, add it to an authenticator app): {secret}")
+    print(f"totp uri: {users.provisioning_uri(username, secret)}")
+
+
+async def _create_user(users: Users, args: argparse.Namespace, password: str) -> None:
+    user, secret = await users.create(args.username, password, totp=not args.no_totp)
+    print(f"mailwright: created dashboard user {user.username}")
+    if secret is not None:
+        _print_totp(users, user.username, secret)
+
+
+async def _users(args: argparse.Namespace, password: str | None, store: Store) -> None:
+    users = Users(store)
+    if args.action == "list":
+        for user in await users.list_users():
+            created = datetime.fromtimestamp(user.created_at, UTC).isoformat(timespec="seconds")
+            print(f"{user.username}\t{'totp' if user.has_totp else 'no-totp'}\t{created}")
+        return
+    if args.action == "reset-totp":
+        _print_totp(users, args.username, await users.reset_totp(args.username))
+        return
+    if args.action == "delete":
+        found = await users.delete(args.username)
+    else:  # create or passwd: the password was read before the event loop started
+        assert password is not None
+        if args.action == "create":
+            await _create_user(users, args, password)
+            return
+        found = await users.set_password(args.username, password)
+    if not found:
+        raise NotFound(f"User not found: {args.username}")
+
+
 def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) -> None:
     if created.api_key:
         print(f"mailwright: primary API key (shown once, keep it): {created.api_key}", flush=True)
@@ -285,6 +361,12 @@ def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) ->
             "delivery_mode",
             mode="capture",
             note="nothing leaves this machine; mail goes to the built-in inbox",
+        )
+    if "api" in roles:
+        log.info(
+            "dashboard",
+            url=settings.effective_public_url + "/",
+            note="sign in with a login made by: mailwright users create NAME",
         )
 
 
@@ -460,26 +542,31 @@ def _fewer_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
 
 
+def _command(settings: Settings, args: argparse.Namespace) -> None:
+    if args.command == "serve":
+        _run(_serve(settings, _roles(args.role), _overrides(args), args.kick_fd, args.report_fd))
+    elif args.command == "migrate":
+        _run(_with_store(settings, lambda store: asyncio.sleep(0)))
+        print("mailwright: schema is up to date")
+    elif args.command == "domains":
+        _run(_with_store(settings, lambda store: _domains(settings, args, store)))
+    elif args.command == "keys":
+        _run(_with_store(settings, lambda store: _keys(args, store)))
+    elif args.command == "status":
+        # Read only: a monitoring command never changes the schema.
+        _run(_with_store(settings, lambda store: _status(args, store), migrate=False))
+    elif args.command == "users":
+        password = _read_password(args) if args.action in ("create", "passwd") else None
+        _run(_with_store(settings, lambda store: _users(args, password, store)))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     _fewer_malloc_arenas()
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
         configure(settings.log_format)
-        if args.command == "serve":
-            _run(
-                _serve(settings, _roles(args.role), _overrides(args), args.kick_fd, args.report_fd)
-            )
-        elif args.command == "migrate":
-            _run(_with_store(settings, lambda store: asyncio.sleep(0)))
-            print("mailwright: schema is up to date")
-        elif args.command == "domains":
-            _run(_with_store(settings, lambda store: _domains(settings, args, store)))
-        elif args.command == "keys":
-            _run(_with_store(settings, lambda store: _keys(args, store)))
-        elif args.command == "status":
-            # Read only: a monitoring command never changes the schema.
-            _run(_with_store(settings, lambda store: _status(args, store), migrate=False))
+        _command(settings, args)
     except ServiceError as exc:
         print(f"mailwright: {exc.message}", file=sys.stderr)
         sys.exit(2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -110,6 +111,42 @@ def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network
         return tuple(ipaddress.ip_network(v.strip()) for v in value.split(",") if v.strip())
     except ValueError as exc:
         raise ValueError(f"expected comma-separated networks such as 10.0.0.0/8 ({exc})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EgressSource:
+    """One source address outbound SMTP connections may bind to, and the name it says in EHLO
+    (its reverse DNS should match)."""
+
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    helo: str
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _egress_sources(value: str) -> tuple[EgressSource, ...]:
+    sources: list[EgressSource] = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        address, _, helo = item.partition("=")
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            raise ValueError(
+                f"expected ADDRESS=HELO_NAME items such as 192.0.2.10=mta1.example.com, "
+                f"not {item!r}"
+            ) from None
+        name = helo.strip().lower().rstrip(".")
+        if not _HOSTNAME.match(name):
+            raise ValueError(f"{item!r} needs a HELO host name after '=' (ADDRESS=HELO_NAME)")
+        if any(s.address == ip for s in sources):
+            raise ValueError(f"address {ip} is listed twice")
+        sources.append(EgressSource(ip, name))
+    return tuple(sources)
 
 
 def _port(value: str) -> int:
@@ -225,6 +262,13 @@ FIELDS: tuple[Setting, ...] = (
     ),
     Setting("delivery", "capture", _choice("capture", "mx", "relay"), "capture, mx or relay"),
     Setting("relay_url", "", _relay_url, "smarthost for relay: smtp://user:pass@host:port"),
+    Setting(
+        "egress_sources",
+        "",
+        _egress_sources,
+        "source addresses outbound SMTP may bind to, with their HELO names: "
+        "ADDRESS=HELO_NAME, comma-separated (default: the system's choice, HELO from the host)",
+    ),
     Setting("dns_server", "", _addr, "host:port of the DNS resolver (default: system)"),
     Setting("mx_port", "25", _port, "TCP port used to connect to MX hosts"),
     Setting("tls_verify", "", _optional_bool, "verify MX/relay certificates"),
@@ -321,6 +365,7 @@ class Settings:
     public_url: str = ""
     delivery: str = "capture"
     relay_url: Secret | None = None
+    egress_sources: tuple[EgressSource, ...] = ()
     dns_server: tuple[str, int] | None = None
     mx_port: int = 25
     tls_verify: bool | None = None

@@ -11,6 +11,7 @@ timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to 
   - NotFound              -- the named resource does not exist (404)
   - Conflict              -- the resource already exists (400 in Mailgun's API)
   - RateLimited           -- over a request limit (429); carries the limit's state for headers
+  - LoginThrottled        -- too many failed dashboard logins for one username (429)
   - ConfigError           -- a bad setting at start-up (the process stops)
 """
 
@@ -61,6 +62,10 @@ class RateLimited(ServiceError):
         self.limit = limit
         self.reset = reset  # Unix time the window ends
         self.retry_after = retry_after  # seconds
+
+
+class LoginThrottled(ServiceError):
+    """Too many failed logins; try again in a few minutes."""
 
 
 class ConfigError(ServiceError):

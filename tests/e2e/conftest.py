@@ -58,11 +58,14 @@ def base_environment(data_dir: Path, **settings: str) -> dict[str, str]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str], timeout: float = 30.0
+    *args: str, env: dict[str, str], timeout: float = 30.0, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run the command; without ``stdin`` its stdin is /dev/null (not a terminal)."""
     return subprocess.run(
         [*mailwright_command(), *args],
         env=env,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         timeout=timeout,

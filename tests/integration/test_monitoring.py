@@ -197,9 +197,11 @@ def probe_routes(runtime: Runtime) -> None:
     async def crashes(request: Request) -> Response:
         raise RuntimeError("probe crashed")
 
-    runtime.app.router.routes.extend(
-        [Route("/probe/logs", logs, methods=["GET"]), Route("/probe/crash", crashes)]
-    )
+    # First: the dashboard's Mount("") at the end would answer any path.
+    runtime.app.router.routes[:0] = [
+        Route("/probe/logs", logs, methods=["GET"]),
+        Route("/probe/crash", crashes),
+    ]
 
 
 def lines(buffer: object) -> list[dict]:

@@ -386,6 +386,15 @@ async def test_test_event(api: httpx.AsyncClient, domain: str, receiver: Receive
         assert data["event-data"]["event"] == "failed"
         assert data["event-data"]["severity"] == "permanent"
         assert data["event-data"]["flags"]["is-system-test"] is True
+    # each test POST is listed with the deliveries, finished, with the receiver's answer
+    listed = await api.get("/mailwright/v1/webhooks/deliveries", params={"domain": domain})
+    assert sorted(
+        (d["url"], d["webhook"], d["status"], d["attempts"], d["last_status"])
+        for d in listed.json()["items"]
+    ) == [
+        (receiver.url("/one"), "permanent_fail", "delivered", 1, 200),
+        (receiver.url("/two"), "permanent_fail", "delivered", 1, 200),
+    ]
     missing = await api.post(f"/mailwright/v1/domains/{domain}/webhooks/clicked/test")
     assert missing.status_code == 404
 

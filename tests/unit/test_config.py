@@ -77,6 +77,10 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_RATE_LIMIT_KEY", "2.5/min"),
         ("MAILWRIGHT_RATE_LIMIT_DOMAIN", "0/min"),
         ("MAILWRIGHT_CLAIM_LEASE", "0"),
+        ("MAILWRIGHT_EGRESS_SOURCES", "mta1.example.com"),
+        ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2"),
+        ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2=bad_name!"),
+        ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2=a.example,127.0.0.2=b.example"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str) -> None:
@@ -128,3 +132,14 @@ def test_request_limits_are_off_by_default_and_parse_as_rates() -> None:
     )
     assert settings.rate_limit_key == RequestLimit(limit=300, period=60.0)
     assert settings.rate_limit_domain == RequestLimit(limit=5000, period=3600.0)
+
+
+def test_egress_sources_pair_addresses_with_helo_names() -> None:
+    settings = Settings.from_env(
+        environ={"MAILWRIGHT_EGRESS_SOURCES": "127.0.0.2=MTA1.Example.com., ::1=mta6.example.com"}
+    )
+    assert [(str(s.address), s.helo) for s in settings.egress_sources] == [
+        ("127.0.0.2", "mta1.example.com"),
+        ("::1", "mta6.example.com"),
+    ]
+    assert Settings.from_env(environ={}).egress_sources == ()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
 
 from mailwright.api.bodysize import MAX_BODY_BYTES, BodyLimit
 from mailwright.api.context import Services
@@ -17,10 +20,12 @@ from mailwright.api.routes import ROUTES, openapi_document
 from mailwright.errors import ServiceError
 
 
-def create_app(services: Services) -> Starlette:
+def create_app(services: Services, pages: Sequence[BaseRoute] = ()) -> Starlette:
+    """The API's routes, then ``pages`` (the dashboard), mounted after them so an API path
+    always wins and the OpenAPI document lists the API only."""
     metrics = Metrics()
     app = Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, Mount("", routes=list(pages))] if pages else ROUTES,
         middleware=[
             Middleware(Observe, metrics=metrics),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),

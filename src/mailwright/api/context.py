@@ -19,6 +19,7 @@ from mailwright.auth import (
     Network,
     Principal,
     RequestLimits,
+    Users,
     client_address,
 )
 from mailwright.domains import DnsPlan, DomainCache
@@ -39,6 +40,7 @@ MAX_FIELDS = 5000
 class Services:
     store: Store
     keys: KeyCache
+    users: Users  # dashboard sign-ins
     credentials: CredentialCache  # SMTP logins checked by submission
     domains: DomainCache
     resolver: Resolver

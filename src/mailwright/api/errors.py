@@ -10,6 +10,7 @@ from mailwright.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    LoginThrottled,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -28,6 +29,7 @@ STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (RateLimited, 429),
+    (LoginThrottled, 429),
 )
 
 

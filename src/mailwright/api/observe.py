@@ -42,7 +42,8 @@ def route_template(scope: Scope) -> str:
     """The path of the route that answered (``/v3/{domain}/messages``), never the raw path."""
     route = scope.get("route")
     path = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
-    return path if isinstance(path, str) else UNMATCHED
+    # The dashboard's Mount("") matches every path: its "" means no page matched.
+    return path if isinstance(path, str) and path else UNMATCHED
 
 
 class Observe:

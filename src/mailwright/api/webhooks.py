@@ -99,7 +99,8 @@ async def regenerate_key(request: Request) -> Response:
 
 async def send_test_event(request: Request) -> Response:
     """mailwright extension: POST a signed test event (`flags.is-system-test`) to each URL of
-    the webhook now, and answer what each receiver replied (`status`, or `error`)."""
+    the webhook now, and answer what each receiver replied (`status`, or `error`); each POST is
+    also listed in the webhook deliveries."""
     domain = await _domain(request, write=True)
     svc = services_of(request)
     results = await send_test(

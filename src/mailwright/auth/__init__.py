@@ -1,4 +1,5 @@
-"""API keys and SMTP credentials: creation, hashed storage, authentication and permissions."""
+"""API keys, SMTP credentials and dashboard users: creation, hashed storage, authentication
+and permissions."""
 
 from mailwright.auth.access import Network, client_address, is_allowed, parse_ranges
 from mailwright.auth.credentials import (
@@ -24,17 +25,21 @@ from mailwright.auth.keys import (
     parse_basic,
 )
 from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
+from mailwright.auth.users import DashboardSession, DashboardUser, Users
 
 __all__ = [
     "ROLES",
     "Credential",
     "CredentialCache",
+    "DashboardSession",
+    "DashboardUser",
     "KeyCache",
     "Network",
     "Principal",
     "RequestLimit",
     "RequestLimiter",
     "RequestLimits",
+    "Users",
     "Verdict",
     "change_password",
     "check_password",

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailwright.errors import Conflict, InvalidInput, NotFound
 from mailwright.messages.form import LINE_BREAKS
 from mailwright.messages.handlebars import TemplateError, compile_template
+from mailwright.messages.handlebars import render as render_template
 from mailwright.store import Store
 from mailwright.store import templates as sql
 
@@ -393,6 +394,19 @@ async def copy_version(
         return version_json(copy)
 
     return await store.write(op)
+
+
+def preview(source: str | None, variables: str | None) -> str:
+    """``source`` rendered with ``variables`` (a JSON object, as in ``t:variables``) by the
+    renderer sends use; a bad template or bad JSON is ``InvalidInput`` naming the problem."""
+    content = _content(source)
+    try:
+        decoded = json.loads(variables or "{}")
+    except ValueError as exc:
+        raise InvalidInput(f"'variables' is not valid JSON: {exc}", field="variables") from None
+    if not isinstance(decoded, dict):
+        raise InvalidInput("'variables' must be a JSON object", field="variables")
+    return render_template(content, decoded)
 
 
 async def pin_version(store: Store, domain: str, name: str, tag: str | None) -> dict[str, Any]:

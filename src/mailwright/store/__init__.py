@@ -5,6 +5,7 @@ Imports no other package of ours.
 
 from mailwright.store import (
     credentials,
+    dashboard,
     health,
     inbound,
     limits,
@@ -41,6 +42,7 @@ __all__ = [
     "async_url",
     "create_engine",
     "credentials",
+    "dashboard",
     "health",
     "inbound",
     "limits",

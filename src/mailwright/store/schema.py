@@ -462,3 +462,45 @@ site_throttles = Table(
     Column("tokens", Double, nullable=False),  # balance; negative = reserved ahead
     Column("updated_at", Double, nullable=False),  # latest refill time (unix seconds)
 )
+
+# Dashboard logins (``auth/users.py``), made by ``mailwright users create``: an argon2id
+# password hash and, with two-factor authentication, the base32 TOTP secret. The secret is
+# stored as-is for now; issue 12 encrypts secrets at rest. ``totp_last_step`` is the newest
+# TOTP time step accepted, so a code cannot be used twice.
+dashboard_users = Table(
+    "dashboard_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("totp_secret", Text, nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+# Signed-in dashboard sessions, keyed by the SHA-256 of the cookie token (never the token).
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "user_id", String(32), ForeignKey("dashboard_users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("is_verified", Boolean, nullable=False),
+    Column("totp_failures", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_dashboard_sessions_user", "user_id"),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)
+
+# Failed dashboard logins per username in the current window, shared by every process.
+dashboard_login_failures = Table(
+    "dashboard_login_failures",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", Double, nullable=False),
+)

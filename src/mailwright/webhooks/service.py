@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
 from mailwright.errors import Conflict, InvalidInput, NotFound
-from mailwright.events import WebhookKind, new_event_id
+from mailwright.events import WebhookKind, endpoint_of, new_event_id
 from mailwright.resolver import Resolver
 from mailwright.store import Store, health, queries
 from mailwright.webhooks.keys import current_key
-from mailwright.webhooks.sender import Poster, vet
+from mailwright.webhooks.policy import decide
+from mailwright.webhooks.sender import Poster, PostResult, vet
 from mailwright.webhooks.signing import TOKEN_LENGTH, body, sign
 from mailwright.webhooks.urls import MAX_URLS, parse_url
 
@@ -166,21 +168,70 @@ async def send_test(
     allow_private: bool,
     now: float,
 ) -> list[dict[str, Any]]:
-    """POST a test event to each URL of the webhook now; what each receiver answered."""
+    """POST a test event to each URL of the webhook now; what each receiver answered. Each POST
+    is also kept as a finished outbox row, so the deliveries list shows it."""
     urls = await get_webhook(store, domain, kind)
 
     async def key_of(conn: AsyncConnection) -> str:
         return await current_key(conn, now=now)
 
     key = await store.write(key_of)
-    payload = jsontext.dumps(test_event(domain, kind, now))
-    results = []
+    event = test_event(domain, kind, now)
+    payload = jsontext.dumps(event)
+    results, rows = [], []
     for url in urls:
         signature = sign(key, int(now), secrets.token_hex(TOKEN_LENGTH // 2))
         destination = await vet(url, resolver, allow_private=allow_private)
         result = await poster.post(url, body(signature, payload), destination)
         results.append({"url": url, "status": result.status, "error": result.error})
+        rows.append(_test_row(event["id"], domain, kind, url, payload, result, now))
+
+    async def write(conn: AsyncConnection) -> None:
+        await queries.insert_outbox(conn, rows)
+
+    await store.write(write)
     return results
+
+
+def _test_row(
+    event_id: str,
+    domain: str,
+    kind: WebhookKind,
+    url: str,
+    payload: str,
+    result: PostResult,
+    now: float,
+) -> dict[str, Any]:
+    """A test POST as a finished outbox row, so the deliveries list shows what the receiver
+    answered; a test is never retried, so anything but 2xx or 406 is ``failed``."""
+    verdict = decide(result.status, 1, now, now, _NO_RETRY)
+    return {
+        "event_id": event_id,
+        "domain": domain,
+        "kind": str(kind),
+        "url": url,
+        "endpoint": endpoint_of(url),
+        "payload": payload,
+        "status": verdict.status,
+        "due_at": now,
+        "attempts": 1,
+        "claimed_by": None,
+        "claimed_until": None,
+        "created_at": now,
+        "updated_at": now,
+        "last_status": result.status,
+        "last_error": result.error,
+    }
+
+
+class _NoRetry:
+    def next_attempt_at(
+        self, attempts: int, first_try: datetime, now: datetime, rand: float = 0.5
+    ) -> datetime | None:
+        return None
+
+
+_NO_RETRY = _NoRetry()
 
 
 async def list_deliveries(

@@ -1,0 +1,18 @@
+"""Every dashboard page, in one table, plus the static files (served locally, no CDN)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from mailwright.web.pages import domains, keys, login, overview, templates, webhooks
+
+ROUTES: list[BaseRoute] = [
+    *login.ROUTES,
+    *overview.ROUTES,
+    *domains.ROUTES,
+    *webhooks.ROUTES,
+    *templates.ROUTES,
+    *keys.ROUTES,
+    Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
+]

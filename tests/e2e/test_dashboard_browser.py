@@ -1,0 +1,113 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against
+``mailwright serve`` as users start it. A user made with ``mailwright users create`` signs in with
+a password and a TOTP code, sends a message through the official Mailgun SDK, and finds it in the
+message log, the message page (attempts and SMTP transcript) and the capture inbox; the overview
+chart renders. Screenshots go to ``test-artifacts/dashboard/`` (kept after the run)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import Server, run_cli
+from tests.e2e.test_sdk import sdk, wait_inbox
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+PASSWORD = "browser test password"
+SECRET_LINE = re.compile(r"^totp secret \(shown once[^)]*\): ([A-Z2-7]{32})$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install-browser"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, sqlite_server: Server) -> Iterator[Page]:
+    context = browser.new_context(base_url=sqlite_server.base_url)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def create_user(server: Server, name: str) -> str:
+    result = run_cli(
+        "users", "create", name, "--password-stdin", env=server.env, stdin=PASSWORD + "\n"
+    )
+    assert result.returncode == 0, result.stderr
+    found = SECRET_LINE.search(result.stdout)
+    assert found, result.stdout
+    return found.group(1)
+
+
+def sign_in(page: Page, name: str, secret: str) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    shot(page, "01-login")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/login/totp"))
+    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    shot(page, "02-totp")
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def test_sign_in_send_and_find_the_message(page: Page, sqlite_server: Server) -> None:
+    secret = create_user(sqlite_server, "ada")
+    sign_in(page, "ada", secret)
+
+    domain = sqlite_server.sandbox
+    with sdk(sqlite_server) as client:
+        response = client.messages.create(
+            data={
+                "from": f"Shop <shop@{domain}>",
+                "to": "reader@example.com",
+                "subject": "Your browser-tested order",
+                "text": "Plain words",
+                "html": "<p>Hello <b>reader</b></p>",
+            },
+            domain=domain,
+        )
+        assert response.status_code == 200, response.text
+    wait_inbox(sqlite_server, 1)
+
+    # The overview counts it and draws the chart.
+    page.goto("/?period=24h")
+    expect(page.locator('[data-stat="sent"] .value')).to_have_text("1")
+    chart = page.locator("svg#overview-chart")
+    expect(chart).to_be_visible()
+    expect(chart.locator('g[data-series="sent"] polyline')).to_have_count(1)
+    assert chart.bounding_box() is not None
+    assert chart.bounding_box()["width"] > 300  # type: ignore[index]
+    expect(chart.locator('g[data-series="delivered"]')).to_have_attribute("data-total", "1")
+    shot(page, "03-overview")
