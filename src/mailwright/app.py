@@ -35,6 +35,7 @@ from mailwright.config import Settings
 from mailwright.delivery import (
     CaptureTransport,
     DeliveryWorker,
+    DestinationHealth,
     MtaSts,
     MxCache,
     RcptProber,
@@ -45,9 +46,12 @@ from mailwright.delivery import (
     SmtpTransport,
     Transport,
     WorkerConfig,
+    is_queue_readable,
+    queue_health,
+    settled_last_day,
 )
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
-from mailwright.errors import ConfigError
+from mailwright.errors import ConfigError, ServiceError
 from mailwright.events import WebhookCache
 from mailwright.inbound import (
     Inbound,
@@ -60,6 +64,7 @@ from mailwright.inbound import (
     RouteCache,
     SubmissionConfig,
     SubmissionHandler,
+    received_backlog,
     server_tls_context,
     start_smtp,
 )
@@ -67,10 +72,10 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Store, inbound, limits, queries
+from mailwright.store import Backlog, Store, inbound, limits, queries
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
-from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
+from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker, outbox_backlog
 
 log = get_logger(__name__)
 
@@ -148,6 +153,40 @@ async def first_start(settings: Settings, store: Store) -> FirstStart:
     return FirstStart(api_key=key, sandbox=None if sandbox is None else sandbox.name)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusReport:
+    """Queue and health figures for ``mailwright status``."""
+
+    database: str  # the URL, password hidden
+    now: float
+    deliveries: Backlog
+    last_day: dict[str, int]  # delivered, failed
+    webhooks: Backlog
+    inbound: Backlog
+    destinations: list[DestinationHealth]
+
+
+async def status_report(store: Store, now: float, top: int) -> StatusReport:
+    """Raises ``ServiceError`` when the database does not answer or has no queue tables."""
+    database = store.engine.url.render_as_string(hide_password=True)
+    if not await store.ping():
+        raise ServiceError(f"database unreachable: {database}")
+    if not await is_queue_readable(store):
+        raise ServiceError(
+            f"database {database} answers but its queue cannot be read; run 'mailwright migrate'"
+        )
+    queue = await queue_health(store, now, limit=top)
+    return StatusReport(
+        database=database,
+        now=now,
+        deliveries=queue.deliveries,
+        last_day=await settled_last_day(store, now),
+        webhooks=await outbox_backlog(store),
+        inbound=await received_backlog(store),
+        destinations=queue.destinations,
+    )
+
+
 class _Stoppable(Protocol):
     async def stop(self) -> None: ...
 
@@ -198,6 +237,8 @@ class Runtime:
                 self.services.resolver,
             )
             self.services.on_accepted = self.kick
+            worker = self.worker
+            self.services.attempt_counts = lambda: worker.attempts
             self.worker.start()
             self.webhook_worker.start()
             self.bulk_worker = BulkWorker(self.services.bulk, self.services.validator)

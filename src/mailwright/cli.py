@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import ctypes
 import getpass
+import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,18 +23,20 @@ from mailwright import __version__
 from mailwright.app import (
     FirstStart,
     Runtime,
+    StatusReport,
     build_runtime,
     build_services,
     build_store,
     first_start,
+    status_report,
 )
 from mailwright.auth import Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import configure, get_logger
-from mailwright.store import Store
-from mailwright.workers import WorkerProcesses
+from mailwright.store import Backlog, Store
+from mailwright.workers import WorkerProcesses, report_line
 
 log = get_logger("mailwright.cli")
 
@@ -68,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--role", default="api,smtp,worker", help="comma-separated roles to run: api, smtp, worker"
     )
     serve.add_argument("--kick-fd", type=int, help=argparse.SUPPRESS)  # set for worker children
+    serve.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)  # set for worker children
     _add_setting_flags(serve)
 
     migrate = sub.add_parser(
@@ -109,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_setting_flags(keys)
 
+    status = sub.add_parser(
+        "status",
+        help="print queue and health figures",
+        description="Print queue and health figures from the database: backlogs, the "
+        "destinations with the most queued deliveries, and the last day's outcomes.",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--top", type=int, default=10, help="how many destinations to list (default: 10)"
+    )
+    _add_setting_flags(status)
     users = sub.add_parser(
         "users", help="manage dashboard logins", description="Manage dashboard logins."
     )
@@ -154,10 +169,13 @@ def _run(coro: Awaitable[Any]) -> Any:
         return runner.run(coro)  # type: ignore[arg-type]
 
 
-async def _with_store(settings: Settings, action: Callable[[Store], Awaitable[Any]]) -> Any:
+async def _with_store(
+    settings: Settings, action: Callable[[Store], Awaitable[Any]], *, migrate: bool = True
+) -> Any:
     store = build_store(settings)
     try:
-        await store.migrate()
+        if migrate:
+            await store.migrate()
         return await action(store)
     finally:
         await store.close()
@@ -205,6 +223,83 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         now=time.time(),
     )
     print(secret)
+
+
+def _age(seconds: float | None) -> str:
+    """``45s``, ``12m05s``, ``3h07m``, ``2d04h``; ``-`` for nothing queued."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    for big, small, size, part in (("d", "h", 86400, 3600), ("h", "m", 3600, 60)):
+        if whole >= size:
+            return f"{whole // size}{big}{(whole % size) // part:02d}{small}"
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _backlog_json(backlog: Backlog, now: float) -> dict[str, Any]:
+    age = None if backlog.oldest_at is None else round(max(0.0, now - backlog.oldest_at), 3)
+    return {"queued": backlog.queued, "deferred": backlog.deferred, "oldest_age_seconds": age}
+
+
+def _status_json(report: StatusReport) -> dict[str, Any]:
+    return {
+        "database": {"reachable": True, "url": report.database},
+        "deliveries": _backlog_json(report.deliveries, report.now),
+        "last_24h": report.last_day,
+        "webhooks": _backlog_json(report.webhooks, report.now),
+        "inbound": _backlog_json(report.inbound, report.now),
+        "destinations": [
+            {
+                "destination": d.destination,
+                "queued": d.queued,
+                "due": d.due,
+                "deferred": d.deferred,
+                "oldest_age_seconds": round(d.oldest_age, 3),
+                "last_code": d.last_code,
+                "last_message": d.last_message,
+            }
+            for d in report.destinations
+        ],
+    }
+
+
+def _backlog_line(name: str, backlog: Backlog, oldest: str, now: float) -> str:
+    age = None if backlog.oldest_at is None else max(0.0, now - backlog.oldest_at)
+    return f"{name:<12}queued {backlog.queued}  deferred {backlog.deferred}  {oldest} {_age(age)}"
+
+
+def _status_lines(report: StatusReport) -> list[str]:
+    now, done = report.now, report.last_day
+    lines = [
+        f"{'database':<12}reachable  {report.database}",
+        _backlog_line("deliveries", report.deliveries, "oldest", now),
+        f"{'last 24 h':<12}delivered {done['delivered']}  failed {done['failed']}",
+        _backlog_line("webhooks", report.webhooks, "oldest due", now),
+        _backlog_line("inbound", report.inbound, "oldest", now),
+        "",
+    ]
+    if not report.destinations:
+        return [*lines, "no queued deliveries"]
+    width = max(len("destination"), *(len(d.destination) for d in report.destinations))
+    lines.append(
+        f"{'destination':<{width}}  {'queued':>7}  {'due':>7}  {'deferred':>8}  "
+        f"{'oldest':>7}  last error"
+    )
+    for d in report.destinations:
+        error = " ".join(f"{d.last_code or ''} {d.last_message}".split())[:100] or "-"
+        lines.append(
+            f"{d.destination:<{width}}  {d.queued:>7}  {d.due:>7}  {d.deferred:>8}  "
+            f"{_age(d.oldest_age):>7}  {error}"
+        )
+    return lines
+
+
+async def _status(args: argparse.Namespace, store: Store) -> None:
+    report = await status_report(store, time.time(), max(1, min(args.top, 1000)))
+    if args.json:
+        print(json.dumps(_status_json(report), indent=2))
+    else:
+        print("\n".join(_status_lines(report)))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -280,6 +375,7 @@ async def _serve(
     roles: frozenset[str],
     overrides: dict[str, str] | None = None,
     kick_fd: int | None = None,
+    report_fd: int | None = None,
 ) -> None:
     children = None
     if {"api", "worker"} <= roles and settings.worker_processes > 0:
@@ -297,18 +393,20 @@ async def _serve(
     await runtime.start()
     if kick_fd is not None:
         _follow_kicks(kick_fd, runtime, stopped)
-    try:
-        if children is not None:
-            await children.start()
-            runtime.services.on_accepted = children.kick
-        if "api" in roles:
-            await _serve_http(runtime, settings)
-        else:
-            await stopped.wait()
-    finally:
-        if children is not None:
-            await children.stop()
-        await runtime.stop()
+    async with _reporting(report_fd, runtime):
+        try:
+            if children is not None:
+                await children.start()
+                runtime.services.on_accepted = children.kick
+                runtime.services.attempt_counts = children.attempts
+            if "api" in roles:
+                await _serve_http(runtime, settings)
+            else:
+                await stopped.wait()
+        finally:
+            if children is not None:
+                await children.stop()
+            await runtime.stop()
 
 
 def http_config(app: Any, settings: Settings) -> uvicorn.Config:
@@ -382,6 +480,46 @@ def _follow_kicks(fd: int, runtime: Runtime, stopped: asyncio.Event) -> None:
     loop.add_reader(fd, readable)
 
 
+REPORT_SECONDS = 1.0
+
+
+@contextlib.asynccontextmanager
+async def _reporting(fd: int | None, runtime: Runtime) -> AsyncIterator[None]:
+    """A worker child: tell the server this process's delivery attempts when they change, and
+    once more at the end, for those settled while stopping."""
+    if fd is None:
+        yield
+        return
+    os.set_blocking(fd, False)
+    task = asyncio.create_task(_report(fd, runtime))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        _write_report(fd, runtime)
+
+
+async def _report(fd: int, runtime: Runtime) -> None:
+    sent: dict[tuple[str, str], int] = {}
+    while True:
+        await asyncio.sleep(REPORT_SECONDS)
+        worker = runtime.worker
+        if worker is not None and worker.attempts != sent and _write_report(fd, runtime):
+            sent = dict(worker.attempts)
+
+
+def _write_report(fd: int, runtime: Runtime) -> bool:
+    if runtime.worker is None:
+        return False
+    try:
+        os.write(fd, report_line(runtime.worker.attempts))
+    except (BlockingIOError, BrokenPipeError):
+        return False  # the server is busy (it reads later) or gone
+    return True
+
+
 def _roles(value: str) -> frozenset[str]:
     roles = frozenset(r.strip() for r in value.split(",") if r.strip())
     unknown = roles - set(ROLES)
@@ -404,24 +542,31 @@ def _fewer_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
 
 
+def _command(settings: Settings, args: argparse.Namespace) -> None:
+    if args.command == "serve":
+        _run(_serve(settings, _roles(args.role), _overrides(args), args.kick_fd, args.report_fd))
+    elif args.command == "migrate":
+        _run(_with_store(settings, lambda store: asyncio.sleep(0)))
+        print("mailwright: schema is up to date")
+    elif args.command == "domains":
+        _run(_with_store(settings, lambda store: _domains(settings, args, store)))
+    elif args.command == "keys":
+        _run(_with_store(settings, lambda store: _keys(args, store)))
+    elif args.command == "status":
+        # Read only: a monitoring command never changes the schema.
+        _run(_with_store(settings, lambda store: _status(args, store), migrate=False))
+    elif args.command == "users":
+        password = _read_password(args) if args.action in ("create", "passwd") else None
+        _run(_with_store(settings, lambda store: _users(args, password, store)))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     _fewer_malloc_arenas()
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
         configure(settings.log_format)
-        if args.command == "serve":
-            _run(_serve(settings, _roles(args.role), _overrides(args), args.kick_fd))
-        elif args.command == "migrate":
-            _run(_with_store(settings, lambda store: asyncio.sleep(0)))
-            print("mailwright: schema is up to date")
-        elif args.command == "domains":
-            _run(_with_store(settings, lambda store: _domains(settings, args, store)))
-        elif args.command == "keys":
-            _run(_with_store(settings, lambda store: _keys(args, store)))
-        elif args.command == "users":
-            password = _read_password(args) if args.action in ("create", "passwd") else None
-            _run(_with_store(settings, lambda store: _users(args, password, store)))
+        _command(settings, args)
     except ServiceError as exc:
         print(f"mailwright: {exc.message}", file=sys.stderr)
         sys.exit(2)

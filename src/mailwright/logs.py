@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 SECRET_KEYS = frozenset(
@@ -56,18 +59,27 @@ def processors(renderer: Any) -> list[Any]:
     ]
 
 
+def _dumps(event: Any, **kwargs: Any) -> bytes:
+    """orjson renders a line in a fraction of json's time (every HTTP request logs one);
+    json takes what orjson refuses (integers over 64 bits)."""
+    try:
+        return orjson.dumps(event, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(event, **kwargs).encode()
+
+
 def configure(log_format: str = "") -> None:
     """Configure structlog and stdlib logging once; ``log_format`` is ``console`` or ``json``."""
     fmt = log_format or ("console" if sys.stderr.isatty() else "json")
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False)
-        if fmt == "console"
-        else structlog.processors.JSONRenderer()
-    )
+    renderer: Any = structlog.dev.ConsoleRenderer(colors=False)
+    factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
+    if fmt != "console":
+        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
     structlog.configure(
         processors=processors(renderer),
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
@@ -79,3 +91,16 @@ def configure(log_format: str = "") -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+Bound = Mapping[str, contextvars.Token[Any]]
+
+
+def bind(**values: Any) -> Bound:
+    """Add fields to every line logged in this context (this task and those it starts) until
+    ``unbind`` is given what this returned."""
+    return structlog.contextvars.bind_contextvars(**values)
+
+
+def unbind(bound: Bound) -> None:
+    structlog.contextvars.reset_contextvars(**bound)

@@ -114,3 +114,34 @@ async def test_no_worker_child_when_set_to_zero(start_server: StartServer) -> No
         )
     message_id = sent.json()["id"].strip("<>")
     await wait_until(_delivered(server, message_id))
+
+
+async def test_the_server_counts_the_attempts_of_its_worker_children(
+    start_server: StartServer,
+) -> None:
+    server = start_server()
+    with server.http() as http:
+        for n in range(3):
+            sent = http.post(
+                f"/v3/{server.sandbox}/messages",
+                data={"from": f"a@{server.sandbox}", "to": f"b{n}@example.com", "text": "hi"},
+            )
+            assert sent.status_code == 200, sent.text
+    line = 'mailwright_delivery_attempts_total{outcome="delivered",reply_class="2xx"} 3.0'
+
+    async def counted() -> bool:
+        with server.http() as http:
+            return line in http.get("/metrics").text.splitlines()
+
+    await wait_until(counted)
+    # A child that dies keeps its counts; its replacement adds to them.
+    [child] = [p for p in _children(server.process.pid) if "--kick-fd" in _cmdline(p)]
+    os.kill(child, signal.SIGKILL)
+
+    async def replaced() -> bool:
+        found = [p for p in _children(server.process.pid) if "--kick-fd" in _cmdline(p)]
+        return bool(found) and found != [child]
+
+    await wait_until(replaced)
+    with server.http() as http:
+        assert line in http.get("/metrics").text.splitlines()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
-from mailwright.logs import get_logger
+import pytest
+import structlog
+
+from mailwright.logs import configure, get_logger
 from tests.support.logs import captured_logs
 
 PEM = (
@@ -59,3 +62,22 @@ def test_exception_text_is_masked_too() -> None:
     record = json.loads(out.getvalue())
     assert "ConnectionError" in record["exception"]  # the traceback is logged...
     assert "hunter2-relay" not in out.getvalue()  # ...without the password
+
+
+def test_json_lines_take_any_value(capfd: pytest.CaptureFixture[str]) -> None:
+    """The production renderer (orjson) falls back to json for what orjson refuses."""
+    configure("json")
+    try:
+        get_logger("t").info("big", n=2**70, keys={1: "a"}, thing=object(), password="pw")
+        get_logger("t").info("small", n=1)
+    finally:
+        structlog.reset_defaults()
+    big, small = (json.loads(line) for line in capfd.readouterr().err.splitlines())
+    assert (big["event"], big["n"], big["keys"], big["password"]) == (
+        "big",
+        2**70,
+        {"1": "a"},
+        "**********",
+    )
+    assert big["thing"].startswith("<object object")
+    assert (small["event"], small["n"], small["level"]) == ("small", 1, "info")

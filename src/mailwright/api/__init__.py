@@ -12,7 +12,9 @@ from starlette.routing import BaseRoute, Mount
 from mailwright.api.bodysize import MAX_BODY_BYTES, BodyLimit
 from mailwright.api.context import Services
 from mailwright.api.errors import http_error, service_error, unexpected_error
+from mailwright.api.metrics import Metrics
 from mailwright.api.nul import RefuseNulInUrl
+from mailwright.api.observe import Observe
 from mailwright.api.ratelimit import RateLimitHeaders
 from mailwright.api.routes import ROUTES, openapi_document
 from mailwright.errors import ServiceError
@@ -21,9 +23,11 @@ from mailwright.errors import ServiceError
 def create_app(services: Services, pages: Sequence[BaseRoute] = ()) -> Starlette:
     """The API's routes, then ``pages`` (the dashboard), mounted after them so an API path
     always wins and the OpenAPI document lists the API only."""
+    metrics = Metrics()
     app = Starlette(
         routes=[*ROUTES, Mount("", routes=list(pages))] if pages else ROUTES,
         middleware=[
+            Middleware(Observe, metrics=metrics),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(RefuseNulInUrl),
             Middleware(RateLimitHeaders),
@@ -35,6 +39,7 @@ def create_app(services: Services, pages: Sequence[BaseRoute] = ()) -> Starlette
         },
     )
     app.state.services = services
+    app.state.metrics = metrics
     return app
 
 

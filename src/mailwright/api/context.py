@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -59,6 +59,8 @@ class Services:
     limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*
     trusted_proxies: tuple[Network, ...] = ()  # MAILWRIGHT_TRUSTED_PROXIES: X-Forwarded-For
     on_accepted: Callable[[], None] = lambda: None
+    # This process's delivery attempts by (outcome, reply class), for /metrics.
+    attempt_counts: Callable[[], Mapping[tuple[str, str], int]] = dict
     clock: Callable[[], float] = field(default=time.time)
 
 

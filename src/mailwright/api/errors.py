@@ -69,5 +69,5 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("request_crashed", path=request.url.path)
+    # Logged by ``api/observe.py``, where the request id is still bound.
     return JSONResponse({"message": "Internal server error"}, status_code=500)

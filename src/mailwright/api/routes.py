@@ -24,6 +24,7 @@ from mailwright.api import (
     limits,
     lists,
     messages,
+    monitoring,
     stats,
     suppressions,
     templates,
@@ -35,7 +36,7 @@ from mailwright.api.context import services
 from mailwright.api.fields import FORMS, QUERY
 
 TRACKING = ("/o/{token}", "/c/{token}", "/u/{token}")  # the recipient's links: no auth
-PUBLIC = frozenset({"/healthz", "/openapi.json", *TRACKING})
+PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", *TRACKING})
 
 
 async def healthz(request: Request) -> Response:
@@ -55,6 +56,8 @@ STORED = "/v3/domains/{domain}/messages/{key}"
 
 ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", monitoring.readyz, methods=["GET"]),
+    Route("/metrics", monitoring.metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/v3/{domain}/messages", messages.send, methods=["POST"]),
     Route("/v3/{domain}/messages.mime", messages.send_mime, methods=["POST"]),
@@ -149,6 +152,16 @@ FILES_OK = {
 }
 
 
+# Monitoring answers Prometheus text, and readiness a 503 naming the failed check.
+MONITORING_OK = {
+    "/metrics": {
+        "description": "Prometheus text exposition format 0.0.4",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    "/readyz": {"description": "Ready: every check is ok", "content": JSON_OK["content"]},
+}
+
+
 def _operation(route: Route, method: str) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
@@ -172,6 +185,10 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         op["responses"] = {status: ok, "404": op["responses"]["404"]}
     if route.path in FILES_OK:
         op["responses"]["200"] = FILES_OK[route.path]
+    if route.path in MONITORING_OK:
+        op["responses"] = {"200": MONITORING_OK[route.path]}
+        if route.path == "/readyz":
+            op["responses"]["503"] = {"description": "Not ready", "content": JSON_OK["content"]}
     if route.path not in PUBLIC:
         op["security"] = [{"basicAuth": []}]
         op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import hashlib
 import secrets
 import time
@@ -147,7 +148,10 @@ class KeyCache:
             )
         self._used[who.key_id] = now
         if self._flushing is None and tick - self._flushed_at >= self._flush_seconds:
-            self._flushing = asyncio.create_task(self._flush_in_background())
+            # Not under this request's log fields (``contextvars``): it outlives the request.
+            self._flushing = asyncio.create_task(
+                self._flush_in_background(), context=contextvars.Context()
+            )
         return who
 
     def forget(self) -> None:

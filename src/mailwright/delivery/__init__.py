@@ -1,6 +1,14 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
 from mailwright.delivery.classify import Outcome, classify_reply
+from mailwright.delivery.health import (
+    DestinationHealth,
+    QueueHealth,
+    destination_health,
+    is_queue_readable,
+    queue_health,
+    settled_last_day,
+)
 from mailwright.delivery.history import attempts_of, deliveries_of
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.mta_sts import MtaSts
@@ -21,11 +29,13 @@ from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 __all__ = [
     "CaptureTransport",
     "DeliveryWorker",
+    "DestinationHealth",
     "Job",
     "LocalThrottle",
     "MtaSts",
     "MxCache",
     "Outcome",
+    "QueueHealth",
     "RcptProber",
     "Relay",
     "Result",
@@ -40,5 +50,9 @@ __all__ = [
     "attempts_of",
     "classify_reply",
     "deliveries_of",
+    "destination_health",
+    "is_queue_readable",
     "plan",
+    "queue_health",
+    "settled_last_day",
 ]

@@ -76,6 +76,14 @@ _ESPBLOCK = frozenset(
 )
 
 
+def reply_class(code: int | None) -> str:
+    """RFC 5321 4.2.1: the reply's first digit, as ``2xx``, ``4xx`` or ``5xx``; ``none`` when
+    no reply came (the connection failed) or it made no sense."""
+    if code is None or not 200 <= code <= 599:
+        return "none"
+    return f"{code // 100}xx"
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     outcome: Outcome

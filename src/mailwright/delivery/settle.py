@@ -159,8 +159,8 @@ async def settle(
     schedule: RetrySchedule,
     now: float,
     retention: float,
-) -> int:
-    """Write the outcomes in the caller's transaction; returns how many were written.
+) -> list[tuple[Result, Decision]]:
+    """Write the outcomes in the caller's transaction; returns those written.
 
     Only deliveries this worker still holds are settled: one whose lease ran out may have been
     claimed (and attempted) again elsewhere, and its outcome, attempt and event belong there.
@@ -170,9 +170,11 @@ async def settle(
     )
     items = [item for item in items if item.result.delivery.id in held]
     updates, attempts, events, inbox = [], [], [], []
+    written: list[tuple[Result, Decision]] = []
     for item in items:
         result = item.result
         decision = decide(result, schedule, now)
+        written.append((result, decision))
         updates.append(
             {
                 "b_id": result.delivery.id,
@@ -200,4 +202,4 @@ async def settle(
     await queries.insert_attempts(conn, attempts)
     await queries.insert_inbox(conn, inbox)
     await record(conn, events)
-    return len(items)
+    return written

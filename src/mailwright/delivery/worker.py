@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
+from mailwright.delivery.classify import reply_class
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.quota import split_by_quota, windows
 from mailwright.delivery.retry import RetrySchedule
-from mailwright.delivery.settle import Settled, settle
+from mailwright.delivery.settle import Decision, Settled, settle
 from mailwright.delivery.smtp_client import TlsPolicy
 from mailwright.delivery.transports import Transport, TransportStopped
 from mailwright.domains import DomainCache, sign
@@ -77,11 +78,18 @@ class DeliveryWorker:
         self._renewer: asyncio.Task[None] | None = None
         self._to_settle: list[tuple[list[Settled], asyncio.Future[None]]] = []
         self._settler: asyncio.Task[None] | None = None
+        self._attempts: Counter[tuple[str, str]] = Counter()
 
     @property
     def name(self) -> str:
         """What this worker writes in ``claimed_by``."""
         return self._name
+
+    @property
+    def attempts(self) -> Counter[tuple[str, str]]:
+        """Attempts this worker settled since it started, by (outcome, reply class): read by
+        ``/metrics`` (a per-process count, as Prometheus counters are)."""
+        return self._attempts
 
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
@@ -291,7 +299,7 @@ class DeliveryWorker:
             taken, self._to_settle = self._to_settle, []
             items = [item for batch, _ in taken for item in batch]
             try:
-                written = await self._write_settled(items, self._clock())
+                settled = await self._write_settled(items, self._clock())
             except Exception as exc:
                 for _, done in taken:
                     if not done.done():
@@ -300,6 +308,8 @@ class DeliveryWorker:
             for _, done in taken:
                 if not done.done():
                     done.set_result(None)
+            self._count(settled)
+            written = len(settled)
             if written < len(items):
                 log.warning(
                     "deliveries_lost_lease",
@@ -309,8 +319,17 @@ class DeliveryWorker:
                 )
             log.info("deliveries_settled", count=written, worker=self._name)
 
-    async def _write_settled(self, items: list[Settled], now: float) -> int:
-        async def write(conn: AsyncConnection) -> int:
+    def _count(self, settled: list[tuple[Result, Decision]]) -> None:
+        self._attempts.update(
+            (str(decision.outcome), reply_class(result.code))
+            for result, decision in settled
+            if result.attempted
+        )
+
+    async def _write_settled(
+        self, items: list[Settled], now: float
+    ) -> list[tuple[Result, Decision]]:
+        async def write(conn: AsyncConnection) -> list[tuple[Result, Decision]]:
             return await settle(
                 conn,
                 items,

@@ -6,7 +6,7 @@ from mailwright.inbound.handling import Inbound, InboundConfig, RecipientCheck, 
 from mailwright.inbound.headers import split_controls
 from mailwright.inbound.listener import Listener, start_smtp
 from mailwright.inbound.parse import InboundMessage, parse_inbound, stored_json
-from mailwright.inbound.processor import InboundWorker, ProcessorConfig
+from mailwright.inbound.processor import InboundWorker, ProcessorConfig, received_backlog
 from mailwright.inbound.route_store import (
     RouteInput,
     RoutePage,
@@ -68,6 +68,7 @@ __all__ = [
     "parse_expression",
     "parse_inbound",
     "plan",
+    "received_backlog",
     "server_tls_context",
     "split_controls",
     "start_smtp",

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
 from mailwright.logs import get_logger
-from mailwright.store import Store, inbound
+from mailwright.store import Store, health, inbound
 
 log = get_logger(__name__)
 
@@ -154,3 +154,9 @@ class InboundWorker:
 
 def recipients_of(row: dict[str, Any]) -> Sequence[str]:
     return [str(r) for r in jsontext.loads(row["recipients"])]
+
+
+async def received_backlog(store: Store) -> health.Backlog:
+    """Received messages not processed yet; ``oldest_at`` is the earliest receipt."""
+    async with store.read() as conn:
+        return await health.inbound_backlog(conn)

@@ -6,6 +6,7 @@ Imports no other package of ours.
 from mailwright.store import (
     credentials,
     dashboard,
+    health,
     inbound,
     limits,
     lists,
@@ -16,6 +17,7 @@ from mailwright.store import (
     throttles,
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
+from mailwright.store.health import Backlog
 from mailwright.store.records import (
     DeliveryId,
     DeliveryRow,
@@ -27,6 +29,7 @@ from mailwright.store.records import (
 )
 
 __all__ = [
+    "Backlog",
     "DeliveryId",
     "DeliveryRow",
     "DomainRow",
@@ -40,6 +43,7 @@ __all__ = [
     "create_engine",
     "credentials",
     "dashboard",
+    "health",
     "inbound",
     "limits",
     "lists",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,6 +24,7 @@ from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from mailwright.store.schema import metadata
 from mailwright.store.upsert import UpsertRows, plan_upserts
@@ -236,6 +238,13 @@ class Store:
             return False
         return True
 
+    def pool_usage(self) -> tuple[int, int]:
+        """(pool size, connections checked out now) of this process's connection pool."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):  # every pool create_engine makes is one
+            return 0, 0
+        return pool.size(), pool.checkedout()
+
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call ``callback(payload)`` for every PostgreSQL NOTIFY on ``channel``, whichever
         process sent it; returns once listening. After the listening connection is lost,
@@ -289,7 +298,11 @@ class Store:
         """Run ``op`` in a transaction; returns once that transaction is committed."""
         if self._pending is None:
             self._pending = asyncio.Queue()
-            self._writer = asyncio.create_task(self._run_writer(self._pending))
+            # A context of its own: started by whichever request writes first, it must not
+            # carry that request's log fields (its request id) for the rest of its life.
+            self._writer = asyncio.create_task(
+                self._run_writer(self._pending), context=contextvars.Context()
+            )
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._pending.put((op, future))
         return await future

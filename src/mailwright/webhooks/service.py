@@ -14,7 +14,7 @@ from mailwright import jsontext
 from mailwright.errors import Conflict, InvalidInput, NotFound
 from mailwright.events import WebhookKind, endpoint_of, new_event_id
 from mailwright.resolver import Resolver
-from mailwright.store import Store, queries
+from mailwright.store import Store, health, queries
 from mailwright.webhooks.keys import current_key
 from mailwright.webhooks.policy import decide
 from mailwright.webhooks.sender import Poster, PostResult, vet
@@ -266,3 +266,9 @@ def _delivery_json(row: dict[str, Any]) -> dict[str, Any]:
         "last_status": row["last_status"],
         "last_error": row["last_error"],
     }
+
+
+async def outbox_backlog(store: Store) -> health.Backlog:
+    """Webhook posts waiting in the outbox; ``oldest_at`` is the earliest due time."""
+    async with store.read() as conn:
+        return await health.webhook_backlog(conn)

@@ -10,6 +10,7 @@ from mailwright.delivery.classify import (
     Outcome,
     Rule,
     classify_reply,
+    reply_class,
 )
 
 C = BounceClass
@@ -457,3 +458,21 @@ def test_rule_patterns_compile() -> None:
     for rule in RULES:
         if rule.text is not None:
             re.compile(rule.text)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (250, "2xx"),
+        (421, "4xx"),
+        (451, "4xx"),
+        (550, "5xx"),
+        (599, "5xx"),
+        (None, "none"),
+        (0, "none"),
+        (199, "none"),
+        (600, "none"),
+    ],
+)
+def test_reply_class(code: int | None, expected: str) -> None:
+    assert reply_class(code) == expected
