@@ -1,13 +1,20 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
+from mailwright.delivery.adaptive import AdaptivePolicy, AdaptiveState, allowed_rate, provider_of
 from mailwright.delivery.classify import Outcome, classify_reply
+from mailwright.delivery.egress_choice import SourceChooser
 from mailwright.delivery.history import attempts_of
 from mailwright.delivery.jobs import Job, Result, plan
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import MxCache
 from mailwright.delivery.probe import RcptProber
 from mailwright.delivery.retry import RetrySchedule
-from mailwright.delivery.site_throttle import LocalThrottle, SharedThrottle, SiteThrottle
+from mailwright.delivery.site_throttle import (
+    LocalThrottle,
+    ProviderThrottle,
+    SharedThrottle,
+    SiteThrottle,
+)
 from mailwright.delivery.transports import (
     CaptureTransport,
     Relay,
@@ -16,9 +23,12 @@ from mailwright.delivery.transports import (
     Transport,
     TransportStopped,
 )
+from mailwright.delivery.warmup import WarmupSchedule, allowance, daily_limit, is_warm
 from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 
 __all__ = [
+    "AdaptivePolicy",
+    "AdaptiveState",
     "CaptureTransport",
     "DeliveryWorker",
     "Job",
@@ -26,6 +36,7 @@ __all__ = [
     "MtaSts",
     "MxCache",
     "Outcome",
+    "ProviderThrottle",
     "RcptProber",
     "Relay",
     "Result",
@@ -34,10 +45,17 @@ __all__ = [
     "SiteThrottle",
     "SmtpConfig",
     "SmtpTransport",
+    "SourceChooser",
     "Transport",
     "TransportStopped",
+    "WarmupSchedule",
     "WorkerConfig",
+    "allowance",
+    "allowed_rate",
     "attempts_of",
     "classify_reply",
+    "daily_limit",
+    "is_warm",
     "plan",
+    "provider_of",
 ]

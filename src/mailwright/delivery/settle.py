@@ -87,7 +87,7 @@ def _event(facts: MessageFacts, result: Result, decision: Decision, now: float) 
             "sender": facts.sender,
             "targets": rcpt,
             "transport": "smtp",
-            "sending-ip": "127.0.0.1",
+            "sending-ip": result.sending_ip or "127.0.0.1",
         },
     }
     if decision.outcome is Outcome.DELIVERED:

@@ -21,6 +21,8 @@ import functools
 from collections.abc import Callable
 from typing import Protocol
 
+from mailwright.delivery.adaptive import AdaptivePolicy, AdaptiveState, allowed_rate
+from mailwright.delivery.replies import Reply
 from mailwright.delivery.throttle import (
     LEASE_SECONDS,
     Lease,
@@ -96,4 +98,43 @@ class SharedThrottle:
             return wait
 
 
-__all__ = ["LocalThrottle", "SharedThrottle", "SiteThrottle"]
+class ProviderThrottle:
+    """Adaptive rates per destination provider (``adaptive.py``), in this process: a provider
+    that is not slowed costs nothing; a slowed one is paced by a token bucket at its current
+    rate, with a burst of one message."""
+
+    def __init__(self, policy: AdaptivePolicy, clock: Clock) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._states: dict[str, AdaptiveState] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def state(self, provider: str) -> AdaptiveState:
+        return self._states.get(provider, AdaptiveState())
+
+    def reserve(self, provider: str) -> float:
+        """Seconds to wait before the next send to ``provider``."""
+        rate = allowed_rate(self.state(provider))
+        if rate is None:
+            return 0.0
+        now = self._clock()
+        spec = ThrottleSpec(per_second=rate, burst=1.0)
+        bucket = self._buckets.get(provider)
+        if bucket is None:
+            bucket = self._buckets[provider] = TokenBucket.full(spec, now)
+        bucket.spec = spec
+        return bucket.take(now)
+
+    def observe(self, provider: str, reply: Reply) -> None:
+        before = self.state(provider)
+        after = self._policy.on_reply(before, reply, self._clock())
+        if after is before:
+            return
+        if after.rate is None:
+            self._states.pop(provider, None)
+            self._buckets.pop(provider, None)
+        else:
+            self._states[provider] = after
+
+
+__all__ = ["LocalThrottle", "ProviderThrottle", "SharedThrottle", "SiteThrottle"]
