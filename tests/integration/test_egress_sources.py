@@ -199,3 +199,20 @@ async def test_a_warming_ip_spills_to_the_warm_one_once_its_day_is_used(
     assert (await client.delete("/v3/ip_warmups/127.0.0.2")).status_code == 200
     assert (await client.get("/v3/ip_warmups/127.0.0.2")).status_code == 404
     assert "warmup" not in (await client.get("/v3/ips/127.0.0.2")).json()
+
+
+async def test_deleting_a_domain_drops_its_ip_assignments(
+    egress_client: httpx.AsyncClient,
+) -> None:
+    client = egress_client
+    made = await client.post("/v4/domains", data={"name": "gone.example.com"})
+    assert made.status_code == 200, made.text
+    await client.post("/v3/domains/gone.example.com/ips", data={"ip": "127.0.0.2"})
+    pool = await client.post("/v3/ip_pools", data={"name": "p", "ip": "127.0.0.3"})
+    await client.post("/v3/domains/gone.example.com/ips", data={"pool_id": pool.json()["pool_id"]})
+    assert (await client.get("/v3/domains/gone.example.com/ips")).json()["total_count"] == 2
+    assert (await client.delete("/v3/domains/gone.example.com")).status_code == 200
+    again = await client.post("/v4/domains", data={"name": "gone.example.com"})
+    assert again.status_code == 200, again.text
+    listed = (await client.get("/v3/domains/gone.example.com/ips")).json()
+    assert listed == {"items": [], "total_count": 0}
