@@ -31,7 +31,10 @@ from mailwright.delivery.throttle import (
     TokenBucket,
     lease_size,
 )
+from mailwright.logs import get_logger
 from mailwright.store import Store, throttles
+
+log = get_logger(__name__)
 
 Clock = Callable[[], float]
 
@@ -133,8 +136,17 @@ class ProviderThrottle:
         if after.rate is None:
             self._states.pop(provider, None)
             self._buckets.pop(provider, None)
-        else:
-            self._states[provider] = after
+            log.info("provider_rate_recovered", provider=provider)
+            return
+        self._states[provider] = after
+        if after.cut_at != before.cut_at:
+            log.info(
+                "provider_rate_cut",
+                provider=provider,
+                per_second=round(after.rate, 3),
+                smtp_code=reply.code,
+                enhanced=reply.enhanced,
+            )
 
 
 __all__ = ["LocalThrottle", "ProviderThrottle", "SharedThrottle", "SiteThrottle"]
