@@ -74,11 +74,13 @@ class AdaptivePolicy:
     cooldown: float = 1.0  # seconds after a cut in which rate-limit replies cut no further
 
     def on_reply(self, state: AdaptiveState, reply: Reply, now: float) -> AdaptiveState:
-        if is_rate_limited(reply.code, reply.enhanced, reply.text):
-            return self._cut(state, now)
-        if reply.is_positive and state.rate is not None:
+        if reply.is_positive:  # the common case, decided without classifying the reply
+            if state.rate is None:
+                return state
             rate = state.rate + self.increase / state.rate
             return AdaptiveState() if rate >= self.ceiling else replace(state, rate=rate)
+        if is_rate_limited(reply.code, reply.enhanced, reply.text):
+            return self._cut(state, now)
         return state
 
     def _cut(self, state: AdaptiveState, now: float) -> AdaptiveState:

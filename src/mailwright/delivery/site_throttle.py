@@ -101,6 +101,9 @@ class SharedThrottle:
             return wait
 
 
+_NOT_SLOWED = AdaptiveState()
+
+
 class ProviderThrottle:
     """Adaptive rates per destination provider (``adaptive.py``), in this process: a provider
     that is not slowed costs nothing; a slowed one is paced by a token bucket at its current
@@ -113,7 +116,7 @@ class ProviderThrottle:
         self._buckets: dict[str, TokenBucket] = {}
 
     def state(self, provider: str) -> AdaptiveState:
-        return self._states.get(provider, AdaptiveState())
+        return self._states.get(provider, _NOT_SLOWED)
 
     def reserve(self, provider: str) -> float:
         """Seconds to wait before the next send to ``provider``."""
