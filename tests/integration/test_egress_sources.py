@@ -6,14 +6,17 @@ so a connection can be bound to either and the sink sees it as the peer address.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from mailwright.store import Store
+from mailwright.delivery.warmup import DAY
+from mailwright.store import Store, schema
 from tests.integration.test_delivery_mx import events_of, mx_settings, sandbox_of, send, serving
 from tests.support.dns import LoopbackDNS
 from tests.support.smtp import SmtpSink, tls_materials
@@ -216,3 +219,34 @@ async def test_deleting_a_domain_drops_its_ip_assignments(
     assert again.status_code == 200, again.text
     listed = (await client.get("/v3/domains/gone.example.com/ips")).json()
     assert listed == {"items": [], "total_count": 0}
+
+
+async def test_mail_waits_for_the_next_warm_up_day_when_no_source_has_room(
+    egress_client: httpx.AsyncClient, sink: SmtpSink, store: Store
+) -> None:
+    client = egress_client
+    domain = await sandbox_of(client)
+    for ip in ("127.0.0.2", "127.0.0.3"):
+        assert (await client.post(f"/v3/ip_warmups/{ip}")).status_code == 200
+    before = time.time()
+    for i in range(6):
+        await send(client, domain, f"h{i}@rcpt.test")
+    spread = Counter(peer for peer, _ in await received_from(sink, 4))
+    assert spread == {"127.0.0.2": 2, "127.0.0.3": 2}
+
+    async def held() -> list[dict] | None:
+        async with store.read() as conn:
+            rows = await conn.execute(
+                select(schema.deliveries).where(schema.deliveries.c.claimed_by.is_(None))
+            )
+            found = [dict(r._mapping) for r in rows if r.status == "queued"]
+        return found if len(found) == 2 else None
+
+    waiting = await wait_until(held, within=15)
+    for row in waiting:
+        # Due when the warm-up's second day begins; the held claim is not an attempt.
+        assert before + DAY - 60 < row["due_at"] < time.time() + DAY
+        assert row["attempts"] == 0
+    failed = await client.get(f"/v3/{domain}/events", params={"event": "failed"})
+    assert failed.json()["items"] == []
+    assert len(sink.messages) == 4

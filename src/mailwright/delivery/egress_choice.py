@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from mailwright.delivery.jobs import Job
 from mailwright.delivery.sources import eligible, pick
-from mailwright.delivery.warmup import DEFAULT_SCHEDULE, WarmupSchedule, allowance, warmup_day
+from mailwright.delivery.warmup import DAY, DEFAULT_SCHEDULE, WarmupSchedule, allowance, warmup_day
 from mailwright.egress import Assignments, EgressDirectory, Source
 
 
@@ -64,6 +64,17 @@ class SourceChooser:
                 sent = warm.sent if warm.day == today else 0
                 found[ip] = allowance(self._schedule, warm.started_at, now, sent)
         return found
+
+    async def next_room_at(self) -> float:
+        """When a warming source's next warm-up day begins (its allowance renews)."""
+        snapshot = await self._directory.assignments()
+        now = self._clock()
+        starts = [
+            warm.started_at + (warmup_day(warm.started_at, now) + 1) * DAY
+            for ip, warm in snapshot.warmups.items()
+            if ip in self._by_ip
+        ]
+        return min(starts, default=now + DAY)
 
     def begin(self, source: Source) -> None:
         self._load[source.ip] += 1

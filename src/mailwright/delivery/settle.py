@@ -19,7 +19,7 @@ from mailwright.delivery.classify import Outcome, classify_reply
 from mailwright.delivery.jobs import Result
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.events import EventType, LogLevel, MessageFacts, Severity, event_row, record
-from mailwright.store import queries
+from mailwright.store import limits, queries
 from mailwright.suppressions import add_bounce
 
 # Mailgun's codes for messages it did not attempt because of a suppression.
@@ -169,6 +169,14 @@ async def settle(
         conn, [item.result.delivery.id for item in items], worker=worker
     )
     items = [item for item in items if item.result.delivery.id in held]
+    waiting = {
+        int(item.result.delivery.id): item.result.held_until
+        for item in items
+        if item.result.held_until is not None
+    }
+    await limits.hold_deliveries(conn, waiting, worker=worker, now=now)
+    written = len(items)
+    items = [item for item in items if item.result.held_until is None]
     updates, attempts, events, inbox = [], [], [], []
     for item in items:
         result = item.result
@@ -200,4 +208,4 @@ async def settle(
     await queries.insert_attempts(conn, attempts)
     await queries.insert_inbox(conn, inbox)
     await record(conn, events)
-    return len(items)
+    return written

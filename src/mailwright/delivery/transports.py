@@ -163,7 +163,11 @@ class SmtpTransport:
         if self._sources is not None:
             source = await self._sources.choose(job)
             if source is None:
-                return _all(job, 451, "4.3.2", _WARMUP_FULL, mx_host="")
+                until = await self._sources.next_room_at()
+                return [
+                    replace(r, held_until=until)
+                    for r in _all(job, 451, "4.3.2", _WARMUP_FULL, mx_host="")
+                ]
         slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
         async with slot:
             await self._wait_turn(route)
