@@ -94,9 +94,12 @@ class EgressDirectory:
         unsaved, self._unsaved = self._unsaved, Counter()
         now = self._clock()
 
+        if not unsaved:  # nothing to write: no write transaction (SQLite has one writer)
+            async with self._store.read() as conn:
+                return await _read(conn)
+
         async def load(conn: AsyncConnection) -> Assignments:
-            if unsaved:
-                await self._save_counts(conn, unsaved, now)
+            await self._save_counts(conn, unsaved, now)
             return await _read(conn)
 
         try:
