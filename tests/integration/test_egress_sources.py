@@ -131,13 +131,14 @@ async def test_pools_crud_and_a_domain_linked_to_a_pool_sends_from_it(
     )
     assert patched.status_code == 200, patched.text
     one = (await client.get(f"/v3/ip_pools/{pool_id}")).json()
-    assert (one["name"], one["ips"]) == ("transactional", ["127.0.0.2"])
+    assert (one["name"], one["ips"], one["is_linked"]) == ("transactional", ["127.0.0.2"], False)
     assert (await client.get("/v3/ip_pools/nope")).status_code == 404
 
     linked = await client.post(f"/v3/domains/{domain}/ips", data={"pool_id": pool_id})
     assert linked.status_code == 200, linked.text
     ips = (await client.get(f"/v3/domains/{domain}/ips")).json()
     assert ips == {"items": ["127.0.0.2"], "total_count": 1, "pool_id": pool_id}
+    assert (await client.get(f"/v3/ip_pools/{pool_id}")).json()["is_linked"] is True
     for i in range(3):
         await send(client, domain, f"p{i}@rcpt.test")
     assert await received_from(sink, 3) == [("127.0.0.2", "mta1.example.test")] * 3

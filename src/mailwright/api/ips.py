@@ -86,28 +86,35 @@ async def unassign_domain_ip(request: Request) -> Response:
     return json_response({"message": "success"})
 
 
-def _pool_json(pool: Pool) -> dict[str, Any]:
+def _pool_json(pool: Pool, linked: set[str]) -> dict[str, Any]:
     return {
         "pool_id": pool.pool_id,
         "name": pool.name,
         "description": pool.description,
         "ips": list(pool.ips),
-        "is_linked": False,
+        "is_linked": pool.pool_id in linked,  # some domain sends from it
     }
+
+
+async def _linked(directory: EgressDirectory) -> set[str]:
+    return set((await directory.assignments()).domain_pools.values())
 
 
 async def list_pools(request: Request) -> Response:
     """Every IP pool with its addresses."""
     (await principal(request)).require_account()
-    pools = await _directory(request).list_pools()
-    return json_response({"ip_pools": [_pool_json(p) for p in pools], "message": "success"})
+    directory = _directory(request)
+    pools, linked = await directory.list_pools(), await _linked(directory)
+    items = [_pool_json(p, linked) for p in pools]
+    return json_response({"ip_pools": items, "message": "success"})
 
 
 async def get_pool(request: Request) -> Response:
     """One IP pool."""
     (await principal(request)).require_account()
-    pool = await _directory(request).get_pool(path_param(request, "pool_id"))
-    return json_response(_pool_json(pool))
+    directory = _directory(request)
+    pool = await directory.get_pool(path_param(request, "pool_id"))
+    return json_response(_pool_json(pool, await _linked(directory)))
 
 
 async def create_pool(request: Request) -> Response:
