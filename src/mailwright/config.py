@@ -324,7 +324,8 @@ FIELDS: tuple[Setting, ...] = (
         "",
         lambda v: WarmupSchedule.parse(v) if v else DEFAULT_SCHEDULE,
         "messages per day an egress address in warm-up may send on each day: COUNTxDAYS, "
-        "comma-separated, e.g. 200x2,500x2,1000x3 (default: about six weeks from 200 a day)",
+        "comma-separated, then ';hourly=P%' for the most of a day's count in any hour, e.g. "
+        "200x2,500x2,1000x3;hourly=25% (default: about six weeks from 200 a day)",
     ),
     Setting(
         "rate_limit_key",

@@ -29,10 +29,17 @@ async def test_warm_up_counts_are_shared_through_the_database(store: Store) -> N
     assert (await first.warmups())["10.1.0.1"].sent == 5
     assert set(await first.warmups()) == {"10.1.0.1"}
 
+    warm = (await first.warmups())["10.1.0.1"]
+    assert (warm.hour, warm.hour_sent) == (0, 5)
+    now[0] += 3600  # the next warm-up hour counts from zero, the day goes on
+    first.count_send("10.1.0.1", 1)
+    await first.warmups()  # written
+    warm = (await second.warmups())["10.1.0.1"]
+    assert (warm.day, warm.sent, warm.hour, warm.hour_sent) == (0, 6, 1, 1)
     now[0] += 86400  # the next warm-up day counts from zero
     first.count_send("10.1.0.1", 1)
     warm = (await first.warmups())["10.1.0.1"]
-    assert (warm.day, warm.sent) == (1, 1)
+    assert (warm.day, warm.sent, warm.hour, warm.hour_sent) == (1, 1, 25, 1)
 
 
 async def test_writes_drop_the_snapshot(store: Store) -> None:

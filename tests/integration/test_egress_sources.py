@@ -251,3 +251,47 @@ async def test_mail_waits_for_the_next_warm_up_day_when_no_source_has_room(
     failed = await client.get(f"/v3/{domain}/events", params={"event": "failed"})
     assert failed.json()["items"] == []
     assert len(sink.messages) == 4
+
+
+@pytest.fixture
+async def hourly_client(
+    tmp_path: Path, database_url: str, store: Store, loopback_dns: LoopbackDNS, sink: SmtpSink
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = mx_settings(
+        tmp_path,
+        database_url,
+        loopback_dns,
+        sink.port,
+        MAILWRIGHT_EGRESS_SOURCES="127.0.0.2=mta1.example.test",
+        MAILWRIGHT_WARMUP_SCHEDULE="4;hourly=50%",
+    )
+    async with serving(settings, store) as client:
+        yield client
+
+
+async def test_a_warming_ips_hourly_share_holds_the_rest_until_the_next_hour(
+    hourly_client: httpx.AsyncClient, sink: SmtpSink, store: Store
+) -> None:
+    client = hourly_client
+    domain = await sandbox_of(client)
+    assert (await client.post("/v3/ip_warmups/127.0.0.2")).status_code == 200
+    before = time.time()
+    for i in range(3):
+        await send(client, domain, f"u{i}@rcpt.test")
+    assert await received_from(sink, 2) == [("127.0.0.2", "mta1.example.test")] * 2
+
+    async def held() -> list[dict] | None:
+        async with store.read() as conn:
+            rows = await conn.execute(
+                select(schema.deliveries).where(schema.deliveries.c.claimed_by.is_(None))
+            )
+            found = [dict(r._mapping) for r in rows if r.status == "queued"]
+        return found or None
+
+    [row] = await wait_until(held, within=15)
+    assert before + 3600 - 60 < row["due_at"] < time.time() + 3600  # the next warm-up hour
+    details = (await client.get("/v3/ip_warmups/127.0.0.2")).json()["details"]
+    assert details["stage_volume_limit"] == 4
+    assert details["hourly_volume_limit"] == 2
+    assert (details["sent_within_stage"], details["sent_within_hour"]) == (2, 2)
+    assert details["remaining_within_stage"] == 0

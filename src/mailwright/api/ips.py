@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from mailwright.api.context import json_response, path_param, principal, read_form, services
 from mailwright.delivery import WarmupSchedule, allowance, daily_limit, is_warm
-from mailwright.delivery.warmup import UNLIMITED, warmup_day
+from mailwright.delivery.warmup import UNLIMITED, hourly_limit, warmup_day, warmup_hour
 from mailwright.egress import EgressDirectory, Pool, Warmup
 from mailwright.errors import NotFound
 
@@ -155,10 +155,11 @@ def _timestamp(seconds: float) -> str:
 
 
 def _warmup_json(warm: Warmup, schedule: WarmupSchedule, now: float) -> dict[str, Any]:
-    day = warmup_day(warm.started_at, now)
-    sent = warm.sent if warm.day == day else 0
+    day, hour = warmup_day(warm.started_at, now), warmup_hour(warm.started_at, now)
+    sent, hour_sent = warm.sent_on(day, hour)
     limit = daily_limit(schedule, warm.started_at, now)
-    left = allowance(schedule, warm.started_at, now, sent)
+    hourly = hourly_limit(schedule, warm.started_at, now)
+    left = allowance(schedule, warm.started_at, now, sent, hour_sent)
     return {
         "ip": warm.ip,
         "plan_start_timestamp": _timestamp(warm.started_at),
@@ -166,6 +167,8 @@ def _warmup_json(warm: Warmup, schedule: WarmupSchedule, now: float) -> dict[str
         "total_stages": schedule.days,
         "stage_volume_limit": None if limit == UNLIMITED else limit,
         "sent_within_stage": sent,
+        "hourly_volume_limit": None if hourly == UNLIMITED else hourly,
+        "sent_within_hour": hour_sent,
         "remaining_within_stage": None if left == UNLIMITED else left,
         "is_complete": is_warm(schedule, warm.started_at, now),
     }

@@ -10,7 +10,16 @@ from collections.abc import Callable
 
 from mailwright.delivery.jobs import Job
 from mailwright.delivery.sources import eligible, pick
-from mailwright.delivery.warmup import DAY, DEFAULT_SCHEDULE, WarmupSchedule, allowance, warmup_day
+from mailwright.delivery.warmup import (
+    DAY,
+    DEFAULT_SCHEDULE,
+    HOUR,
+    WarmupSchedule,
+    allowance,
+    daily_limit,
+    warmup_day,
+    warmup_hour,
+)
 from mailwright.egress import Assignments, EgressDirectory, Source
 
 
@@ -60,21 +69,27 @@ class SourceChooser:
         found = {}
         for ip, warm in snapshot.warmups.items():
             if ip in self._by_ip:
-                today = warmup_day(warm.started_at, now)
-                sent = warm.sent if warm.day == today else 0
-                found[ip] = allowance(self._schedule, warm.started_at, now, sent)
+                today, hour = warmup_day(warm.started_at, now), warmup_hour(warm.started_at, now)
+                sent, hour_sent = warm.sent_on(today, hour)
+                found[ip] = allowance(self._schedule, warm.started_at, now, sent, hour_sent)
         return found
 
     async def next_room_at(self) -> float:
-        """When a warming source's next warm-up day begins (its allowance renews)."""
+        """The soonest a warming source has room again: the start of its next warm-up hour
+        when only its hourly limit is used up, else of its next warm-up day."""
         snapshot = await self._directory.assignments()
         now = self._clock()
-        starts = [
-            warm.started_at + (warmup_day(warm.started_at, now) + 1) * DAY
-            for ip, warm in snapshot.warmups.items()
-            if ip in self._by_ip
-        ]
-        return min(starts, default=now + DAY)
+        starts = []
+        for ip, warm in snapshot.warmups.items():
+            if ip not in self._by_ip:
+                continue
+            day, hour = warmup_day(warm.started_at, now), warmup_hour(warm.started_at, now)
+            sent, _ = warm.sent_on(day, hour)
+            if sent < daily_limit(self._schedule, warm.started_at, now):
+                starts.append(warm.started_at + (hour + 1) * HOUR)
+            else:
+                starts.append(warm.started_at + (day + 1) * DAY)
+        return min(starts, default=now + HOUR)
 
     def begin(self, source: Source) -> None:
         self._load[source.ip] += 1

@@ -26,12 +26,18 @@ class Pool:
 @dataclass(frozen=True, slots=True)
 class Warmup:
     """One address in warm-up: started at ``started_at``; ``sent`` messages on warm-up day
-    ``day`` (days since the start, counted from 0)."""
+    ``day`` (whole days since the start, from 0), ``hour_sent`` in warm-up hour ``hour``."""
 
     ip: str
     started_at: float
     day: int
     sent: int
+    hour: int = 0
+    hour_sent: int = 0
+
+    def sent_on(self, day: int, hour: int) -> tuple[int, int]:
+        """What was sent on ``day`` and in ``hour`` (0 for a day or hour not yet counted)."""
+        return (self.sent if self.day == day else 0, self.hour_sent if self.hour == hour else 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from mailwright.egress.records import Assignments, Pool, Source, Warmup, source_
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.store import Store, pools
 
+HOUR = 3600.0
 DAY = 86400.0
 
 
@@ -33,8 +34,12 @@ def canonical_ip(text: str, field: str) -> str:
 
 
 def warmup_day(started_at: float, now: float) -> int:
-    """Warm-up day of ``now``: whole days since the start, from 0."""
+    """Warm-up day of ``now``: whole days since the start, from 0 (``delivery/warmup.py``)."""
     return max(0, int((now - started_at) // DAY))
+
+
+def warmup_hour(started_at: float, now: float) -> int:
+    return max(0, int((now - started_at) // HOUR))
 
 
 class EgressDirectory:
@@ -79,9 +84,11 @@ class EgressDirectory:
             return
         self._unsaved[ip] += count
         warm = snapshot[1].warmups[ip]
-        day = warmup_day(warm.started_at, self._clock())
-        sent = warm.sent + count if day == warm.day else count
-        warmups = {**snapshot[1].warmups, ip: Warmup(ip, warm.started_at, day, sent)}
+        now = self._clock()
+        day, hour = warmup_day(warm.started_at, now), warmup_hour(warm.started_at, now)
+        sent, hour_sent = warm.sent_on(day, hour)
+        counted = Warmup(ip, warm.started_at, day, sent + count, hour, hour_sent + count)
+        warmups = {**snapshot[1].warmups, ip: counted}
         updated = Assignments(
             snapshot[1].pools, snapshot[1].domain_ips, snapshot[1].domain_pools, warmups
         )
@@ -112,8 +119,13 @@ class EgressDirectory:
         for row in await pools.select_warmups(conn):
             count = unsaved.get(row["ip"], 0)
             if count:
-                day = warmup_day(row["started_at"], now)
-                await pools.count_warmup_sends(conn, {row["ip"]: count}, day)
+                await pools.count_warmup_sends(
+                    conn,
+                    row["ip"],
+                    count,
+                    day=warmup_day(row["started_at"], now),
+                    hour=warmup_hour(row["started_at"], now),
+                )
 
     # -- the API side ---------------------------------------------------------------------------
 
@@ -318,4 +330,6 @@ def _warmup(row: dict[str, object]) -> Warmup:
         started_at=float(str(row["started_at"])),
         day=int(str(row["day"])),
         sent=int(str(row["sent"])),
+        hour=int(str(row["hour"])),
+        hour_sent=int(str(row["hour_sent"])),
     )

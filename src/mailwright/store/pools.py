@@ -104,16 +104,23 @@ async def select_warmups(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 async def start_warmup(conn: AsyncConnection, ip: str, started_at: float) -> None:
     await conn.execute(delete(W).where(W.c.ip == ip))
-    await conn.execute(W.insert(), [{"ip": ip, "started_at": started_at, "day": 0, "sent": 0}])
+    row = {"ip": ip, "started_at": started_at, "day": 0, "sent": 0, "hour": 0, "hour_sent": 0}
+    await conn.execute(W.insert(), [row])
 
 
 async def stop_warmup(conn: AsyncConnection, ip: str) -> bool:
     return bool((await conn.execute(delete(W).where(W.c.ip == ip))).rowcount)
 
 
-async def count_warmup_sends(conn: AsyncConnection, counts: dict[str, int], day: int) -> None:
-    """Add ``counts`` (ip -> messages) to each warming address's total for ``day``; a row still
-    counting an earlier day starts over at zero."""
-    for ip, count in counts.items():
-        await conn.execute(update(W).where(W.c.ip == ip, W.c.day != day).values(day=day, sent=0))
-        await conn.execute(update(W).where(W.c.ip == ip).values(sent=W.c.sent + count))
+async def count_warmup_sends(
+    conn: AsyncConnection, ip: str, count: int, *, day: int, hour: int
+) -> None:
+    """Add ``count`` messages to the warming address's totals for ``day`` and ``hour``; a total
+    still counting an earlier day or hour starts over at zero."""
+    await conn.execute(update(W).where(W.c.ip == ip, W.c.day != day).values(day=day, sent=0))
+    await conn.execute(
+        update(W).where(W.c.ip == ip, W.c.hour != hour).values(hour=hour, hour_sent=0)
+    )
+    await conn.execute(
+        update(W).where(W.c.ip == ip).values(sent=W.c.sent + count, hour_sent=W.c.hour_sent + count)
+    )

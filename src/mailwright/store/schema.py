@@ -550,6 +550,8 @@ ip_warmups = Table(
     metadata,
     Column("ip", String(45), primary_key=True),
     Column("started_at", Double, nullable=False),
-    Column("day", BigInteger, nullable=False),  # days since the epoch of ``sent``
+    Column("day", BigInteger, nullable=False),  # warm-up day (days since the start) of ``sent``
     Column("sent", BigInteger, nullable=False),
+    Column("hour", BigInteger, nullable=False),  # warm-up hour of ``hour_sent``
+    Column("hour_sent", BigInteger, nullable=False),
 )

@@ -50,6 +50,8 @@ def upgrade() -> None:
         sa.Column("started_at", sa.Double(), nullable=False),
         sa.Column("day", sa.BigInteger(), nullable=False),
         sa.Column("sent", sa.BigInteger(), nullable=False),
+        sa.Column("hour", sa.BigInteger(), nullable=False),
+        sa.Column("hour_sent", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("ip"),
     )
 
