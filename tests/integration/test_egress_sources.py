@@ -86,6 +86,9 @@ async def test_sending_ip_option_binds_the_connection_and_says_its_helo(
     probe = await events_of(egress_client, domain, event="delivered")
     [event] = await wait_until(probe, within=15)
     assert event["envelope"]["sending-ip"] == "127.0.0.3"
+    key = event["storage"]["key"]
+    attempts = (await egress_client.get(f"/mailwright/v1/messages/{key}/attempts")).json()
+    assert [a["sending-ip"] for a in attempts["items"]] == ["127.0.0.3"]
 
 
 async def test_unknown_sending_ip_or_pool_is_refused_naming_the_field(

@@ -119,6 +119,7 @@ def _attempt(result: Result, decision: Decision, now: float) -> dict[str, Any]:
         "tls": result.tls,
         "certificate_verified": result.certificate_verified,
         "transcript": result.transcript,
+        "sending_ip": result.sending_ip,
     }
 
 

@@ -215,6 +215,7 @@ attempts = Table(
     Column("tls", Boolean, nullable=False),
     Column("certificate_verified", Boolean, nullable=False),
     Column("transcript", Text, nullable=False),
+    Column("sending_ip", String(45), nullable=True),  # the egress source; None: system's choice
     Index("ix_attempts_delivery", "delivery_id"),
     Index("ix_attempts_message_key", "message_key"),
 )

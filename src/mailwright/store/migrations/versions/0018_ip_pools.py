@@ -1,4 +1,5 @@
-"""ip pools: pools of egress addresses, their assignment to domains, and warm-up state
+"""ip pools: pools of egress addresses, their assignment to domains, warm-up state, and the
+source address of each attempt
 
 Revision ID: 0018
 Revises: 0016
@@ -16,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("attempts", sa.Column("sending_ip", sa.String(length=45), nullable=True))
     op.create_table(
         "ip_pools",
         sa.Column("pool_id", sa.String(length=32), nullable=False),
@@ -62,3 +64,5 @@ def downgrade() -> None:
     op.drop_table("domain_ips")
     op.drop_table("ip_pool_ips")
     op.drop_table("ip_pools")
+    with op.batch_alter_table("attempts") as batch:  # SQLite drops a column by copying
+        batch.drop_column("sending_ip")
