@@ -33,17 +33,20 @@ from mailwright.auth import (
 )
 from mailwright.config import Settings
 from mailwright.delivery import (
+    AdaptivePolicy,
     CaptureTransport,
     DeliveryWorker,
     DestinationHealth,
     MtaSts,
     MxCache,
+    ProviderThrottle,
     RcptProber,
     Relay,
     SharedThrottle,
     SiteThrottle,
     SmtpConfig,
     SmtpTransport,
+    SourceChooser,
     Transport,
     WorkerConfig,
     is_queue_readable,
@@ -51,6 +54,7 @@ from mailwright.delivery import (
     settled_last_day,
 )
 from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
+from mailwright.egress import EgressDirectory, Source
 from mailwright.errors import ConfigError, ServiceError
 from mailwright.events import WebhookCache
 from mailwright.inbound import (
@@ -125,6 +129,12 @@ def build_services(settings: Settings, store: Store) -> Services:
             key=build_limiter(store, settings.rate_limit_key),
             domain=build_limiter(store, settings.rate_limit_domain),
         ),
+        egress=EgressDirectory(
+            store,
+            tuple(Source(str(s.address), s.helo) for s in settings.egress_sources),
+            time.time,
+        ),
+        warmup_schedule=settings.warmup_schedule,
     )
 
 
@@ -226,6 +236,7 @@ class Runtime:
                     self.ssl_context,
                     await verp_key(self.store, now=time.time()),
                     self.store,
+                    self.services.egress,
                 ),
                 self.services.domains,
                 tracking_key=self.services.tracking_key,
@@ -424,6 +435,7 @@ def build_transport(
     ssl_context: ssl.SSLContext | None,
     verp_key: bytes = b"",
     store: Store | None = None,
+    egress: EgressDirectory | None = None,
 ) -> Transport:
     if settings.delivery == "capture":
         return CaptureTransport()
@@ -443,7 +455,29 @@ def build_transport(
     )
     mx = MxCache(resolver, time.monotonic) if relay is None else None
     mta_sts = MtaSts(resolver, time.time, ssl_context=ssl_context) if relay is None else None
-    return SmtpTransport(config, mx, mta_sts, resolver, site_throttle(settings, store))
+    sources = None
+    if egress is not None and egress.sources:
+        sources = SourceChooser(egress, settings.warmup_schedule, time.time)
+    return SmtpTransport(
+        config,
+        mx,
+        mta_sts,
+        resolver,
+        site_throttle(settings, store),
+        sources=sources,
+        adaptive=provider_throttle(settings),
+    )
+
+
+def provider_throttle(settings: Settings) -> ProviderThrottle | None:
+    """Adaptive rates per destination provider, up to the configured destination rate."""
+    if not settings.adaptive_throttle:
+        return None
+    ceiling = settings.adaptive_ceiling.per_second
+    if settings.destination_rate is not None:
+        ceiling = min(ceiling, settings.destination_rate.per_second)
+    floor = min(settings.adaptive_floor.per_second, ceiling)
+    return ProviderThrottle(AdaptivePolicy(ceiling=ceiling, floor=floor), time.monotonic)
 
 
 def site_throttle(settings: Settings, store: Store | None) -> SiteThrottle | None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from mailwright.auth import RequestLimit
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.throttle import ThrottleSpec, parse_rate
+from mailwright.delivery.warmup import DEFAULT_SCHEDULE, WarmupSchedule
 from mailwright.errors import ConfigError
 
 PREFIX = "MAILWRIGHT_"
@@ -299,6 +300,34 @@ FIELDS: tuple[Setting, ...] = (
         "for all worker processes together",
     ),
     Setting(
+        "adaptive_throttle",
+        "true",
+        _bool,
+        "slow down per destination provider (Google, Microsoft, ...) when its servers defer "
+        "us for sending too fast (421/4.7.x), and recover gradually",
+    ),
+    Setting(
+        "adaptive_ceiling",
+        "50/s",
+        ThrottleSpec.parse,
+        "the rate a slowed provider recovers to, and the first cut starts from "
+        "(MAILWRIGHT_DESTINATION_RATE when lower)",
+    ),
+    Setting(
+        "adaptive_floor",
+        "6/min",
+        ThrottleSpec.parse,
+        "the slowest rate adaptive throttling cuts a provider to",
+    ),
+    Setting(
+        "warmup_schedule",
+        "",
+        lambda v: WarmupSchedule.parse(v) if v else DEFAULT_SCHEDULE,
+        "messages per day an egress address in warm-up may send on each day: COUNTxDAYS, "
+        "comma-separated, then ';hourly=P%' for the most of a day's count in any hour, e.g. "
+        "200x2,500x2,1000x3;hourly=25% (default: about six weeks from 200 a day)",
+    ),
+    Setting(
         "rate_limit_key",
         "",
         _request_limit,
@@ -374,6 +403,10 @@ class Settings:
     log_format: str = ""
     destination_concurrency: int = 10
     destination_rate: ThrottleSpec | None = None
+    adaptive_throttle: bool = True
+    adaptive_ceiling: ThrottleSpec = field(default_factory=lambda: ThrottleSpec.parse("50/s"))
+    adaptive_floor: ThrottleSpec = field(default_factory=lambda: ThrottleSpec.parse("6/min"))
+    warmup_schedule: WarmupSchedule = DEFAULT_SCHEDULE
     rate_limit_key: RequestLimit | None = None
     rate_limit_domain: RequestLimit | None = None
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)

@@ -22,7 +22,9 @@ from mailwright.auth import (
     Users,
     client_address,
 )
+from mailwright.delivery.warmup import DEFAULT_SCHEDULE, WarmupSchedule
 from mailwright.domains import DnsPlan, DomainCache
+from mailwright.egress import EgressDirectory
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
 from mailwright.lists import ListDirectory
@@ -58,6 +60,8 @@ class Services:
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*
     trusted_proxies: tuple[Network, ...] = ()  # MAILWRIGHT_TRUSTED_PROXIES: X-Forwarded-For
+    egress: EgressDirectory | None = None  # MAILWRIGHT_EGRESS_SOURCES and the IP pools
+    warmup_schedule: WarmupSchedule = DEFAULT_SCHEDULE  # MAILWRIGHT_WARMUP_SCHEDULE
     on_accepted: Callable[[], None] = lambda: None
     # This process's delivery attempts by (outcome, reply class), for /metrics.
     attempt_counts: Callable[[], Mapping[tuple[str, str], int]] = dict

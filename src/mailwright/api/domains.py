@@ -107,6 +107,8 @@ async def delete(request: Request) -> Response:
     await delete_credentials(svc.store, name)
     svc.domains.forget(name)
     svc.credentials.forget()
+    if svc.egress is not None:
+        svc.egress.forget()
     return json_response({"message": "Domain has been deleted"})
 
 

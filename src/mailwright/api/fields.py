@@ -19,6 +19,8 @@ _YES_NO: Schema = {"type": "string", "enum": ["yes", "no", "true", "false"]}
 _DATE: Schema = {"type": "string", "examples": ["Thu, 13 Oct 2011 18:02:00 +0000", "1318528920"]}
 _LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 _SKIP: Schema = {"type": "integer", "minimum": 0}
+_IP: Schema = {"type": "string", "examples": ["192.0.2.10", "2001:db8::10"]}
+_IPS: Schema = {"type": "array", "items": _IP}
 
 
 def _query(**params: Schema) -> list[Schema]:
@@ -108,6 +110,8 @@ FORMS: dict[tuple[str, str], Schema] = {
             "o:tracking-clicks": {"type": "string", "enum": ["yes", "no", "htmlonly"]},
             "o:tracking-opens": _YES_NO,
             "o:require-tls": _YES_NO,
+            "o:sending-ip": _IP,
+            "o:sending-ip-pool": _TEXT,
             "recipient-variables": {"type": "string", "examples": ['{"a@example.com": {"n": 1}}']},
             "h:X-Custom": _TEXT,
             "v:custom": _TEXT,
@@ -136,3 +140,9 @@ FORMS: dict[tuple[str, str], Schema] = {
     ("PUT", "/v3/routes/{route_id}"): _form((), **_ROUTE_FORM),
 }
 FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
+FORMS[("POST", "/v3/ip_pools")] = _form(("name",), name=_TEXT, description=_TEXT, ip=_IPS)
+FORMS[("PATCH", "/v3/ip_pools/{pool_id}")] = _form(
+    (), name=_TEXT, description=_TEXT, add_ip=_IPS, remove_ip=_IPS
+)
+for _version in ("v3", "v4"):
+    FORMS[("POST", f"/{_version}/domains/{{domain}}/ips")] = _form((), ip=_IP, pool_id=_TEXT)

@@ -31,6 +31,11 @@ from mailwright.messages import (
 
 async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
     svc = services(request)
+    options = req.spec.get("options") or {}
+    # Without configured egress sources the options are kept but choose nothing, as before.
+    is_choosing = "sending-ip" in options or "sending-ip-pool" in options
+    if is_choosing and svc.egress is not None and svc.egress.sources:
+        svc.egress.check_send_options(options, await svc.egress.assignments())
     accepted = await accept(
         svc.store,
         req,

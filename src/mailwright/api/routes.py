@@ -20,6 +20,7 @@ from mailwright.api import (
     events,
     inbound_routes,
     inbox,
+    ips,
     keys,
     limits,
     lists,
@@ -109,6 +110,7 @@ ROUTES = [
     *inbound_routes.ROUTES,
     *credentials.ROUTES,
     *limits.ROUTES,
+    *ips.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

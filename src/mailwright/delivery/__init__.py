@@ -1,6 +1,8 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
+from mailwright.delivery.adaptive import AdaptivePolicy, AdaptiveState, allowed_rate, provider_of
 from mailwright.delivery.classify import Outcome, classify_reply
+from mailwright.delivery.egress_choice import SourceChooser
 from mailwright.delivery.health import (
     DestinationHealth,
     QueueHealth,
@@ -15,7 +17,12 @@ from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import MxCache
 from mailwright.delivery.probe import RcptProber
 from mailwright.delivery.retry import RetrySchedule
-from mailwright.delivery.site_throttle import LocalThrottle, SharedThrottle, SiteThrottle
+from mailwright.delivery.site_throttle import (
+    LocalThrottle,
+    ProviderThrottle,
+    SharedThrottle,
+    SiteThrottle,
+)
 from mailwright.delivery.transports import (
     CaptureTransport,
     Relay,
@@ -24,9 +31,12 @@ from mailwright.delivery.transports import (
     Transport,
     TransportStopped,
 )
+from mailwright.delivery.warmup import WarmupSchedule, allowance, daily_limit, is_warm
 from mailwright.delivery.worker import DeliveryWorker, WorkerConfig
 
 __all__ = [
+    "AdaptivePolicy",
+    "AdaptiveState",
     "CaptureTransport",
     "DeliveryWorker",
     "DestinationHealth",
@@ -35,6 +45,7 @@ __all__ = [
     "MtaSts",
     "MxCache",
     "Outcome",
+    "ProviderThrottle",
     "QueueHealth",
     "RcptProber",
     "Relay",
@@ -44,15 +55,22 @@ __all__ = [
     "SiteThrottle",
     "SmtpConfig",
     "SmtpTransport",
+    "SourceChooser",
     "Transport",
     "TransportStopped",
+    "WarmupSchedule",
     "WorkerConfig",
+    "allowance",
+    "allowed_rate",
     "attempts_of",
     "classify_reply",
+    "daily_limit",
     "deliveries_of",
     "destination_health",
     "is_queue_readable",
+    "is_warm",
     "plan",
+    "provider_of",
     "queue_health",
     "settled_last_day",
 ]

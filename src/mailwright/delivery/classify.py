@@ -246,3 +246,18 @@ def _reason(bounce_class: BounceClass, outcome: Outcome) -> Reason:
     if bounce_class in _BOUNCE and outcome is Outcome.PERMANENT:
         return Reason.BOUNCE
     return Reason.GENERIC
+
+
+def is_rate_limited(code: int | None, enhanced: str | None, text: str) -> bool:
+    """The receiver asks us to slow down: a temporary reply whose text says so (``_RATE``), or
+    one classified as a transient 4.7.x deferral (``espblock``: Outlook 4.7.500/650, Yahoo
+    TSS04). Greylisting, "too many recipients" and our own connection failures are not."""
+    verdict = classify_reply(code, enhanced, text)
+    if verdict.outcome is not Outcome.TEMPORARY:
+        return False
+    # Gmail's 421-4.7.28 "unusual rate of unsolicited mail" classifies as spam content, but
+    # its text says rate: a temporary reply that names the rate is a rate limit whatever else.
+    if re.search(_RATE, text, re.IGNORECASE) is not None:
+        return True
+    is_transient = verdict.bounce_class is BounceClass.TRANSIENT_FAILURE
+    return is_transient and verdict.reason == Reason.ESPBLOCK

@@ -26,6 +26,7 @@ async def attempts_of(store: Store, message_key: str) -> list[dict[str, Any]]:
             "tls": r["tls"],
             "certificate-verified": r["certificate_verified"],
             "transcript": r["transcript"],
+            "sending-ip": r["sending_ip"],
         }
         for r in rows
     ]

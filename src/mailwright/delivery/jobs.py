@@ -57,6 +57,9 @@ class Result:
     captured: bytes | None = None  # capture mode: the bytes put into the inbox
     suppressed: str | None = None  # a suppression reason: no attempt was made
     attempted: bool = True
+    sending_ip: str | None = None  # the egress source used; None: the system's choice
+    # Not attempted for want of warm-up allowance: queued again, due then, no attempt counted.
+    held_until: float | None = None
 
 
 def plan(

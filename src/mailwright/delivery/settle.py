@@ -19,7 +19,7 @@ from mailwright.delivery.classify import Outcome, classify_reply
 from mailwright.delivery.jobs import Result
 from mailwright.delivery.retry import RetrySchedule
 from mailwright.events import EventType, LogLevel, MessageFacts, Severity, event_row, record
-from mailwright.store import queries
+from mailwright.store import limits, queries
 from mailwright.suppressions import add_bounce
 
 # Mailgun's codes for messages it did not attempt because of a suppression.
@@ -87,7 +87,7 @@ def _event(facts: MessageFacts, result: Result, decision: Decision, now: float) 
             "sender": facts.sender,
             "targets": rcpt,
             "transport": "smtp",
-            "sending-ip": "127.0.0.1",
+            "sending-ip": result.sending_ip or "127.0.0.1",
         },
     }
     if decision.outcome is Outcome.DELIVERED:
@@ -119,6 +119,7 @@ def _attempt(result: Result, decision: Decision, now: float) -> dict[str, Any]:
         "tls": result.tls,
         "certificate_verified": result.certificate_verified,
         "transcript": result.transcript,
+        "sending_ip": result.sending_ip,
     }
 
 
@@ -159,8 +160,9 @@ async def settle(
     schedule: RetrySchedule,
     now: float,
     retention: float,
-) -> list[tuple[Result, Decision]]:
-    """Write the outcomes in the caller's transaction; returns those written.
+) -> tuple[int, list[tuple[Result, Decision]]]:
+    """Write the outcomes in the caller's transaction; returns how many deliveries this worker
+    still held (those waiting for warm-up room included) and the outcomes written.
 
     Only deliveries this worker still holds are settled: one whose lease ran out may have been
     claimed (and attempted) again elsewhere, and its outcome, attempt and event belong there.
@@ -169,6 +171,14 @@ async def settle(
         conn, [item.result.delivery.id for item in items], worker=worker
     )
     items = [item for item in items if item.result.delivery.id in held]
+    waiting = {
+        int(item.result.delivery.id): item.result.held_until
+        for item in items
+        if item.result.held_until is not None
+    }
+    await limits.hold_deliveries(conn, waiting, worker=worker, now=now)
+    kept = len(items)
+    items = [item for item in items if item.result.held_until is None]
     updates, attempts, events, inbox = [], [], [], []
     written: list[tuple[Result, Decision]] = []
     for item in items:
@@ -202,4 +212,4 @@ async def settle(
     await queries.insert_attempts(conn, attempts)
     await queries.insert_inbox(conn, inbox)
     await record(conn, events)
-    return written
+    return kept, written

@@ -21,6 +21,8 @@ import functools
 from collections.abc import Callable
 from typing import Protocol
 
+from mailwright.delivery.adaptive import AdaptivePolicy, AdaptiveState, allowed_rate
+from mailwright.delivery.replies import Reply
 from mailwright.delivery.throttle import (
     LEASE_SECONDS,
     Lease,
@@ -29,7 +31,10 @@ from mailwright.delivery.throttle import (
     TokenBucket,
     lease_size,
 )
+from mailwright.logs import get_logger
 from mailwright.store import Store, throttles
+
+log = get_logger(__name__)
 
 Clock = Callable[[], float]
 
@@ -96,4 +101,55 @@ class SharedThrottle:
             return wait
 
 
-__all__ = ["LocalThrottle", "SharedThrottle", "SiteThrottle"]
+_NOT_SLOWED = AdaptiveState()
+
+
+class ProviderThrottle:
+    """Adaptive rates per destination provider (``adaptive.py``), in this process: a provider
+    that is not slowed costs nothing; a slowed one is paced by a token bucket at its current
+    rate, with a burst of one message."""
+
+    def __init__(self, policy: AdaptivePolicy, clock: Clock) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._states: dict[str, AdaptiveState] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def state(self, provider: str) -> AdaptiveState:
+        return self._states.get(provider, _NOT_SLOWED)
+
+    def reserve(self, provider: str) -> float:
+        """Seconds to wait before the next send to ``provider``."""
+        rate = allowed_rate(self.state(provider))
+        if rate is None:
+            return 0.0
+        now = self._clock()
+        spec = ThrottleSpec(per_second=rate, burst=1.0)
+        bucket = self._buckets.get(provider)
+        if bucket is None:
+            bucket = self._buckets[provider] = TokenBucket.full(spec, now)
+        bucket.spec = spec
+        return bucket.take(now)
+
+    def observe(self, provider: str, reply: Reply) -> None:
+        before = self.state(provider)
+        after = self._policy.on_reply(before, reply, self._clock())
+        if after is before:
+            return
+        if after.rate is None:
+            self._states.pop(provider, None)
+            self._buckets.pop(provider, None)
+            log.info("provider_rate_recovered", provider=provider)
+            return
+        self._states[provider] = after
+        if after.cut_at != before.cut_at:
+            log.info(
+                "provider_rate_cut",
+                provider=provider,
+                per_second=round(after.rate, 3),
+                smtp_code=reply.code,
+                enhanced=reply.enhanced,
+            )
+
+
+__all__ = ["LocalThrottle", "ProviderThrottle", "SharedThrottle", "SiteThrottle"]

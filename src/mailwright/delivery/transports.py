@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import ssl
 import time
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from mailwright.delivery.adaptive import provider_of
+from mailwright.delivery.egress_choice import SourceChooser
 from mailwright.delivery.jobs import Job, Result
 from mailwright.delivery.mta_sts import MtaSts
 from mailwright.delivery.mx import Destination, MxCache, NoDestination
-from mailwright.delivery.site_throttle import LocalThrottle, SiteThrottle
+from mailwright.delivery.site_throttle import LocalThrottle, ProviderThrottle, SiteThrottle
 from mailwright.delivery.smtp_client import (
     AttemptResult,
     Reply,
@@ -28,6 +31,7 @@ from mailwright.delivery.smtp_client import (
     TlsPolicy,
 )
 from mailwright.delivery.throttle import ThrottleSpec
+from mailwright.egress import Source
 from mailwright.messages import return_path
 from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.store import DeliveryRow
@@ -115,6 +119,10 @@ class _Route:
     tls: TlsPolicy
     auth: tuple[str, str] | None = None
 
+    @property
+    def provider(self) -> str:
+        return _provider(self.hosts, self.site)
+
 
 class SmtpTransport:
     def __init__(
@@ -124,14 +132,20 @@ class SmtpTransport:
         mta_sts: MtaSts | None,
         resolver: Resolver | None = None,
         throttle: SiteThrottle | None = None,
+        sources: SourceChooser | None = None,
+        adaptive: ProviderThrottle | None = None,
     ) -> None:
-        """``throttle`` enforces ``config.rate``; by default in this process alone."""
+        """``throttle`` enforces ``config.rate``; by default in this process alone. ``sources``
+        chooses each job's egress source (None: the system's choice of address, and
+        ``config.helo_name``); ``adaptive`` slows providers that defer us for our rate."""
         self._config = config
         self._resolver = resolver
         self._mx = mx
         self._mta_sts = mta_sts
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._idle: dict[tuple[str, int], list[SmtpSession]] = {}
+        self._idle: dict[tuple[str, int, str], list[SmtpSession]] = {}
+        self._sources = sources
+        self._adaptive = adaptive
         if throttle is None and config.rate is not None:
             throttle = LocalThrottle(config.rate, time.monotonic)
         self._throttle = throttle
@@ -145,17 +159,41 @@ class SmtpTransport:
         if isinstance(route, NoDestination):
             code = 550 if route.permanent else 451
             return _all(job, code, route.enhanced, route.text, mx_host="")
+        source = None
+        if self._sources is not None:
+            source = await self._sources.choose(job)
+            if source is None:
+                until = await self._sources.next_room_at()
+                return [
+                    replace(r, held_until=until)
+                    for r in _all(job, 451, "4.3.2", _WARMUP_FULL, mx_host="")
+                ]
         slot = self._slots.setdefault(route.site, asyncio.Semaphore(self._config.concurrency))
         async with slot:
-            if self._stopping:
-                raise TransportStopped()
-            if self._throttle is not None:
-                wait = await self._throttle.reserve(route.site)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            if self._stopping:
-                raise TransportStopped()
-            return await self._attempt(job, data, route)
+            await self._wait_turn(route)
+            if self._sources is None or source is None:
+                return await self._attempt(job, data, route, None)
+            self._sources.begin(source)
+            try:
+                results = await self._attempt(job, data, route, source)
+            finally:
+                self._sources.end(source)
+            return [replace(r, sending_ip=source.ip) for r in results]
+
+    async def _wait_turn(self, route: _Route) -> None:
+        """The site's configured rate, then the provider's adaptive one."""
+        if self._stopping:
+            raise TransportStopped()
+        if self._throttle is not None:
+            wait = await self._throttle.reserve(route.site)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if self._adaptive is not None:
+            wait = self._adaptive.reserve(route.provider)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if self._stopping:
+            raise TransportStopped()
 
     async def _route(self, job: Job, tls: TlsPolicy) -> _Route | NoDestination:
         relay = self._config.relay
@@ -197,14 +235,17 @@ class SmtpTransport:
                     )
         return _Route(site=found.site_name, hosts=hosts, port=self._config.mx_port, tls=tls)
 
-    async def _attempt(self, job: Job, data: bytes, route: _Route) -> list[Result]:
+    async def _attempt(
+        self, job: Job, data: bytes, route: _Route, source: Source | None
+    ) -> list[Result]:
         last: AttemptResult | None = None
         last_host = ""
         for host in route.hosts:
             last_host = host
-            session = await self._session(host, route)
+            session = await self._session(host, route, source)
             if isinstance(session, AttemptResult):
                 last = session
+                self._observe(route, session)
                 continue  # RFC 5321 5.1: try the next MX host
             outcome = await session.send(
                 self._mail_from(job),
@@ -212,12 +253,24 @@ class SmtpTransport:
                 data,
                 smtputf8=bool(job.message.spec.get("smtputf8")),
             )
-            self._release(host, route.port, session)
+            self._release(host, route.port, source, session)
             last = outcome
+            self._observe(route, outcome)
             if outcome.error is None or not outcome.error.is_transient:
                 break
         assert last is not None
         return [replace(r, mx_host=last_host) for r in _results(job, last)]
+
+    def _observe(self, route: _Route, outcome: AttemptResult) -> None:
+        """Tell the provider's adaptive rate how the transaction went: its error, else the
+        first recipient's reply."""
+        if self._adaptive is None:
+            return
+        reply = outcome.error
+        if reply is None and outcome.recipients:
+            reply = outcome.recipients[0].reply
+        if reply is not None:
+            self._adaptive.observe(route.provider, reply)
 
     def _mail_from(self, job: Job) -> str:
         """Mailgun's return path, ``bounce+<tag>-<local>=<domain>@<sending domain>``: a bounce
@@ -228,14 +281,16 @@ class SmtpTransport:
         first = job.deliveries[0]
         return return_path(first.id, first.recipient, facts.domain, self._config.verp_key)
 
-    async def _session(self, host: str, route: _Route) -> SmtpSession | AttemptResult:
-        idle = self._idle.get((host, route.port), [])
+    async def _session(
+        self, host: str, route: _Route, source: Source | None
+    ) -> SmtpSession | AttemptResult:
+        idle = self._idle.get((host, route.port, _bind(source)), [])
         while idle:
             session = idle.pop()
             if session.is_usable:
                 return session
             await session.close()
-        address = await self._address(host)
+        address = await self._address(host, source)
         if address is None:
             return AttemptResult(
                 host=host,
@@ -252,26 +307,30 @@ class SmtpTransport:
         return await SmtpSession.open(
             address,
             route.port,
-            helo_name=self._config.helo_name,
+            helo_name=source.helo if source is not None else self._config.helo_name,
             tls=route.tls,
             timeouts=self._config.timeouts,
             auth=route.auth,
+            local_addr=_bind(source) or None,
             server_hostname=host,
         )
 
-    async def _address(self, host: str) -> str | None:
-        """MX host names are resolved through our resolver, never the system's."""
+    async def _address(self, host: str, source: Source | None) -> str | None:
+        """MX host names are resolved through our resolver, never the system's; with a source
+        address, one of its family (an IPv4 source cannot reach an IPv6 host)."""
         if self._resolver is None or _is_ip(host):
             return host
         try:
             found = await self._resolver.addresses(host)
         except DnsLookupFailed:
             return None
+        if source is not None:
+            found = [a for a in found if _is_ip(a) and _family(a) == _family(source.ip)]
         return found[0] if found else None
 
-    def _release(self, host: str, port: int, session: SmtpSession) -> None:
+    def _release(self, host: str, port: int, source: Source | None, session: SmtpSession) -> None:
         if session.is_usable:
-            self._idle.setdefault((host, port), []).append(session)
+            self._idle.setdefault((host, port, _bind(source)), []).append(session)
 
     async def close(self) -> None:
         sessions = [s for idle in self._idle.values() for s in idle]
@@ -290,6 +349,19 @@ def _with_context(tls: TlsPolicy, context: ssl.SSLContext | None) -> TlsPolicy:
         implicit_tls=tls.implicit_tls,
         ssl_context=context,
     )
+
+
+_provider = functools.lru_cache(maxsize=4096)(provider_of)
+_WARMUP_FULL = "Every egress source has used its warm-up allowance for today"
+
+
+def _bind(source: Source | None) -> str:
+    """The local address a session binds to; "" for the system's choice."""
+    return source.ip if source is not None else ""
+
+
+def _family(address: str) -> int:
+    return ipaddress.ip_address(address.strip("[]")).version
 
 
 def _is_ip(host: str) -> bool:

@@ -299,7 +299,7 @@ class DeliveryWorker:
             taken, self._to_settle = self._to_settle, []
             items = [item for batch, _ in taken for item in batch]
             try:
-                settled = await self._write_settled(items, self._clock())
+                written, settled = await self._write_settled(items, self._clock())
             except Exception as exc:
                 for _, done in taken:
                     if not done.done():
@@ -309,7 +309,6 @@ class DeliveryWorker:
                 if not done.done():
                     done.set_result(None)
             self._count(settled)
-            written = len(settled)
             if written < len(items):
                 log.warning(
                     "deliveries_lost_lease",
@@ -328,8 +327,8 @@ class DeliveryWorker:
 
     async def _write_settled(
         self, items: list[Settled], now: float
-    ) -> list[tuple[Result, Decision]]:
-        async def write(conn: AsyncConnection) -> list[tuple[Result, Decision]]:
+    ) -> tuple[int, list[tuple[Result, Decision]]]:
+        async def write(conn: AsyncConnection) -> tuple[int, list[tuple[Result, Decision]]]:
             return await settle(
                 conn,
                 items,

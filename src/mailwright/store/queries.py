@@ -50,6 +50,11 @@ async def update_domain(conn: AsyncConnection, name: str, values: dict[str, Any]
 
 
 async def delete_domain(conn: AsyncConnection, name: str) -> bool:
+    # Its egress assignments go with it: a domain created again later starts unassigned.
+    await conn.execute(delete(schema.domain_ips).where(schema.domain_ips.c.domain == name.lower()))
+    await conn.execute(
+        delete(schema.domain_ip_pools).where(schema.domain_ip_pools.c.domain == name.lower())
+    )
     result = await conn.execute(delete(schema.domains).where(schema.domains.c.name == name.lower()))
     return bool(result.rowcount)
 

@@ -215,6 +215,7 @@ attempts = Table(
     Column("tls", Boolean, nullable=False),
     Column("certificate_verified", Boolean, nullable=False),
     Column("transcript", Text, nullable=False),
+    Column("sending_ip", String(45), nullable=True),  # the egress source; None: system's choice
     Index("ix_attempts_delivery", "delivery_id"),
     Index("ix_attempts_message_key", "message_key"),
 )
@@ -503,4 +504,55 @@ dashboard_login_failures = Table(
     Column("username", String(64), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("window_start", Double, nullable=False),
+)
+
+# IP pools (Mailgun's ``/v3/ip_pools``): named groups of egress source addresses. The addresses
+# themselves are configuration (MAILWRIGHT_EGRESS_SOURCES); these rows only group and assign them.
+ip_pools = Table(
+    "ip_pools",
+    metadata,
+    Column("pool_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+ip_pool_ips = Table(
+    "ip_pool_ips",
+    metadata,
+    Column(
+        "pool_id", String(32), ForeignKey("ip_pools.pool_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("ip", String(45), primary_key=True),
+)
+
+# Egress addresses assigned to one sending domain (``/v3/domains/{d}/ips``).
+domain_ips = Table(
+    "domain_ips",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("ip", String(45), primary_key=True),
+)
+
+# The pool a sending domain uses (at most one, as in Mailgun).
+domain_ip_pools = Table(
+    "domain_ip_pools",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column(
+        "pool_id", String(32), ForeignKey("ip_pools.pool_id", ondelete="CASCADE"), nullable=False
+    ),
+)
+
+# Egress addresses in warm-up: since when, and what each sent on its latest UTC day
+# (delivery/warmup.py decides the allowance from these).
+ip_warmups = Table(
+    "ip_warmups",
+    metadata,
+    Column("ip", String(45), primary_key=True),
+    Column("started_at", Double, nullable=False),
+    Column("day", BigInteger, nullable=False),  # warm-up day (days since the start) of ``sent``
+    Column("sent", BigInteger, nullable=False),
+    Column("hour", BigInteger, nullable=False),  # warm-up hour of ``hour_sent``
+    Column("hour_sent", BigInteger, nullable=False),
 )

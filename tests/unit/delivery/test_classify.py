@@ -10,6 +10,7 @@ from mailwright.delivery.classify import (
     Outcome,
     Rule,
     classify_reply,
+    is_rate_limited,
     reply_class,
 )
 
@@ -476,3 +477,21 @@ def test_rule_patterns_compile() -> None:
 )
 def test_reply_class(code: int | None, expected: str) -> None:
     assert reply_class(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "enhanced", "text", "expected"),
+    [
+        (421, "4.7.0", "Try again later, closing connection", True),
+        (421, "4.7.28", "Our system has detected an unusual rate of unsolicited mail", True),
+        (451, "4.7.500", "Server busy. Please try again later", True),
+        (421, None, "Too many connections from your IP", True),
+        (451, "4.7.1", "Greylisted, try again in 5 minutes", False),
+        (452, "4.5.3", "Too many recipients", False),
+        (421, "4.4.1", "connection refused during connect", False),
+        (550, "5.7.1", "rate limit exceeded, message rejected", False),  # permanent
+        (250, "2.0.0", "OK", False),
+    ],
+)
+def test_is_rate_limited(code: int, enhanced: str | None, text: str, expected: bool) -> None:
+    assert is_rate_limited(code, enhanced, text) is expected
