@@ -101,7 +101,11 @@ def build_services(settings: Settings, store: Store) -> Services:
         credentials=CredentialCache(store, time.monotonic),
         domains=DomainCache(store, time.monotonic),
         resolver=resolver,
-        dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
+        dns_plan=DnsPlan.for_host(
+            urlsplit(public).hostname or "localhost",
+            egress=tuple((str(s.address), s.helo) for s in settings.egress_sources),
+            is_receiving=settings.smtp_addr is not None,
+        ),
         public_url=public,
         retention=settings.retention_hours * 3600,
         webhooks=WebhookCache(store, time.monotonic),

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from mailwright.api import (
     attempts,
     credentials,
+    doctor,
     domains,
     events,
     inbound_routes,
@@ -106,6 +107,7 @@ ROUTES = [
     *inbound_routes.ROUTES,
     *credentials.ROUTES,
     *limits.ROUTES,
+    *doctor.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

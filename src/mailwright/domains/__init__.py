@@ -1,6 +1,8 @@
 """Sending domains: DNS records to publish, DKIM keys and signing, verification checks."""
 
+from mailwright.domains.diagnosis import CheckResult
 from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
+from mailwright.domains.doctor import Diagnosis
 from mailwright.domains.quotas import SendingQuota, get_quota, set_quota
 from mailwright.domains.records import DnsRecord
 from mailwright.domains.service import (
@@ -9,6 +11,7 @@ from mailwright.domains.service import (
     connection_json,
     create_domain,
     delete_domain,
+    doctor_domain,
     domain_json,
     ensure_sandbox,
     get_domain,
@@ -21,6 +24,8 @@ from mailwright.domains.service import (
 )
 
 __all__ = [
+    "CheckResult",
+    "Diagnosis",
     "DkimKey",
     "DnsPlan",
     "DnsRecord",
@@ -29,6 +34,7 @@ __all__ = [
     "connection_json",
     "create_domain",
     "delete_domain",
+    "doctor_domain",
     "domain_json",
     "ensure_sandbox",
     "generate_key",

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.domains.dkim import generate_key, new_selector
+from mailwright.domains.dkim import generate_key, new_selector, txt_value
+from mailwright.domains.doctor import Diagnosis, DkimExpectation, DoctorPlan, diagnose
 from mailwright.domains.records import DnsRecord, receiving_records, sending_records
 from mailwright.domains.verify import check_records
 from mailwright.errors import Conflict, InvalidInput, NotFound
@@ -39,14 +40,20 @@ class DnsPlan:
 
     spf: str
     target: str
+    egress: tuple[tuple[str, str], ...] = ()  # (address, HELO name) we send from, for rDNS
+    is_receiving: bool = True  # an MX listener runs: the domain's MX should name ``target``
 
     @classmethod
-    def for_host(cls, host: str) -> DnsPlan:
+    def for_host(
+        cls, host: str, *, egress: tuple[tuple[str, str], ...] = (), is_receiving: bool = True
+    ) -> DnsPlan:
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            return cls(spf=host, target=host)
-        return cls(spf=host, target=socket.gethostname().lower())
+            target = host
+        else:
+            target = socket.gethostname().lower()
+        return cls(spf=host, target=target, egress=egress, is_receiving=is_receiving)
 
     def sending(self, row: DomainRow) -> list[DnsRecord]:
         return sending_records(
@@ -324,6 +331,14 @@ async def verify_domain(
         assert updated is not None
         row = updated
     return row, sending, receiving
+
+
+async def doctor_domain(store: Store, resolver: Resolver, plan: DnsPlan, name: str) -> Diagnosis:
+    """Every check a receiver makes of the domain's DNS, each with a plain-language fix."""
+    row = await get_domain(store, name)
+    keys = [DkimExpectation(row.dkim_selector, txt_value(row.dkim_public_key))]
+    doctor_plan = DoctorPlan(plan.spf, plan.target, plan.is_receiving, plan.egress)
+    return await diagnose(resolver, row.name, doctor_plan, keys)
 
 
 async def ensure_sandbox(store: Store, *, now: float) -> DomainRow | None:
