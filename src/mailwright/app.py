@@ -67,7 +67,7 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Store, inbound, limits, queries
+from mailwright.store import Store, dkim_keys, inbound, limits, queries
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker
@@ -264,6 +264,8 @@ class Runtime:
                 # Windows are at most a day long: two days back nothing is counted any more.
                 await limits.purge_rate_windows(conn, now - 2 * 86400)
                 await limits.purge_usage(conn, now - 2 * 86400)
+                # Rotated-out DKIM keys past their grace period: retired, private key erased.
+                await dkim_keys.retire_expired(conn, now)
                 return removed
 
             try:

@@ -205,7 +205,7 @@ async def _domains(settings: Settings, args: argparse.Namespace, store: Store) -
 
 async def _doctor(settings: Settings, args: argparse.Namespace, store: Store) -> Diagnosis:
     svc = build_services(settings, store)
-    diagnosis = await doctor_domain(store, svc.resolver, svc.dns_plan, args.name)
+    diagnosis = await doctor_domain(store, svc.resolver, svc.dns_plan, args.name, now=time.time())
     if args.json:
         print(json.dumps(diagnosis.to_json(), indent=2))
         return diagnosis

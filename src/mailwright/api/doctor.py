@@ -20,7 +20,7 @@ async def get_doctor(request: Request) -> Response:
     (await principal(request)).require_account()
     svc = services(request)
     diagnosis = await doctor_domain(
-        svc.store, svc.resolver, svc.dns_plan, path_param(request, "name")
+        svc.store, svc.resolver, svc.dns_plan, path_param(request, "name"), now=svc.clock()
     )
     return json_response(diagnosis.to_json())
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from mailwright.api import (
     attempts,
     credentials,
+    dkim,
     doctor,
     domains,
     events,
@@ -108,6 +109,7 @@ ROUTES = [
     *credentials.ROUTES,
     *limits.ROUTES,
     *doctor.ROUTES,
+    *dkim.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -5,6 +5,14 @@ from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
 from mailwright.domains.doctor import Diagnosis
 from mailwright.domains.quotas import SendingQuota, get_quota, set_quota
 from mailwright.domains.records import DnsRecord
+from mailwright.domains.rotation import (
+    activate_key,
+    key_json,
+    list_keys,
+    retire_expired,
+    rotate_key,
+    sign_message,
+)
 from mailwright.domains.service import (
     DnsPlan,
     DomainCache,
@@ -31,6 +39,7 @@ __all__ = [
     "DnsRecord",
     "DomainCache",
     "SendingQuota",
+    "activate_key",
     "connection_json",
     "create_domain",
     "delete_domain",
@@ -40,10 +49,15 @@ __all__ = [
     "generate_key",
     "get_domain",
     "get_quota",
+    "key_json",
     "list_domains",
+    "list_keys",
     "normalise_name",
+    "retire_expired",
+    "rotate_key",
     "set_quota",
     "sign",
+    "sign_message",
     "tracking_json",
     "txt_value",
     "update_connection",

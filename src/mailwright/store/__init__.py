@@ -6,6 +6,7 @@ Imports no other package of ours.
 from mailwright.store import (
     credentials,
     dashboard,
+    dkim_keys,
     inbound,
     limits,
     lists,
@@ -19,6 +20,7 @@ from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
     DeliveryId,
     DeliveryRow,
+    DkimKeyRow,
     DomainRow,
     InboxRow,
     KeyRow,
@@ -29,6 +31,7 @@ from mailwright.store.records import (
 __all__ = [
     "DeliveryId",
     "DeliveryRow",
+    "DkimKeyRow",
     "DomainRow",
     "InboxRow",
     "InsertRows",
@@ -40,6 +43,7 @@ __all__ = [
     "create_engine",
     "credentials",
     "dashboard",
+    "dkim_keys",
     "inbound",
     "limits",
     "lists",
