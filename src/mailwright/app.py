@@ -46,7 +46,13 @@ from mailwright.delivery import (
     Transport,
     WorkerConfig,
 )
-from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
+from mailwright.domains import (
+    BlocklistConfig,
+    BlocklistMonitor,
+    DnsPlan,
+    DomainCache,
+    ensure_sandbox,
+)
 from mailwright.errors import ConfigError
 from mailwright.events import WebhookCache
 from mailwright.inbound import (
@@ -173,6 +179,7 @@ class Runtime:
     submission: Listener | None = None
     mx: Listener | None = None
     inbound_worker: InboundWorker | None = None
+    blocklist_monitor: BlocklistMonitor | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -211,6 +218,9 @@ class Runtime:
             self.inbound_worker = build_inbound_worker(self.settings, self.services, self.kick)
             self.inbound_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
+            self.blocklist_monitor = build_blocklist_monitor(self.settings, self.services)
+            if self.blocklist_monitor is not None:
+                self.blocklist_monitor.start()
         if "smtp" in self.roles and self.settings.submission_addr is not None:
             self.submission = await start_submission(self.settings, self.services)
         if "smtp" in self.roles and self.settings.smtp_addr is not None:
@@ -241,6 +251,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         workers: list[_Stoppable | None] = [
+            self.blocklist_monitor,
             self.worker,
             self.webhook_worker,
             self.bulk_worker,
@@ -284,6 +295,19 @@ async def _stop(part: _Stoppable | None) -> None:
         await part.stop()
     except Exception:
         log.exception("stop_failed", part=type(part).__name__)
+
+
+def build_blocklist_monitor(settings: Settings, services: Services) -> BlocklistMonitor | None:
+    """Off in capture mode (nothing leaves the machine) and when no zone is configured."""
+    config = BlocklistConfig(
+        ip_zones=settings.dnsbl_zones,
+        domain_zones=settings.dnsbl_domain_zones,
+        egress=tuple(str(s.address) for s in settings.egress_sources),
+        interval=settings.dnsbl_interval,
+    )
+    if settings.delivery == "capture" or not config.is_enabled:
+        return None
+    return BlocklistMonitor(services.store, services.resolver, config, time.time)
 
 
 def build_runtime(

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from mailwright.api import (
     attempts,
+    blocklists,
     credentials,
     dkim,
     doctor,
@@ -110,6 +111,7 @@ ROUTES = [
     *limits.ROUTES,
     *doctor.ROUTES,
     *dkim.ROUTES,
+    *blocklists.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -1,5 +1,13 @@
 """Sending domains: DNS records to publish, DKIM keys and signing, verification checks."""
 
+from mailwright.domains.blocklists import (
+    BlocklistConfig,
+    BlocklistMonitor,
+    blocklist_json,
+    check_blocklists,
+    current_listings,
+    list_blocklists,
+)
 from mailwright.domains.diagnosis import CheckResult
 from mailwright.domains.dkim import DkimKey, generate_key, sign, txt_value
 from mailwright.domains.doctor import Diagnosis
@@ -32,6 +40,8 @@ from mailwright.domains.service import (
 )
 
 __all__ = [
+    "BlocklistConfig",
+    "BlocklistMonitor",
     "CheckResult",
     "Diagnosis",
     "DkimKey",
@@ -40,8 +50,11 @@ __all__ = [
     "DomainCache",
     "SendingQuota",
     "activate_key",
+    "blocklist_json",
+    "check_blocklists",
     "connection_json",
     "create_domain",
+    "current_listings",
     "delete_domain",
     "doctor_domain",
     "domain_json",
@@ -50,6 +63,7 @@ __all__ = [
     "get_domain",
     "get_quota",
     "key_json",
+    "list_blocklists",
     "list_domains",
     "list_keys",
     "normalise_name",

@@ -4,6 +4,7 @@ Imports no other package of ours.
 """
 
 from mailwright.store import (
+    blocklists,
     credentials,
     dashboard,
     dkim_keys,
@@ -18,6 +19,7 @@ from mailwright.store import (
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.records import (
+    BlocklistRow,
     DeliveryId,
     DeliveryRow,
     DkimKeyRow,
@@ -29,6 +31,7 @@ from mailwright.store.records import (
 )
 
 __all__ = [
+    "BlocklistRow",
     "DeliveryId",
     "DeliveryRow",
     "DkimKeyRow",
@@ -40,6 +43,7 @@ __all__ = [
     "MessageRow",
     "Store",
     "async_url",
+    "blocklists",
     "create_engine",
     "credentials",
     "dashboard",

@@ -64,6 +64,18 @@ class DkimKeyRow(_Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BlocklistRow(_Record):
+    target: str
+    zone: str
+    kind: str  # ip | domain
+    status: str  # listed | clean | error
+    codes: str
+    reason: str
+    checked_at: float
+    listed_since: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeyRow(_Record):
     id: str
     secret_hash: str

@@ -88,6 +88,20 @@ dkim_keys = Table(
     Index("ix_dkim_keys_retire_at", "retire_at"),
 )
 
+# The latest DNS blocklist answer per (target, zone): our egress addresses and sending domains.
+blocklist_results = Table(
+    "blocklist_results",
+    metadata,
+    Column("target", String(253), primary_key=True),  # an IP address or a domain
+    Column("zone", String(253), primary_key=True),
+    Column("kind", String(8), nullable=False),  # ip | domain
+    Column("status", String(8), nullable=False),  # listed | clean | error
+    Column("codes", Text, nullable=False),  # the 127.0.0.x answers, comma-separated
+    Column("reason", Text, nullable=False),  # the list's TXT, or why the lookup failed
+    Column("checked_at", Double, nullable=False),
+    Column("listed_since", Double, nullable=True),  # when the current listing was first seen
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
