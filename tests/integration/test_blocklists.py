@@ -3,6 +3,7 @@ PostgreSQL: one round directly, then the worker's monitor through the API."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.domains import (
     BlocklistConfig,
+    BlocklistMonitor,
     check_blocklists,
     create_domain,
     current_listings,
@@ -157,3 +159,18 @@ async def test_capture_mode_runs_no_monitor(runtime: Runtime, client: httpx.Asyn
     assert runtime.settings.delivery == "capture"
     assert runtime.blocklist_monitor is None
     assert (await client.get("/mailwright/v1/blocklists")).json() == {"items": [], "listed": 0}
+
+
+async def test_a_round_another_process_just_made_is_not_repeated(
+    store: Store, dns: LoopbackDNS
+) -> None:
+    clock = [NOW]
+    config = dataclasses.replace(CONFIG, interval=3600.0)
+    first = BlocklistMonitor(store, Resolver(dns.address, timeout=2.0), config, lambda: clock[0])
+    other = BlocklistMonitor(store, Resolver(dns.address, timeout=2.0), config, lambda: clock[0])
+    assert await first.seconds_until_due() == 0.0  # nothing checked yet
+    await first.run_once()
+    clock[0] = NOW + 600
+    assert await other.seconds_until_due() == 3000.0
+    clock[0] = NOW + 3600
+    assert await other.seconds_until_due() == 0.0

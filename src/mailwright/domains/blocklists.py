@@ -153,7 +153,8 @@ def blocklist_json(row: BlocklistRow) -> dict[str, Any]:
 
 
 class BlocklistMonitor:
-    """Checks the blocklists at start and then every ``config.interval`` seconds."""
+    """Checks the blocklists at start (unless another process just did) and then every
+    ``config.interval`` seconds."""
 
     def __init__(
         self, store: Store, resolver: Resolver, config: BlocklistConfig, clock: Callable[[], float]
@@ -175,14 +176,29 @@ class BlocklistMonitor:
             await self._task
         self._task = None
 
+    async def seconds_until_due(self) -> float:
+        """Every worker process runs a monitor: a round any of them finished less than an
+        interval ago (the table's newest ``checked_at``) is not repeated."""
+        async with self._store.read() as conn:
+            last = await blocklists.last_checked(conn)
+        if last is None:
+            return 0.0
+        return min(last + self._config.interval - self._clock(), self._config.interval)
+
+    async def run_once(self) -> list[BlocklistRow]:
+        rows = await check_blocklists(self._store, self._resolver, self._config, now=self._clock())
+        listed = sum(1 for r in rows if r.status == "listed")
+        log.info("blocklists_checked", checked=len(rows), listed=listed)
+        return rows
+
     async def _run(self) -> None:
         while True:
             try:
-                rows = await check_blocklists(
-                    self._store, self._resolver, self._config, now=self._clock()
-                )
-                listed = sum(1 for r in rows if r.status == "listed")
-                log.info("blocklists_checked", checked=len(rows), listed=listed)
+                wait = await self.seconds_until_due()
+                if wait <= 0:
+                    await self.run_once()
+                    wait = self._config.interval
             except Exception:
                 log.exception("blocklist_check_failed")
-            await asyncio.sleep(self._config.interval)
+                wait = self._config.interval
+            await asyncio.sleep(wait)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -40,3 +40,8 @@ async def replace_results(conn: AsyncConnection, rows: Sequence[BlocklistRow]) -
                 for r in rows
             ],
         )
+
+
+async def last_checked(conn: AsyncConnection) -> float | None:
+    value = (await conn.execute(select(func.max(T.c.checked_at)))).scalar_one()
+    return None if value is None else float(value)
