@@ -161,6 +161,10 @@ async def test_a_failing_nameserver_warns_instead_of_failing(
     assert (found["dmarc"], found["dmarc_alignment"], found["bimi"]) == ("warn", "warn", "warn")
     assert found["spf"] == found["dkim"] == "pass"
 
+    dns.fail("spf.mw.test")  # an include that cannot be looked up: unknown, not broken
+    diagnosis = await diagnose(Resolver(dns.address, timeout=2.0), DOMAIN, PLAN, expectation(key))
+    assert statuses(diagnosis)["spf"] == "warn"
+
 
 async def test_doctor_endpoint(client: httpx.AsyncClient, runtime: Runtime) -> None:
     created = (await client.post("/v4/domains", data={"name": "api.test"})).json()

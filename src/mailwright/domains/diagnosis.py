@@ -9,7 +9,7 @@ never a ``fail``, so a DNS outage does not send an operator chasing a record tha
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
@@ -68,10 +68,15 @@ def _versioned(txt: Sequence[str], version: str) -> list[str]:
 
 
 def check_spf(
-    domain: str, txt: Found, expected: str, published: Mapping[str, Sequence[str]]
+    domain: str,
+    txt: Found,
+    expected: str,
+    published: Mapping[str, Sequence[str]],
+    unresolved: Collection[str] = (),
 ) -> CheckResult:
     """``expected`` is the record we ask for (``v=spf1 include:... ~all``); ``published`` holds the
-    TXT strings of every name the record includes, for counting lookups."""
+    TXT strings of every name the record includes, for counting lookups; ``unresolved`` names
+    the includes whose lookup failed (we cannot tell whether they are broken)."""
 
     def result(status: Status, found: Sequence[str], fix: str = "") -> CheckResult:
         return CheckResult("spf", status, tuple(found), expected, fix)
@@ -96,14 +101,19 @@ def check_spf(
             records,
             f"Add {ours} to the SPF record at {domain}, before its final 'all'.",
         )
-    return _spf_details(record, published, result)
+    return _spf_details(record, published, frozenset(unresolved), result)
 
 
 def _spf_details(
-    record: str, published: Mapping[str, Sequence[str]], result: _Result
+    record: str,
+    published: Mapping[str, Sequence[str]],
+    unresolved: frozenset[str],
+    result: _Result,
 ) -> CheckResult:
     counted = spf.count_lookups(record, published)
     found = [record, f"{counted.count} DNS lookups"]
+    if set(counted.missing) & unresolved and counted.count <= spf.MAX_LOOKUPS:
+        return result("warn", found, _LOOKUP_FAILED)
     if counted.is_over_limit:
         return result(
             "fail",

@@ -95,10 +95,10 @@ async def diagnose(
     )
     txt = dict(zip(txt_names, found_txt, strict=True))
     root = txt[domain]
-    includes = await _spf_chain(resolver, root or ())
+    includes, unresolved = await _spf_chain(resolver, root or ())
     dmarc_txt = txt[f"_dmarc.{domain}"]
     results = [
-        check_spf(domain, root, spf_value(plan.spf_include), includes),
+        check_spf(domain, root, spf_value(plan.spf_include), includes, unresolved),
         *(
             check_dkim(
                 domain, k.selector, k.value, txt[f"{k.selector}._domainkey.{domain}"], state=k.state
@@ -116,10 +116,13 @@ async def diagnose(
     return Diagnosis(domain, tuple(results))
 
 
-async def _spf_chain(resolver: Resolver, root: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """The TXT strings at every name the domain's SPF record includes, recursively. A name
-    whose lookup failed is left out (counted as missing)."""
+async def _spf_chain(
+    resolver: Resolver, root: Sequence[str]
+) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+    """The TXT strings at every name the domain's SPF record includes, recursively, and the
+    names whose lookup failed."""
     published: dict[str, tuple[str, ...]] = {}
+    unresolved: set[str] = set()
     level = [t for record in spf.spf_records(root) for t in spf.targets(record)]
     while level and len(published) < MAX_SPF_NAMES:
         names = list(dict.fromkeys(n for n in level if n not in published))[:MAX_SPF_NAMES]
@@ -127,10 +130,12 @@ async def _spf_chain(resolver: Resolver, root: Sequence[str]) -> dict[str, tuple
         level = []
         for name, answer in zip(names, answers, strict=True):
             published[name] = answer or ()
+            if answer is None:
+                unresolved.add(name)
             records = spf.spf_records(answer or ())
             if len(records) == 1:
                 level += spf.targets(records[0])
-    return published
+    return published, unresolved
 
 
 async def _rdns(resolver: Resolver, address: str, helo: str) -> CheckResult:

@@ -59,6 +59,12 @@ def test_spf(txt, published, status: str, fix_part: str) -> None:
     assert result.expected == OURS
 
 
+def test_spf_include_that_could_not_be_looked_up_warns() -> None:
+    record = ("v=spf1 include:spf.mw.test include:down.test -all",)
+    assert check_spf(D, record, OURS, INCLUDED, {"down.test"}).status == "warn"
+    assert check_spf(D, record, OURS, INCLUDED).status == "fail"
+
+
 def test_spf_pass_reports_the_lookup_count() -> None:
     result = check_spf(D, ("v=spf1 mx include:spf.mw.test -all",), OURS, INCLUDED)
     assert result.found == ("v=spf1 mx include:spf.mw.test -all", "2 DNS lookups")
