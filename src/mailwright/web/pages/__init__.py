@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from mailwright.web.pages import login, overview
+from mailwright.web.pages import blocklists, login, overview
 
 ROUTES: list[BaseRoute] = [
     *login.ROUTES,
     *overview.ROUTES,
+    *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]
