@@ -53,7 +53,13 @@ from mailwright.delivery import (
     queue_health,
     settled_last_day,
 )
-from mailwright.domains import DnsPlan, DomainCache, ensure_sandbox
+from mailwright.domains import (
+    BlocklistConfig,
+    BlocklistMonitor,
+    DnsPlan,
+    DomainCache,
+    ensure_sandbox,
+)
 from mailwright.egress import EgressDirectory, Source
 from mailwright.errors import ConfigError, ServiceError
 from mailwright.events import WebhookCache
@@ -76,7 +82,7 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Backlog, Store, inbound, limits, queries
+from mailwright.store import Backlog, Store, dkim_keys, inbound, limits, queries
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker, outbox_backlog
@@ -110,7 +116,11 @@ def build_services(settings: Settings, store: Store) -> Services:
         credentials=CredentialCache(store, time.monotonic),
         domains=DomainCache(store, time.monotonic),
         resolver=resolver,
-        dns_plan=DnsPlan.for_host(urlsplit(public).hostname or "localhost"),
+        dns_plan=DnsPlan.for_host(
+            urlsplit(public).hostname or "localhost",
+            egress=tuple((str(s.address), s.helo) for s in settings.egress_sources),
+            is_receiving=settings.smtp_addr is not None,
+        ),
         public_url=public,
         retention=settings.retention_hours * 3600,
         webhooks=WebhookCache(store, time.monotonic),
@@ -218,6 +228,7 @@ class Runtime:
     submission: Listener | None = None
     mx: Listener | None = None
     inbound_worker: InboundWorker | None = None
+    blocklist_monitor: BlocklistMonitor | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -259,6 +270,9 @@ class Runtime:
             self.inbound_worker = build_inbound_worker(self.settings, self.services, self.kick)
             self.inbound_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
+            self.blocklist_monitor = build_blocklist_monitor(self.settings, self.services)
+            if self.blocklist_monitor is not None:
+                self.blocklist_monitor.start()
         if "smtp" in self.roles and self.settings.submission_addr is not None:
             self.submission = await start_submission(self.settings, self.services)
         if "smtp" in self.roles and self.settings.smtp_addr is not None:
@@ -289,6 +303,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         workers: list[_Stoppable | None] = [
+            self.blocklist_monitor,
             self.worker,
             self.webhook_worker,
             self.bulk_worker,
@@ -312,6 +327,8 @@ class Runtime:
                 # Windows are at most a day long: two days back nothing is counted any more.
                 await limits.purge_rate_windows(conn, now - 2 * 86400)
                 await limits.purge_usage(conn, now - 2 * 86400)
+                # Rotated-out DKIM keys past their grace period: retired, private key erased.
+                await dkim_keys.retire_expired(conn, now)
                 return removed
 
             try:
@@ -330,6 +347,19 @@ async def _stop(part: _Stoppable | None) -> None:
         await part.stop()
     except Exception:
         log.exception("stop_failed", part=type(part).__name__)
+
+
+def build_blocklist_monitor(settings: Settings, services: Services) -> BlocklistMonitor | None:
+    """Off in capture mode (nothing leaves the machine) and when no zone is configured."""
+    config = BlocklistConfig(
+        ip_zones=settings.dnsbl_zones,
+        domain_zones=settings.dnsbl_domain_zones,
+        egress=tuple(str(s.address) for s in settings.egress_sources),
+        interval=settings.dnsbl_interval,
+    )
+    if settings.delivery == "capture" or not config.is_enabled:
+        return None
+    return BlocklistMonitor(services.store, services.resolver, config, time.time)
 
 
 def build_runtime(

@@ -32,7 +32,7 @@ from mailwright.app import (
 )
 from mailwright.auth import Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
-from mailwright.domains import create_domain, get_domain, list_domains
+from mailwright.domains import Diagnosis, create_domain, doctor_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import configure, get_logger
 from mailwright.store import Backlog, Store
@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     records = dsub.add_parser("records", help="print the DNS records a domain must publish")
     records.add_argument("name")
     _add_setting_flags(domains)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check a domain's DNS (SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT, rDNS, BIMI)",
+        description="Check a domain's DNS as receivers see it and say how to fix what is "
+        "wrong. Exit status: 0 when no check fails (warnings allowed), 1 when one does.",
+    )
+    doctor.add_argument("name")
+    doctor.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_setting_flags(doctor)
 
     keys = sub.add_parser("keys", help="manage API keys", description="Manage API keys.")
     ksub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -208,6 +218,21 @@ async def _domains(settings: Settings, args: argparse.Namespace, store: Store) -
             "receiving_dns_records": [r.to_json() for r in plan.receiving(row)],
         }
     )
+
+
+async def _doctor(settings: Settings, args: argparse.Namespace, store: Store) -> Diagnosis:
+    svc = build_services(settings, store)
+    diagnosis = await doctor_domain(store, svc.resolver, svc.dns_plan, args.name, now=time.time())
+    if args.json:
+        print(json.dumps(diagnosis.to_json(), indent=2))
+        return diagnosis
+    print(f"{diagnosis.domain}: {diagnosis.status}")
+    for result in diagnosis.results:
+        found = "; ".join(result.found) or "(nothing found)"
+        print(f"{result.status.upper():<5} {result.check:<16} {found}")
+        if result.fix:
+            print(f"{'':<22} fix: {result.fix}")
+    return diagnosis
 
 
 async def _keys(args: argparse.Namespace, store: Store) -> None:
@@ -555,6 +580,9 @@ def _command(settings: Settings, args: argparse.Namespace) -> None:
     elif args.command == "status":
         # Read only: a monitoring command never changes the schema.
         _run(_with_store(settings, lambda store: _status(args, store), migrate=False))
+    elif args.command == "doctor":
+        diagnosis = _run(_with_store(settings, lambda store: _doctor(settings, args, store)))
+        sys.exit(1 if diagnosis.status == "fail" else 0)
     elif args.command == "users":
         password = _read_password(args) if args.action in ("create", "passwd") else None
         _run(_with_store(settings, lambda store: _users(args, password, store)))

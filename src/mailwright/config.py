@@ -150,6 +150,15 @@ def _egress_sources(value: str) -> tuple[EgressSource, ...]:
     return tuple(sources)
 
 
+def _zones(value: str) -> tuple[str, ...]:
+    zones = tuple(dict.fromkeys(z.strip().lower().rstrip(".") for z in value.split(",")))
+    zones = tuple(z for z in zones if z)
+    for zone in zones:
+        if not _HOSTNAME.match(zone) or "." not in zone:
+            raise ValueError(f"expected DNS zone names such as zen.spamhaus.org, not {zone!r}")
+    return zones
+
+
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ValueError("expected a TCP port number")
@@ -203,6 +212,9 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+
+DNSBL_ZONES_DEFAULT = "zen.spamhaus.org,bl.spamcop.net,b.barracudacentral.org"
+DNSBL_DOMAIN_ZONES_DEFAULT = "dbl.spamhaus.org"
 
 FIELDS: tuple[Setting, ...] = (
     Setting("data_dir", "./var", Path, "SQLite file, blobs, generated keys"),
@@ -367,6 +379,26 @@ FIELDS: tuple[Setting, ...] = (
         "work held by a crashed worker waits (default 900 for deliveries, 120 for webhooks)",
     ),
     Setting(
+        "dnsbl_zones",
+        DNSBL_ZONES_DEFAULT,
+        _zones,
+        "DNS blocklists the worker checks the egress addresses against, comma-separated "
+        "(empty: none); off in capture mode",
+    ),
+    Setting(
+        "dnsbl_domain_zones",
+        DNSBL_DOMAIN_ZONES_DEFAULT,
+        _zones,
+        "domain blocklists the worker checks the sending domains against, comma-separated "
+        "(empty: none); off in capture mode",
+    ),
+    Setting(
+        "dnsbl_interval",
+        "3600",
+        _positive_float,
+        "seconds between two blocklist checks",
+    ),
+    Setting(
         "retention_hours",
         "72",
         _positive_float,
@@ -415,6 +447,9 @@ class Settings:
     )
     worker_processes: int = 1
     claim_lease: float | None = None
+    dnsbl_zones: tuple[str, ...] = tuple(DNSBL_ZONES_DEFAULT.split(","))
+    dnsbl_domain_zones: tuple[str, ...] = tuple(DNSBL_DOMAIN_ZONES_DEFAULT.split(","))
+    dnsbl_interval: float = 3600.0
     retention_hours: float = 72.0
 
     @property

@@ -6,10 +6,10 @@
 
 UDP and TCP listen on the same port. Unknown names get NXDOMAIN, known names without the asked
 type (and empty non-terminals) get NOERROR with no answer, a CNAME is followed inside the zone,
-and names passed to ``fail`` get SERVFAIL. UDP replies larger than the client's EDNS payload
-(512 without EDNS) are truncated with TC set, so clients must retry over TCP. TXT strings longer
-than 255 bytes are split into 255-byte character-strings. ``queries`` records
-``(name, type, protocol)`` for every question asked.
+and names passed to ``fail`` get SERVFAIL (until ``recover``). UDP replies larger than the
+client's EDNS payload (512 without EDNS) are truncated with TC set, so clients must retry over
+TCP. TXT strings longer than 255 bytes are split into 255-byte character-strings. ``queries``
+records ``(name, type, protocol)`` for every question asked.
 """
 
 from __future__ import annotations
@@ -135,6 +135,11 @@ class LoopbackDNS:
     def fail(self, name: str) -> None:
         with self._resolver.lock:
             self._resolver.failing.add(DNSLabel(name))
+
+    def recover(self, name: str) -> None:
+        """Undo ``fail``: the name is answered from the zone again."""
+        with self._resolver.lock:
+            self._resolver.failing.discard(DNSLabel(name))
 
     def start(self) -> None:
         for _ in range(20):

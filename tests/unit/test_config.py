@@ -143,3 +143,30 @@ def test_egress_sources_pair_addresses_with_helo_names() -> None:
         ("::1", "mta6.example.com"),
     ]
     assert Settings.from_env(environ={}).egress_sources == ()
+
+
+def test_blocklist_zones_default_to_well_known_lists_and_can_be_emptied() -> None:
+    defaults = Settings.from_env(environ={})
+    assert defaults.dnsbl_zones == ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org")
+    assert defaults.dnsbl_domain_zones == ("dbl.spamhaus.org",)
+    assert defaults.dnsbl_interval == 3600.0
+    assert (defaults.dnsbl_zones, defaults.dnsbl_domain_zones) == (
+        Settings().dnsbl_zones,
+        Settings().dnsbl_domain_zones,
+    )
+    custom = Settings.from_env(
+        environ={
+            "MAILWRIGHT_DNSBL_ZONES": " BL.Example.test. , bl.example.test,dnsbl.test ",
+            "MAILWRIGHT_DNSBL_DOMAIN_ZONES": "",
+            "MAILWRIGHT_DNSBL_INTERVAL": "60",
+        }
+    )
+    assert custom.dnsbl_zones == ("bl.example.test", "dnsbl.test")
+    assert custom.dnsbl_domain_zones == ()
+    assert custom.dnsbl_interval == 60.0
+
+
+@pytest.mark.parametrize("value", ["not a zone", "localhost", "bl.example.test,-bad.test"])
+def test_bad_blocklist_zones_are_named(value: str) -> None:
+    with pytest.raises(ConfigError, match="MAILWRIGHT_DNSBL_ZONES"):
+        Settings.from_env(environ={"MAILWRIGHT_DNSBL_ZONES": value})

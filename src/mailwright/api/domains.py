@@ -91,8 +91,9 @@ async def verify(request: Request) -> Response:
     (await principal(request)).require_account(write=True)
     svc = services(request)
     row, sending, receiving = await verify_domain(
-        svc.store, svc.resolver, svc.dns_plan, path_param(request, "name")
+        svc.store, svc.resolver, svc.dns_plan, path_param(request, "name"), now=svc.clock()
     )
+    svc.domains.forget(row.name)  # a rotated DKIM key may have become the active one
     body = _with_records(row, sending, receiving)
     body["message"] = "Domain DNS records have been updated"
     return json_response(body)

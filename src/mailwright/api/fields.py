@@ -138,6 +138,14 @@ FORMS: dict[tuple[str, str], Schema] = {
     ),
     ("POST", "/v3/routes"): _form(("expression", "action"), **_ROUTE_FORM),
     ("PUT", "/v3/routes/{route_id}"): _form((), **_ROUTE_FORM),
+    ("POST", "/mailwright/v1/domains/{name}/dkim/rotate"): _form(
+        (),
+        algorithm={"type": "string", "enum": ["rsa", "ed25519"]},
+        key_size={"type": "string", "enum": ["1024", "2048"]},
+        selector=_TEXT,
+        grace_days={"type": "number", "minimum": 0, "maximum": 365},
+    ),
+    ("POST", "/mailwright/v1/domains/{name}/dkim/activate"): _form((), selector=_TEXT),
 }
 FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
 FORMS[("POST", "/v3/ip_pools")] = _form(("name",), name=_TEXT, description=_TEXT, ip=_IPS)

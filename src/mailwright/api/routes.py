@@ -15,7 +15,10 @@ from starlette.routing import Route
 
 from mailwright.api import (
     attempts,
+    blocklists,
     credentials,
+    dkim,
+    doctor,
     domains,
     events,
     inbound_routes,
@@ -111,6 +114,9 @@ ROUTES = [
     *credentials.ROUTES,
     *limits.ROUTES,
     *ips.ROUTES,
+    *doctor.ROUTES,
+    *dkim.ROUTES,
+    *blocklists.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}

@@ -28,7 +28,7 @@ from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.settle import Decision, Settled, settle
 from mailwright.delivery.smtp_client import TlsPolicy
 from mailwright.delivery.transports import Transport, TransportStopped
-from mailwright.domains import DomainCache, sign
+from mailwright.domains import DomainCache, sign_message
 from mailwright.errors import NotFound
 from mailwright.logs import get_logger
 from mailwright.messages import StoredMessage, Tracking, TrackingKey, load_many, tracking_for
@@ -408,12 +408,7 @@ class DeliveryWorker:
             domain = await self._domains.get(first.domain)
         except NotFound:
             return raw
-        return sign(
-            raw,
-            domain=domain.name,
-            selector=domain.dkim_selector,
-            private_pem=domain.dkim_private_key,
-        )
+        return sign_message(raw, domain)
 
     async def _tls(self, job: Job) -> TlsPolicy:
         options = job.message.spec.get("options") or {}

@@ -1,7 +1,8 @@
-"""DKIM for sending domains: RSA key generation, the TXT value to publish, and signing.
+"""DKIM for sending domains: RSA and Ed25519 key generation, the TXT value to publish, signing.
 
-Keys come from ``cryptography``; signing is dkimpy's, rsa-sha256 with relaxed/relaxed
-canonicalisation (RFC 6376 3.4), which survives the header refolding relays do.
+Keys come from ``cryptography``; signing is dkimpy's, rsa-sha256 or ed25519-sha256 (RFC 8463)
+with relaxed/relaxed canonicalisation (RFC 6376 3.4), which survives the header refolding
+relays do.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Any
 import dkim
 import dkim.canonicalization
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from mailwright.errors import InvalidInput, ServiceError
 
 KEY_SIZES = (1024, 2048)
+ALGORITHMS = ("rsa", "ed25519")
+_SIGNATURE_ALGORITHMS = {"rsa": b"rsa-sha256", "ed25519": b"ed25519-sha256"}
 
 # RFC 6376 5.4.1: the From field MUST be signed; the rest are the fields a recipient sees or a
 # client acts on. Absent ones are signed too (as empty), so nobody can add them in transit.
@@ -54,18 +57,45 @@ class DkimSigningFailed(ServiceError):
 @dataclass(frozen=True, slots=True)
 class DkimKey:
     selector: str
-    private_pem: str  # PKCS#8 PEM, unencrypted; never log it
-    public_b64: str  # base64 DER SubjectPublicKeyInfo, as in the p= tag
+    # RSA: PKCS#8 PEM, unencrypted; Ed25519: the base64 32-byte seed (dkimpy's format). Never log.
+    private_pem: str
+    # RSA: base64 DER SubjectPublicKeyInfo; Ed25519: base64 raw 32-byte key (RFC 8463 4.2)
+    public_b64: str
+    algorithm: str = "rsa"  # rsa | ed25519
 
     def __repr__(self) -> str:
-        return f"DkimKey(selector={self.selector!r}, public_b64={self.public_b64[:16]!r}...)"
+        return (
+            f"DkimKey(selector={self.selector!r}, algorithm={self.algorithm!r}, "
+            f"public_b64={self.public_b64[:16]!r}...)"
+        )
+
+
+def _check_selector(selector: str) -> None:
+    if not _SELECTOR.match(selector):
+        raise InvalidInput(f"Invalid DKIM selector {selector!r}", field="dkim_selector")
+
+
+def generate_ed25519_key(selector: str) -> DkimKey:
+    _check_selector(selector)
+    key = ed25519.Ed25519PrivateKey.generate()
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return DkimKey(
+        selector,
+        base64.b64encode(seed).decode("ascii"),
+        base64.b64encode(public).decode("ascii"),
+        "ed25519",
+    )
 
 
 def generate_key(selector: str, bits: int = 2048) -> DkimKey:
     if bits not in KEY_SIZES:
         raise InvalidInput("dkim_key_size must be 1024 or 2048", field="dkim_key_size")
-    if not _SELECTOR.match(selector):
-        raise InvalidInput(f"Invalid DKIM selector {selector!r}", field="dkim_selector")
+    _check_selector(selector)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -78,8 +108,8 @@ def generate_key(selector: str, bits: int = 2048) -> DkimKey:
     return DkimKey(selector, private_pem, base64.b64encode(public_der).decode("ascii"))
 
 
-def txt_value(public_b64: str) -> str:
-    return f"k=rsa; p={public_b64}"
+def txt_value(public_b64: str, algorithm: str = "rsa") -> str:
+    return f"k={algorithm}; p={public_b64}"
 
 
 def new_selector(now: datetime) -> str:
@@ -165,7 +195,9 @@ dkim.canonicalization.compress_whitespace = _compress_whitespace
 dkim.canonicalization.strip_trailing_whitespace = _strip_trailing_whitespace
 
 
-def sign(message: bytes, *, domain: str, selector: str, private_pem: str) -> bytes:
+def sign(
+    message: bytes, *, domain: str, selector: str, private_pem: str, algorithm: str = "rsa"
+) -> bytes:
     """The message with a ``DKIM-Signature`` header prepended."""
     # Fold the new header with the message's own line ending so the result is consistent.
     linesep = b"\r\n" if b"\r\n" in message else b"\n"
@@ -178,6 +210,7 @@ def sign(message: bytes, *, domain: str, selector: str, private_pem: str) -> byt
             canonicalize=(b"relaxed", b"relaxed"),
             include_headers=[h.encode("ascii") for h in SIGNED_HEADERS],
             linesep=linesep,
+            signature_algorithm=_SIGNATURE_ALGORITHMS[algorithm],
         )
     except (dkim.DKIMException, UnicodeEncodeError) as exc:
         raise DkimSigningFailed(f"DKIM signing failed: {exc}") from exc

@@ -71,11 +71,18 @@ def sending_records(
     spf_include: str,
     tracking_target: str,
     web_prefix: str = "email",
+    ed25519: tuple[str, str] | None = None,
 ) -> list[DnsRecord]:
+    """``ed25519``: (selector, public key) of the domain's active Ed25519 key, if it has one."""
     domain = _fqdn(domain)
+    dkim = [DnsRecord("TXT", f"{selector}._domainkey.{domain}", txt_value(public_b64))]
+    if ed25519 is not None:
+        dkim.append(
+            DnsRecord("TXT", f"{ed25519[0]}._domainkey.{domain}", txt_value(ed25519[1], "ed25519"))
+        )
     return [
         DnsRecord("TXT", domain, spf_value(spf_include)),
-        DnsRecord("TXT", f"{selector}._domainkey.{domain}", txt_value(public_b64)),
+        *dkim,
         DnsRecord("CNAME", f"{web_prefix}.{domain}", _fqdn(tracking_target)),
     ]
 

@@ -15,12 +15,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.domains.dkim import generate_key, new_selector
+from mailwright.domains.dkim import generate_key, new_selector, txt_value
+from mailwright.domains.doctor import Diagnosis, DkimExpectation, DoctorPlan, diagnose
 from mailwright.domains.records import DnsRecord, receiving_records, sending_records
+from mailwright.domains.rotation import (
+    activate_verified,
+    effective_state,
+    initial_key_values,
+    list_keys,
+)
 from mailwright.domains.verify import check_records
 from mailwright.errors import Conflict, InvalidInput, NotFound
 from mailwright.resolver import Resolver
-from mailwright.store import DomainRow, Store, queries
+from mailwright.store import DomainRow, Store, dkim_keys, queries
 
 # RFC 1035 labels (after IDNA), at least two labels.
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -39,14 +46,20 @@ class DnsPlan:
 
     spf: str
     target: str
+    egress: tuple[tuple[str, str], ...] = ()  # (address, HELO name) we send from, for rDNS
+    is_receiving: bool = True  # an MX listener runs: the domain's MX should name ``target``
 
     @classmethod
-    def for_host(cls, host: str) -> DnsPlan:
+    def for_host(
+        cls, host: str, *, egress: tuple[tuple[str, str], ...] = (), is_receiving: bool = True
+    ) -> DnsPlan:
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            return cls(spf=host, target=host)
-        return cls(spf=host, target=socket.gethostname().lower())
+            target = host
+        else:
+            target = socket.gethostname().lower()
+        return cls(spf=host, target=target, egress=egress, is_receiving=is_receiving)
 
     def sending(self, row: DomainRow) -> list[DnsRecord]:
         return sending_records(
@@ -56,10 +69,17 @@ class DnsPlan:
             spf_include=self.spf,
             tracking_target=self.target,
             web_prefix=row.web_prefix,
+            ed25519=_ed25519(row),
         )
 
     def receiving(self, row: DomainRow) -> list[DnsRecord]:
         return receiving_records(row.name, mx_hosts=[self.target])
+
+
+def _ed25519(row: DomainRow) -> tuple[str, str] | None:
+    if row.dkim_ed25519_selector and row.dkim_ed25519_public_key:
+        return row.dkim_ed25519_selector, row.dkim_ed25519_public_key
+    return None
 
 
 def normalise_name(name: str) -> str:
@@ -127,6 +147,9 @@ async def create_domain(
         if await queries.get_domain(conn, ascii_name) is not None:
             raise Conflict(f"Domain {ascii_name} already exists")
         await queries.insert_domain(conn, values)
+        await dkim_keys.insert_key(
+            conn, initial_key_values(values["id"], key, options["dkim_key_size"], now)
+        )
         return await queries.get_domain(conn, ascii_name)
 
     row = await store.write(insert)
@@ -305,10 +328,14 @@ async def delete_domain(store: Store, name: str) -> None:
 
 
 async def verify_domain(
-    store: Store, resolver: Resolver, plan: DnsPlan, name: str
+    store: Store, resolver: Resolver, plan: DnsPlan, name: str, *, now: float
 ) -> tuple[DomainRow, list[DnsRecord], list[DnsRecord]]:
-    """Look the records up for real; the domain is active once SPF and DKIM are published."""
+    """Look the records up for real; the domain is active once SPF and DKIM are published.
+    A pending (rotated) DKIM key whose record is published becomes the active one first."""
     row = await get_domain(store, name)
+    activated, _ = await activate_verified(store, resolver, row, now=now)
+    if activated:
+        row = await get_domain(store, name)
     sending, receiving = await asyncio.gather(
         check_records(resolver, plan.sending(row)), check_records(resolver, plan.receiving(row))
     )
@@ -324,6 +351,21 @@ async def verify_domain(
         assert updated is not None
         row = updated
     return row, sending, receiving
+
+
+async def doctor_domain(
+    store: Store, resolver: Resolver, plan: DnsPlan, name: str, *, now: float
+) -> Diagnosis:
+    """Every check a receiver makes of the domain's DNS, each with a plain-language fix."""
+    row, rows = await list_keys(store, name)
+    states = {k.id: effective_state(k, now) for k in rows}
+    keys = [
+        DkimExpectation(k.selector, txt_value(k.public_key, k.algorithm), states[k.id])
+        for k in rows
+        if states[k.id] in ("active", "pending", "retiring")
+    ]
+    doctor_plan = DoctorPlan(plan.spf, plan.target, plan.is_receiving, plan.egress)
+    return await diagnose(resolver, row.name, doctor_plan, keys)
 
 
 async def ensure_sandbox(store: Store, *, now: float) -> DomainRow | None:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeAlias
 
+from mailwright.domains import spf
 from mailwright.domains.records import DnsRecord
 from mailwright.resolver import DnsLookupFailed, Resolver
 
@@ -56,24 +57,11 @@ def judge(record: DnsRecord, found: Found) -> DnsRecord:
 def _matches(record: DnsRecord, published: str) -> bool:
     if record.record_type in ("CNAME", "MX"):
         return _norm_name(published) == _norm_name(record.value)
-    if _is_spf(record.value):
-        return _spf_covers(published, record.value)
+    if spf.is_spf(record.value):
+        return spf.covers(published, record.value)
     if "p" in _dkim_tags(record.value):
         return _dkim_tags(published).get("p") == _dkim_tags(record.value)["p"]
     return _squash(published) == _squash(record.value)
-
-
-def _is_spf(value: str) -> bool:
-    return value.lower().startswith("v=spf1")
-
-
-def _spf_covers(published: str, expected: str) -> bool:
-    """A v=spf1 record passing each of our mechanisms (RFC 7208 4.6.2: ``+`` or no qualifier)."""
-    if not _is_spf(published):
-        return False
-    terms = {t.lower().removeprefix("+") for t in published.split()[1:] if t[0] not in "-~?"}
-    ours = {t.lower() for t in expected.split()[1:] if not t.lower().endswith("all")}
-    return ours <= terms
 
 
 def _dkim_tags(value: str) -> dict[str, str]:

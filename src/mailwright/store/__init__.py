@@ -4,8 +4,10 @@ Imports no other package of ours.
 """
 
 from mailwright.store import (
+    blocklists,
     credentials,
     dashboard,
+    dkim_keys,
     health,
     inbound,
     limits,
@@ -20,8 +22,10 @@ from mailwright.store import (
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.health import Backlog
 from mailwright.store.records import (
+    BlocklistRow,
     DeliveryId,
     DeliveryRow,
+    DkimKeyRow,
     DomainRow,
     InboxRow,
     KeyRow,
@@ -31,8 +35,10 @@ from mailwright.store.records import (
 
 __all__ = [
     "Backlog",
+    "BlocklistRow",
     "DeliveryId",
     "DeliveryRow",
+    "DkimKeyRow",
     "DomainRow",
     "InboxRow",
     "InsertRows",
@@ -41,9 +47,11 @@ __all__ = [
     "MessageRow",
     "Store",
     "async_url",
+    "blocklists",
     "create_engine",
     "credentials",
     "dashboard",
+    "dkim_keys",
     "health",
     "inbound",
     "limits",

@@ -35,6 +35,9 @@ class DomainRow(_Record):
     dkim_key_size: int
     dkim_private_key: str
     dkim_public_key: str
+    dkim_ed25519_selector: str | None
+    dkim_ed25519_private_key: str | None
+    dkim_ed25519_public_key: str | None
     is_disabled: bool
     track_opens: bool
     track_opens_at_top: bool
@@ -42,6 +45,34 @@ class DomainRow(_Record):
     track_unsubscribes: bool
     unsubscribe_html_footer: str
     unsubscribe_text_footer: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DkimKeyRow(_Record):
+    id: int
+    domain_id: str
+    selector: str
+    algorithm: str  # rsa | ed25519
+    key_size: int | None
+    private_key: str
+    public_key: str
+    state: str  # pending | active | retiring | retired
+    created_at: float
+    activated_at: float | None
+    retire_at: float | None
+    grace_seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlocklistRow(_Record):
+    target: str
+    zone: str
+    kind: str  # ip | domain
+    status: str  # listed | clean | error
+    codes: str
+    reason: str
+    checked_at: float
+    listed_since: float | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -51,6 +51,12 @@ domains = Table(
     Column("dkim_key_size", Integer, nullable=False),
     Column("dkim_private_key", Text, nullable=False),
     Column("dkim_public_key", Text, nullable=False),
+    # The active Ed25519 key (RFC 8463), signed with beside the RSA key; null: RSA only.
+    # Both are copies of the domain's active rows in dkim_keys, written in the same
+    # transaction, so signing reads them from the cached domain row with no extra query.
+    Column("dkim_ed25519_selector", String(63), nullable=True),
+    Column("dkim_ed25519_private_key", Text, nullable=True),
+    Column("dkim_ed25519_public_key", Text, nullable=True),
     Column("is_disabled", Boolean, nullable=False),
     # Tracking (Mailgun's /v3/domains/{name}/tracking); o:tracking* options override per message.
     Column("track_opens", Boolean, nullable=False, server_default=false()),
@@ -59,6 +65,41 @@ domains = Table(
     Column("track_unsubscribes", Boolean, nullable=False, server_default=false()),
     Column("unsubscribe_html_footer", Text, nullable=False, server_default=HTML_FOOTER),
     Column("unsubscribe_text_footer", Text, nullable=False, server_default=TEXT_FOOTER),
+)
+
+# Every DKIM key a domain has had: pending (generated, record not verified yet), active (signs),
+# retiring (replaced, still published and listed until retire_at), retired (private key erased).
+dkim_keys = Table(
+    "dkim_keys",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("selector", String(63), nullable=False),
+    Column("algorithm", String(16), nullable=False),  # rsa | ed25519
+    Column("key_size", Integer, nullable=True),  # RSA bits; null for ed25519
+    Column("private_key", Text, nullable=False),  # PKCS#8 PEM or base64 seed; "" once retired
+    Column("public_key", Text, nullable=False),  # base64, the record's p= tag
+    Column("state", String(16), nullable=False),  # pending | active | retiring | retired
+    Column("created_at", Double, nullable=False),
+    Column("activated_at", Double, nullable=True),
+    Column("retire_at", Double, nullable=True),
+    Column("grace_seconds", Double, nullable=False),  # how long the replaced key stays published
+    UniqueConstraint("domain_id", "selector", name="uq_dkim_keys_domain_selector"),
+    Index("ix_dkim_keys_retire_at", "retire_at"),
+)
+
+# The latest DNS blocklist answer per (target, zone): our egress addresses and sending domains.
+blocklist_results = Table(
+    "blocklist_results",
+    metadata,
+    Column("target", String(253), primary_key=True),  # an IP address or a domain
+    Column("zone", String(253), primary_key=True),
+    Column("kind", String(8), nullable=False),  # ip | domain
+    Column("status", String(8), nullable=False),  # listed | clean | error
+    Column("codes", Text, nullable=False),  # the 127.0.0.x answers, comma-separated
+    Column("reason", Text, nullable=False),  # the list's TXT, or why the lookup failed
+    Column("checked_at", Double, nullable=False),
+    Column("listed_since", Double, nullable=True),  # when the current listing was first seen
 )
 
 api_keys = Table(

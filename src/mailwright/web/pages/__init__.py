@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from mailwright.web.pages import (
+    blocklists,
     domains,
     inbox,
     keys,
@@ -27,5 +28,6 @@ ROUTES: list[BaseRoute] = [
     *webhooks.ROUTES,
     *templates.ROUTES,
     *keys.ROUTES,
+    *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]

@@ -80,8 +80,9 @@ async def verify(request: Request) -> Response:
     svc = services(request)
     try:
         row, sending, receiving = await verify_domain(
-            svc.store, svc.resolver, svc.dns_plan, path_param(request, "name")
+            svc.store, svc.resolver, svc.dns_plan, path_param(request, "name"), now=svc.clock()
         )
+        svc.domains.forget(row.name)  # a rotated DKIM key may have become the active one
     except ServiceError as exc:
         message, status = failure(exc)
         context = {"title": "Domain not found", "message": message}

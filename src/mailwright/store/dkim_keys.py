@@ -1,0 +1,82 @@
+"""Every DKIM key a domain has had (``dkim_keys``): insert, list, change state, retire.
+
+The domain's active keys are also copied onto its ``domains`` row (``activate``) so signing
+reads them from the cached domain and needs no query of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwright.store import schema
+from mailwright.store.records import DkimKeyRow
+
+T = schema.dkim_keys
+
+
+async def insert_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(T), [values])
+
+
+async def list_keys(conn: AsyncConnection, domain_id: str) -> list[DkimKeyRow]:
+    rows = await conn.execute(select(T).where(T.c.domain_id == domain_id).order_by(T.c.id))
+    return [DkimKeyRow.from_row(r) for r in rows]
+
+
+async def delete_pending(conn: AsyncConnection, domain_id: str, algorithm: str) -> None:
+    await conn.execute(
+        delete(T).where(
+            T.c.domain_id == domain_id, T.c.algorithm == algorithm, T.c.state == "pending"
+        )
+    )
+
+
+async def activate(conn: AsyncConnection, key: DkimKeyRow, *, now: float) -> bool:
+    """Make the pending ``key`` the domain's active key of its algorithm: the one it replaces
+    is retiring until ``now + key.grace_seconds``. False when the key is no longer pending."""
+    made_active = await conn.execute(
+        update(T)
+        .where(T.c.id == key.id, T.c.state == "pending")
+        .values(state="active", activated_at=now)
+    )
+    if not made_active.rowcount:
+        return False
+    await conn.execute(
+        update(T)
+        .where(
+            T.c.domain_id == key.domain_id,
+            T.c.algorithm == key.algorithm,
+            T.c.state == "active",
+            T.c.id != key.id,
+        )
+        .values(state="retiring", retire_at=now + key.grace_seconds)
+    )
+    D = schema.domains
+    if key.algorithm == "rsa":
+        mirror = {
+            "dkim_selector": key.selector,
+            "dkim_key_size": key.key_size or 2048,
+            "dkim_private_key": key.private_key,
+            "dkim_public_key": key.public_key,
+        }
+    else:
+        mirror = {
+            "dkim_ed25519_selector": key.selector,
+            "dkim_ed25519_private_key": key.private_key,
+            "dkim_ed25519_public_key": key.public_key,
+        }
+    await conn.execute(update(D).where(D.c.id == key.domain_id).values(**mirror))
+    return True
+
+
+async def retire_expired(conn: AsyncConnection, now: float) -> int:
+    """Retiring keys past their ``retire_at`` become retired; their private keys are erased."""
+    result = await conn.execute(
+        update(T)
+        .where(T.c.state == "retiring", T.c.retire_at <= now)
+        .values(state="retired", private_key="")
+    )
+    return int(result.rowcount or 0)
