@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from mailwright import web
 from mailwright.api import Services, create_app
 from mailwright.auth import (
+    Authority,
     CredentialCache,
     KeyCache,
     RequestLimit,
@@ -116,6 +117,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         previews=BulkJobs(
             store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
         ),
+        oauth=Authority(store, issuer=public),
         limits=RequestLimits(
             key=build_limiter(store, settings.rate_limit_key),
             domain=build_limiter(store, settings.rate_limit_domain),

@@ -27,7 +27,7 @@ from mailwright.app import (
     build_store,
     first_start,
 )
-from mailwright.auth import Users, create_key, parse_ranges
+from mailwright.auth import ENVIRONMENTS, Authority, Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
@@ -107,7 +107,24 @@ def _parser() -> argparse.ArgumentParser:
     kcreate.add_argument(
         "--expires-in", type=int, default=None, help="seconds until the key stops working"
     )
+    kcreate.add_argument(
+        "--environment",
+        choices=ENVIRONMENTS,
+        default="live",
+        help="live (default) or test: a test key's mail is captured, never delivered",
+    )
     _add_setting_flags(keys)
+
+    oauth = sub.add_parser(
+        "oauth", help="manage OAuth 2.0 token signing", description="Manage OAuth 2.0."
+    )
+    osub = oauth.add_subparsers(dest="action", required=True, metavar="ACTION")
+    osub.add_parser(
+        "rotate-key",
+        help="sign new access tokens with a new key; tokens signed by the old one stay valid "
+        "until they expire",
+    )
+    _add_setting_flags(oauth)
 
     users = sub.add_parser(
         "users", help="manage dashboard logins", description="Manage dashboard logins."
@@ -202,9 +219,15 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         description=args.description,
         expiration=None if args.expires_in is None else float(args.expires_in),
         allowed_ips=parse_ranges(args.allowed_ips),
+        environment=args.environment,
         now=time.time(),
     )
     print(secret)
+
+
+async def _rotate_key(settings: Settings, store: Store) -> None:
+    kid = await Authority(store, issuer=settings.effective_public_url).rotate_key()
+    print(f"mailwright: access tokens are now signed with key {kid}")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -398,6 +421,15 @@ def _fewer_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
 
 
+async def _store_command(settings: Settings, args: argparse.Namespace, store: Store) -> None:
+    if args.command == "domains":
+        await _domains(settings, args, store)
+    elif args.command == "keys":
+        await _keys(args, store)
+    else:
+        await _rotate_key(settings, store)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     _fewer_malloc_arenas()
     args = _parser().parse_args(argv)
@@ -409,10 +441,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif args.command == "migrate":
             _run(_with_store(settings, lambda store: asyncio.sleep(0)))
             print("mailwright: schema is up to date")
-        elif args.command == "domains":
-            _run(_with_store(settings, lambda store: _domains(settings, args, store)))
-        elif args.command == "keys":
-            _run(_with_store(settings, lambda store: _keys(args, store)))
+        elif args.command in ("domains", "keys", "oauth"):
+            _run(_with_store(settings, lambda store: _store_command(settings, args, store)))
         elif args.command == "users":
             password = _read_password(args) if args.action in ("create", "passwd") else None
             _run(_with_store(settings, lambda store: _users(args, password, store)))

@@ -12,6 +12,7 @@ from mailwright.errors import (
     InvalidInput,
     LoginThrottled,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     RateLimited,
     ServiceError,
@@ -42,6 +43,8 @@ def status_of(exc: ServiceError) -> int:
 
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
+    if isinstance(exc, OAuthError):
+        return oauth_error(exc)
     status = status_of(exc)
     headers = {"WWW-Authenticate": 'Basic realm="MG API"'} if status == 401 else None
     if isinstance(exc, RateLimited):
@@ -51,6 +54,15 @@ async def service_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("request_failed", path=request.url.path, error=exc.message)
     return JSONResponse({"message": exc.message}, status_code=status, headers=headers)
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    """RFC 6749 5.2: the token endpoint's error body; invalid_client is 401 with a challenge."""
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="mailwright oauth"'
+    body = {"error": exc.error, "error_description": exc.message}
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 def rate_limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:

@@ -136,3 +136,23 @@ FORMS: dict[tuple[str, str], Schema] = {
     ("PUT", "/v3/routes/{route_id}"): _form((), **_ROUTE_FORM),
 }
 FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
+_SCOPE: Schema = {"type": "string", "examples": ["send", "read manage"]}
+_TOKEN: Schema = _form(("token",), token=_TEXT, client_id=_TEXT, client_secret=_TEXT)
+FORMS |= {
+    ("POST", "/oauth/token"): _form(
+        ("grant_type",),
+        grant_type={"type": "string", "enum": ["client_credentials"]},
+        scope=_SCOPE,
+        client_id=_TEXT,
+        client_secret=_TEXT,
+    ),
+    ("POST", "/oauth/introspect"): _TOKEN,
+    ("POST", "/oauth/revoke"): _TOKEN,
+    ("POST", "/mailwright/v1/oauth/clients"): _form(
+        ("scope",),
+        scope=_SCOPE,
+        domain={"type": "string", "format": "hostname"},
+        environment={"type": "string", "enum": ["live", "test"]},
+        description=_TEXT,
+    ),
+}
