@@ -31,6 +31,7 @@ from mailwright.messages import (
 
 async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
     svc = services(request)
+    who = await principal(request)  # authenticated already: remembered for the request
     accepted = await accept(
         svc.store,
         req,
@@ -40,6 +41,7 @@ async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
         now=svc.clock(),
         webhooks=svc.webhooks,
         lists=await svc.lists.lists_among(req.recipients),
+        environment=who.environment,
     )
     svc.on_accepted()
     return json_response({"id": accepted.id, "message": accepted.message})

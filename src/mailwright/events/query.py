@@ -50,6 +50,8 @@ class EventQuery:
     filters: tuple[tuple[str, str], ...] = ()
     cursor: tuple[float, int] | None = None
     flip: bool = False  # read backwards from the cursor (previous/last pages)
+    # Test-environment credentials see test-mode events only; set per request, not in tokens.
+    is_test_only: bool = False
 
     def token(self) -> str:
         """Compact and opaque: the query (less the domain, which is in the URL) and the cursor."""
@@ -121,6 +123,8 @@ def parse_query(
 def _where(query: EventQuery) -> list[ColumnElement[bool]]:
     e = schema.events.c
     where: list[ColumnElement[bool]] = [e.domain == query.domain]
+    if query.is_test_only:
+        where.append(e.is_test_mode.is_(True))
     if query.begin is not None:
         where.append(e.timestamp >= query.begin)
     if query.end is not None:
