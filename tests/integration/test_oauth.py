@@ -307,6 +307,7 @@ async def test_tampered_and_forged_tokens_are_refused(
         response = await client.get("/v4/domains", headers=auth, auth=None)
         assert response.status_code == 401, value
         assert response.json()["message"]
+        assert response.headers["www-authenticate"].startswith("Bearer")
         sent = await client.post(f"/v3/{sandbox}/messages", data=SEND, headers=auth, auth=None)
         assert sent.status_code == 401
 

@@ -46,7 +46,7 @@ async def service_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OAuthError):
         return oauth_error(exc)
     status = status_of(exc)
-    headers = {"WWW-Authenticate": 'Basic realm="MG API"'} if status == 401 else None
+    headers = {"WWW-Authenticate": _challenge(request)} if status == 401 else None
     if isinstance(exc, RateLimited):
         headers = rate_limit_headers(exc.limit, 0, exc.reset) | {
             "Retry-After": str(exc.retry_after)
@@ -54,6 +54,13 @@ async def service_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("request_failed", path=request.url.path, error=exc.message)
     return JSONResponse({"message": exc.message}, status_code=status, headers=headers)
+
+
+def _challenge(request: Request) -> str:
+    """RFC 6750 3: a refused Bearer token is answered with a Bearer challenge."""
+    if request.headers.get("authorization", "")[:7].lower() == "bearer ":
+        return 'Bearer realm="MG API", error="invalid_token"'
+    return 'Basic realm="MG API"'
 
 
 def oauth_error(exc: OAuthError) -> Response:
