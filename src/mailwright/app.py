@@ -117,7 +117,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         previews=BulkJobs(
             store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
         ),
-        oauth=Authority(store, issuer=public),
+        oauth=Authority(store, issuer=public, lifetime=settings.oauth_token_seconds),
         limits=RequestLimits(
             key=build_limiter(store, settings.rate_limit_key),
             domain=build_limiter(store, settings.rate_limit_domain),

@@ -226,7 +226,10 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
 
 
 async def _rotate_key(settings: Settings, store: Store) -> None:
-    kid = await Authority(store, issuer=settings.effective_public_url).rotate_key()
+    authority = Authority(
+        store, issuer=settings.effective_public_url, lifetime=settings.oauth_token_seconds
+    )
+    kid = await authority.rotate_key()
     print(f"mailwright: access tokens are now signed with key {kid}")
 
 

@@ -15,8 +15,9 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from mailwright.app import Runtime
+from mailwright.app import Runtime, build_runtime
 from mailwright.auth import Authority
+from mailwright.config import Settings
 from mailwright.store import Store
 from tests.conftest import API_KEY
 
@@ -363,3 +364,21 @@ async def test_authlib_client_credentials(runtime: Runtime, sandbox: str) -> Non
         assert sent.status_code == 200, sent.text
         read = await oauth_client.get(f"/v3/{sandbox}/events")
         assert read.status_code == 403  # the token was asked for the send scope only
+
+
+async def test_token_lifetime_follows_the_setting(
+    settings: Settings, store: Store, runtime: Runtime
+) -> None:
+    # ``runtime`` made the primary key; a second API over the same store has the setting.
+    shorter = settings.with_changes(oauth_token_seconds=120)
+    runtime = build_runtime(shorter, frozenset({"api"}), store=store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=runtime.app),
+        base_url="http://testserver",
+        auth=("api", API_KEY),
+    ) as client:
+        client_id, secret = await new_client(client, "read")
+        body = (await get_token(client, client_id, secret)).json()
+    assert body["expires_in"] == 120
+    claims = segments(body["access_token"])[1]
+    assert claims["exp"] - claims["iat"] == 120

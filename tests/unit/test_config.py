@@ -77,6 +77,9 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_RATE_LIMIT_KEY", "2.5/min"),
         ("MAILWRIGHT_RATE_LIMIT_DOMAIN", "0/min"),
         ("MAILWRIGHT_CLAIM_LEASE", "0"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "59"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "86401"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "15m"),
         ("MAILWRIGHT_EGRESS_SOURCES", "mta1.example.com"),
         ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2"),
         ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2=bad_name!"),
@@ -143,3 +146,9 @@ def test_egress_sources_pair_addresses_with_helo_names() -> None:
         ("::1", "mta6.example.com"),
     ]
     assert Settings.from_env(environ={}).egress_sources == ()
+
+
+def test_oauth_token_lifetime() -> None:
+    assert Settings.from_env(environ={}).oauth_token_seconds == 900
+    settings = Settings.from_env(environ={"MAILWRIGHT_OAUTH_TOKEN_SECONDS": "120"})
+    assert settings.oauth_token_seconds == 120
