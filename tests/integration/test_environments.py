@@ -113,3 +113,39 @@ async def test_test_credentials_cannot_make_live_ones(client: httpx.AsyncClient)
     assert sorted(listed.values()).count("live") == 1  # the primary key
     bad = await client.post("/v1/keys", data={"role": "admin", "environment": "staging"})
     assert bad.status_code == 400
+
+
+async def test_test_credential_reads_only_test_mail(client: httpx.AsyncClient) -> None:
+    """Capture mode: live and test mail both land in the inbox; a test credential sees, reads
+    and deletes its test-mode mail only, and no live stored message."""
+    domain = await sandbox_of(client)
+    auth = await credentials_of(client, "key")
+    test_id = await send(client, domain, "alice@example.com", headers=auth, auth=None)
+    live_id = await send(client, domain, "bob@example.com")
+
+    async def both_captured() -> list[dict]:
+        items = (await client.get(INBOX)).json()["items"]
+        return items if len(items) == 2 else []
+
+    items = {i["recipient"]: i for i in await wait_until(both_captured)}
+    listed = (await client.get(INBOX, headers=auth, auth=None)).json()
+    assert [i["recipient"] for i in listed["items"]] == ["alice@example.com"]
+    assert listed["total_count"] == 1
+    live_item = items["bob@example.com"]["id"]
+    for path in (f"{INBOX}/{live_item}", f"{INBOX}/{live_item}/raw"):
+        assert (await client.get(path, headers=auth, auth=None)).status_code == 404
+    assert (await client.get(f"{INBOX}/{live_item}")).status_code == 200
+
+    async def stored_url(message_id: str) -> str:
+        page = await client.get(f"/v3/{domain}/events", params={"message-id": message_id})
+        return str(page.json()["items"][0]["storage"]["url"]).removeprefix("http://testserver")
+
+    live_stored = await client.get(await stored_url(live_id), headers=auth, auth=None)
+    assert live_stored.status_code == 404
+    test_stored = await client.get(await stored_url(test_id), headers=auth, auth=None)
+    assert test_stored.status_code == 200, test_stored.text
+
+    emptied = await client.delete(INBOX, headers=auth, auth=None)
+    assert emptied.json() == {"message": "1 messages have been deleted"}
+    remaining = (await client.get(INBOX)).json()["items"]
+    assert [i["recipient"] for i in remaining] == ["bob@example.com"]

@@ -74,7 +74,10 @@ async def _stored(request: Request):  # type: ignore[no-untyped-def]
     who = await principal(request)
     domain = path_param(request, "domain").lower()
     who.require_domain(domain)
-    return domain, await load(services(request).store, path_param(request, "key"), domain=domain)
+    stored = await load(services(request).store, path_param(request, "key"), domain=domain)
+    if who.is_test and not stored.row.is_test_mode:
+        raise NotFound("Message not found")  # a test credential sees test-mode mail only
+    return domain, stored
 
 
 async def get_stored(request: Request) -> Response:
