@@ -24,6 +24,11 @@ def upgrade() -> None:
         "events",
         sa.Column("is_test_mode", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
+    # Events of test-mode messages still stored (events and messages share one retention).
+    op.execute(
+        "UPDATE events SET is_test_mode = TRUE WHERE message_id IN "
+        "(SELECT message_id FROM messages WHERE is_test_mode = TRUE)"
+    )
     op.create_table(
         "oauth_clients",
         sa.Column("client_id", sa.String(length=40), nullable=False),
