@@ -27,7 +27,7 @@ from mailwright.app import (
     build_store,
     first_start,
 )
-from mailwright.auth import ENVIRONMENTS, Authority, Users, create_key, parse_ranges
+from mailwright.auth import Authority, Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import create_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
@@ -109,7 +109,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     kcreate.add_argument(
         "--environment",
-        choices=ENVIRONMENTS,
         default="live",
         help="live (default) or test: a test key's mail is captured, never delivered",
     )

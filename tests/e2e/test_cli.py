@@ -139,3 +139,15 @@ def test_oauth_rotate_key_keeps_issued_tokens_valid(
             assert response.status_code == 200, response.text
         forged = {"Authorization": f"Bearer {old[:-6]}AAAAAA"}
         assert http.get("/v4/domains", headers=forged, auth=None).status_code == 401
+
+
+def test_test_environment_key_from_the_cli(tmp_path: Path, start_server: StartServer) -> None:
+    server = start_server(data_dir=tmp_path / "shared")
+    key = ok("keys", "create", "--environment", "test", env=server.env).strip()
+    with server.http() as http:
+        listed = http.get("/v1/keys").json()["items"]
+    assert {k["environment"] for k in listed} == {"live", "test"}
+    with server.http(key) as http:
+        refused = http.post("/v1/keys", data={"role": "admin"})
+    assert refused.status_code == 403, refused.text
+    assert "test" in one_error_line("keys", "create", "--environment", "staging", env=server.env)
