@@ -382,3 +382,26 @@ async def test_token_lifetime_follows_the_setting(
     assert body["expires_in"] == 120
     claims = segments(body["access_token"])[1]
     assert claims["exp"] - claims["iat"] == 120
+
+
+async def test_a_manage_token_is_answered_like_the_admin_key_everywhere(
+    client: httpx.AsyncClient, sandbox: str
+) -> None:
+    """Every GET route of the API (path parameters filled with the sandbox domain) answers a
+    `manage` token exactly as it answers the primary admin key."""
+    auth = await bearer(client, "manage")
+    document = (await client.get("/openapi.json")).json()
+    checked = 0
+    for path, ops in document["paths"].items():
+        if "get" not in ops or "security" not in ops["get"]:
+            continue
+        params = set(path.replace("}", "{").split("{")[1::2])
+        if params - {"domain", "name"}:
+            continue
+        url = path.replace("{domain}", sandbox).replace("{name}", sandbox)
+        by_key = await client.get(url)
+        by_token = await client.get(url, headers=auth, auth=None)
+        assert by_token.status_code == by_key.status_code, (url, by_token.text)
+        assert by_key.status_code not in (401, 403), url
+        checked += 1
+    assert checked > 20

@@ -238,7 +238,9 @@ class Authority:
         """The token's claims if its signature, type, issuer, audience and lifetime are right;
         revocation and the client's existence are checked by ``principal``/``introspect``."""
         header = _unverified_header(token)
-        if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
+        # RFC 9068 4: "at+jwt", or its full media type, and only the algorithm we sign with.
+        typ = str(header.get("typ", "")).lower().removeprefix("application/")
+        if typ != TOKEN_TYPE or header.get("alg") != ALGORITHM:
             raise Unauthorized(INVALID_TOKEN)
         key = await self._verifying_key(str(header.get("kid", "")))
         try:
