@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from mailwright import web
 from mailwright.api import Services, create_app
 from mailwright.auth import (
+    Authority,
     CredentialCache,
     KeyCache,
     RequestLimit,
@@ -135,6 +136,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         previews=BulkJobs(
             store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
         ),
+        oauth=Authority(store, issuer=public, lifetime=settings.oauth_token_seconds),
         limits=RequestLimits(
             key=build_limiter(store, settings.rate_limit_key),
             domain=build_limiter(store, settings.rate_limit_domain),

@@ -30,7 +30,7 @@ from mailwright.app import (
     first_start,
     status_report,
 )
-from mailwright.auth import Users, create_key, parse_ranges
+from mailwright.auth import Authority, Users, create_key, parse_ranges
 from mailwright.config import FIELDS, Settings
 from mailwright.domains import Diagnosis, create_domain, doctor_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
@@ -50,7 +50,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
             setting.flag,
             dest=f"setting_{setting.name}",
             metavar="VALUE",
-            help=f"{setting.help} [{setting.env}]",
+            help=f"{setting.help} [{setting.env}]".replace("%", "%%"),  # argparse formats help
         )
 
 
@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     kcreate.add_argument(
         "--expires-in", type=int, default=None, help="seconds until the key stops working"
     )
+    kcreate.add_argument(
+        "--environment",
+        default="live",
+        help="live (default) or test: a test key's mail is captured, never delivered",
+    )
     _add_setting_flags(keys)
 
     status = sub.add_parser(
@@ -134,6 +139,17 @@ def _parser() -> argparse.ArgumentParser:
         "--top", type=int, default=10, help="how many destinations to list (default: 10)"
     )
     _add_setting_flags(status)
+    oauth = sub.add_parser(
+        "oauth", help="manage OAuth 2.0 token signing", description="Manage OAuth 2.0."
+    )
+    osub = oauth.add_subparsers(dest="action", required=True, metavar="ACTION")
+    osub.add_parser(
+        "rotate-key",
+        help="sign new access tokens with a new key; tokens signed by the old one stay valid "
+        "until they expire",
+    )
+    _add_setting_flags(oauth)
+
     users = sub.add_parser(
         "users", help="manage dashboard logins", description="Manage dashboard logins."
     )
@@ -245,6 +261,7 @@ async def _keys(args: argparse.Namespace, store: Store) -> None:
         description=args.description,
         expiration=None if args.expires_in is None else float(args.expires_in),
         allowed_ips=parse_ranges(args.allowed_ips),
+        environment=args.environment,
         now=time.time(),
     )
     print(secret)
@@ -325,6 +342,21 @@ async def _status(args: argparse.Namespace, store: Store) -> None:
         print(json.dumps(_status_json(report), indent=2))
     else:
         print("\n".join(_status_lines(report)))
+
+
+async def _credentials(settings: Settings, args: argparse.Namespace, store: Store) -> None:
+    if args.command == "keys":
+        await _keys(args, store)
+    else:
+        await _rotate_key(settings, store)
+
+
+async def _rotate_key(settings: Settings, store: Store) -> None:
+    authority = Authority(
+        store, issuer=settings.effective_public_url, lifetime=settings.oauth_token_seconds
+    )
+    kid = await authority.rotate_key()
+    print(f"mailwright: access tokens are now signed with key {kid}")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -575,8 +607,8 @@ def _command(settings: Settings, args: argparse.Namespace) -> None:
         print("mailwright: schema is up to date")
     elif args.command == "domains":
         _run(_with_store(settings, lambda store: _domains(settings, args, store)))
-    elif args.command == "keys":
-        _run(_with_store(settings, lambda store: _keys(args, store)))
+    elif args.command in ("keys", "oauth"):
+        _run(_with_store(settings, lambda store: _credentials(settings, args, store)))
     elif args.command == "status":
         # Read only: a monitoring command never changes the schema.
         _run(_with_store(settings, lambda store: _status(args, store), migrate=False))

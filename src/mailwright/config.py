@@ -178,6 +178,13 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _token_seconds(value: str) -> int:
+    """An OAuth access token's lifetime: a minute to a day (RFC 9068 tokens are short-lived)."""
+    if not value.isdigit() or not 60 <= int(value) <= 86400:
+        raise ValueError("expected seconds between 60 and 86400")
+    return int(value)
+
+
 def _count(value: str) -> int:
     if not value.isdigit():
         raise ValueError("expected a whole number, 0 or more")
@@ -354,6 +361,13 @@ FIELDS: tuple[Setting, ...] = (
         "over it: 429 (default: unlimited)",
     ),
     Setting(
+        "oauth_token_seconds",
+        "900",
+        _token_seconds,
+        "lifetime of OAuth 2.0 access tokens from POST /oauth/token, and how long a rotated "
+        "signing key keeps verifying",
+    ),
+    Setting(
         "retry_schedule",
         "",
         lambda v: RetrySchedule.parse(v) if v else RetrySchedule(),
@@ -441,6 +455,7 @@ class Settings:
     warmup_schedule: WarmupSchedule = DEFAULT_SCHEDULE
     rate_limit_key: RequestLimit | None = None
     rate_limit_domain: RequestLimit | None = None
+    oauth_token_seconds: int = 900
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
     webhook_retry_schedule: RetrySchedule = field(
         default_factory=lambda: RetrySchedule.parse(WEBHOOK_RETRY_DEFAULT)

@@ -12,6 +12,7 @@ timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to 
   - Conflict              -- the resource already exists (400 in Mailgun's API)
   - RateLimited           -- over a request limit (429); carries the limit's state for headers
   - LoginThrottled        -- too many failed dashboard logins for one username (429)
+  - OAuthError            -- a refused OAuth 2.0 token request: RFC 6749 5.2 ``error`` (400/401)
   - ConfigError           -- a bad setting at start-up (the process stops)
 """
 
@@ -66,6 +67,16 @@ class RateLimited(ServiceError):
 
 class LoginThrottled(ServiceError):
     """Too many failed logins; try again in a few minutes."""
+
+
+class OAuthError(ServiceError):
+    """The token request was refused."""
+
+    # RFC 6749 5.2: invalid_client is 401 (the client failed to authenticate); the rest 400.
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.status = 401 if error == "invalid_client" else 400
 
 
 class ConfigError(ServiceError):

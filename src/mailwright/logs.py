@@ -14,13 +14,24 @@ import orjson
 import structlog
 
 SECRET_KEYS = frozenset(
-    {"api_key", "password", "secret", "authorization", "private_key", "relay_url", "dkim_key"}
+    {
+        "api_key",
+        "password",
+        "secret",
+        "authorization",
+        "private_key",
+        "relay_url",
+        "dkim_key",
+        "client_secret",
+        "access_token",
+    }
 )
 MASK = "**********"
 STATEMENT_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
 # Secrets that can hide inside any text (an error message, a URL): masked wherever they appear.
 _URL_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@", re.IGNORECASE)
 _BASIC = re.compile(r"(?P<keep>\bBasic\s+)[A-Za-z0-9+/=]{8,}", re.IGNORECASE)
+_BEARER = re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _PEM_KEY = re.compile(
     r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
 )
@@ -31,14 +42,16 @@ def _scrub(text: str) -> str:
         text = _URL_PASSWORD.sub(rf"\g<keep>{MASK}@", text)
     if "asic" in text:
         text = _BASIC.sub(rf"\g<keep>{MASK}", text)
+    if "earer" in text:
+        text = _BEARER.sub(rf"\g<keep>{MASK}", text)
     if "PRIVATE KEY" in text:
         text = _PEM_KEY.sub("[private key]", text)
     return text
 
 
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Mask secret fields by name, and passwords in URLs, Basic credentials and PEM private
-    keys inside any text value."""
+    """Mask secret fields by name, and passwords in URLs, Basic credentials, Bearer tokens and
+    PEM private keys inside any text value."""
     for key, value in event.items():
         if key in SECRET_KEYS:
             event[key] = MASK

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def one_error_line(*args: str, env: dict[str, str]) -> str:
 def test_help_describes_the_commands(tmp_path: Path) -> None:
     env = base_environment(tmp_path)
     top = ok("--help", env=env)
-    for command in ("serve", "migrate", "domains", "keys"):
+    for command in ("serve", "migrate", "domains", "keys", "oauth"):
         assert command in top
     serve = ok("serve", "--help", env=env)
     for flag in ("--role", "--http-addr", "--data-dir", "--database-url", "--api-key"):
@@ -111,3 +113,41 @@ def test_unknown_setting_is_refused(tmp_path: Path) -> None:
 def test_bad_http_addr_is_refused(tmp_path: Path) -> None:
     env = base_environment(tmp_path, MAILWRIGHT_HTTP_ADDR="nope")
     assert "MAILWRIGHT_HTTP_ADDR" in one_error_line("serve", env=env)
+
+
+def _kid(token: str) -> str:
+    head = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"])
+
+
+def test_oauth_rotate_key_keeps_issued_tokens_valid(
+    tmp_path: Path, start_server: StartServer
+) -> None:
+    server = start_server(data_dir=tmp_path / "shared")
+    with server.http() as http:
+        created = http.post("/mailwright/v1/oauth/clients", data={"scope": "read"}).json()
+        client = (created["client"]["client_id"], created["client"]["client_secret"])
+        form = {"grant_type": "client_credentials"}
+        old = http.post("/oauth/token", data=form, auth=client).json()["access_token"]
+        printed = ok("oauth", "rotate-key", env=server.env)
+        new = http.post("/oauth/token", data=form, auth=client).json()["access_token"]
+        assert _kid(new) in printed
+        assert _kid(old) != _kid(new)
+        for token in (old, new):
+            bearer = {"Authorization": f"Bearer {token}"}
+            response = http.get("/v4/domains", headers=bearer, auth=None)
+            assert response.status_code == 200, response.text
+        forged = {"Authorization": f"Bearer {old[:-6]}AAAAAA"}
+        assert http.get("/v4/domains", headers=forged, auth=None).status_code == 401
+
+
+def test_test_environment_key_from_the_cli(tmp_path: Path, start_server: StartServer) -> None:
+    server = start_server(data_dir=tmp_path / "shared")
+    key = ok("keys", "create", "--environment", "test", env=server.env).strip()
+    with server.http() as http:
+        listed = http.get("/v1/keys").json()["items"]
+    assert {k["environment"] for k in listed} == {"live", "test"}
+    with server.http(key) as http:
+        refused = http.post("/v1/keys", data={"role": "admin"})
+    assert refused.status_code == 403, refused.text
+    assert "test" in one_error_line("keys", "create", "--environment", "staging", env=server.env)

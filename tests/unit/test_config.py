@@ -77,6 +77,9 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_RATE_LIMIT_KEY", "2.5/min"),
         ("MAILWRIGHT_RATE_LIMIT_DOMAIN", "0/min"),
         ("MAILWRIGHT_CLAIM_LEASE", "0"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "59"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "86401"),
+        ("MAILWRIGHT_OAUTH_TOKEN_SECONDS", "15m"),
         ("MAILWRIGHT_EGRESS_SOURCES", "mta1.example.com"),
         ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2"),
         ("MAILWRIGHT_EGRESS_SOURCES", "127.0.0.2=bad_name!"),
@@ -170,3 +173,9 @@ def test_blocklist_zones_default_to_well_known_lists_and_can_be_emptied() -> Non
 def test_bad_blocklist_zones_are_named(value: str) -> None:
     with pytest.raises(ConfigError, match="MAILWRIGHT_DNSBL_ZONES"):
         Settings.from_env(environ={"MAILWRIGHT_DNSBL_ZONES": value})
+
+
+def test_oauth_token_lifetime() -> None:
+    assert Settings.from_env(environ={}).oauth_token_seconds == 900
+    settings = Settings.from_env(environ={"MAILWRIGHT_OAUTH_TOKEN_SECONDS": "120"})
+    assert settings.oauth_token_seconds == 120

@@ -17,6 +17,7 @@ PEM = (
     "-----END PRIVATE KEY-----\n"
 )
 RSA_PEM = PEM.replace("PRIVATE KEY", "RSA PRIVATE KEY")
+JWT = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJtd2NfMSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
 
 def test_secret_fields_are_masked_by_name() -> None:
@@ -40,12 +41,13 @@ def test_secrets_inside_text_are_masked() -> None:
     basic = base64.b64encode(b"api:key-0123456789abcdef").decode()
     text = (
         f"relay smtps://relayuser:relay-secret@smtp.example.com:465 said no; "
-        f"header Authorization: Basic {basic}; key {PEM} and {RSA_PEM}"
+        f"header Authorization: Basic {basic}; key {PEM} and {RSA_PEM}; "
+        f"authorization: bearer {JWT}"
     )
     with captured_logs() as out:
         get_logger("t").warning("failed", detail=text, url="https://example.com/path")
     logged = out.getvalue()
-    for secret in ("relay-secret", basic, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"):
+    for secret in ("relay-secret", basic, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", JWT[:20]):
         assert secret not in logged
     record = json.loads(logged)
     assert "smtps://relayuser:**********@smtp.example.com:465" in record["detail"]

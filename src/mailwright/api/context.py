@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from mailwright.api.nul import refuse_nul
 from mailwright.auth import (
+    Authority,
     CredentialCache,
     KeyCache,
     Network,
@@ -57,6 +58,7 @@ class Services:
     validator: Validator
     bulk: BulkJobs
     previews: BulkJobs
+    oauth: Authority  # OAuth clients and Bearer access tokens
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*
     trusted_proxies: tuple[Network, ...] = ()  # MAILWRIGHT_TRUSTED_PROXIES: X-Forwarded-For
@@ -84,16 +86,25 @@ def client_of(request: Request) -> str | None:
 
 
 async def principal(request: Request) -> Principal:
-    """The caller's key (refused from addresses outside its allowed ranges), once the request
-    is counted against its key and domain limits."""
+    """The caller's key (refused from addresses outside its allowed ranges) or OAuth access
+    token (``Authorization: Bearer``), once the request is counted against its key and domain
+    limits. Remembered for the rest of the request."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     found = services(request)
-    who = await found.keys.authenticate(request.headers.get("authorization"), client_of(request))
+    header = request.headers.get("authorization")
+    if header is not None and header[:7].lower() == "bearer ":
+        who = await found.oauth.principal(header[7:].strip())
+    else:
+        who = await found.keys.authenticate(header, client_of(request))
     if getattr(request.state, "rate_limit", None) is None:
         # The domain is the one in the path (/v3/{domain}/..., /v3/domains/{name}/...),
         # else the one a domain key belongs to.
         domain = request.path_params.get("domain") or request.path_params.get("name")
         domain = unquote(str(domain)).lower() if domain else who.domain_name
         request.state.rate_limit = await found.limits.check(who.key_id, domain) or False
+    request.state.principal = who
     return who
 
 

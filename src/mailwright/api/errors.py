@@ -12,6 +12,7 @@ from mailwright.errors import (
     InvalidInput,
     LoginThrottled,
     NotFound,
+    OAuthError,
     PayloadTooLarge,
     RateLimited,
     ServiceError,
@@ -42,8 +43,10 @@ def status_of(exc: ServiceError) -> int:
 
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
+    if isinstance(exc, OAuthError):
+        return oauth_error(exc)
     status = status_of(exc)
-    headers = {"WWW-Authenticate": 'Basic realm="MG API"'} if status == 401 else None
+    headers = {"WWW-Authenticate": _challenge(request)} if status == 401 else None
     if isinstance(exc, RateLimited):
         headers = rate_limit_headers(exc.limit, 0, exc.reset) | {
             "Retry-After": str(exc.retry_after)
@@ -51,6 +54,22 @@ async def service_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("request_failed", path=request.url.path, error=exc.message)
     return JSONResponse({"message": exc.message}, status_code=status, headers=headers)
+
+
+def _challenge(request: Request) -> str:
+    """RFC 6750 3: a refused Bearer token is answered with a Bearer challenge."""
+    if request.headers.get("authorization", "")[:7].lower() == "bearer ":
+        return 'Bearer realm="MG API", error="invalid_token"'
+    return 'Basic realm="MG API"'
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    """RFC 6749 5.2: the token endpoint's error body; invalid_client is 401 with a challenge."""
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="mailwright oauth"'
+    body = {"error": exc.error, "error_description": exc.message}
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 def rate_limit_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:

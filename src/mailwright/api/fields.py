@@ -154,3 +154,23 @@ FORMS[("PATCH", "/v3/ip_pools/{pool_id}")] = _form(
 )
 for _version in ("v3", "v4"):
     FORMS[("POST", f"/{_version}/domains/{{domain}}/ips")] = _form((), ip=_IP, pool_id=_TEXT)
+_SCOPE: Schema = {"type": "string", "examples": ["send", "read manage"]}
+_TOKEN: Schema = _form(("token",), token=_TEXT, client_id=_TEXT, client_secret=_TEXT)
+FORMS |= {
+    ("POST", "/oauth/token"): _form(
+        ("grant_type",),
+        grant_type={"type": "string", "enum": ["client_credentials"]},
+        scope=_SCOPE,
+        client_id=_TEXT,
+        client_secret=_TEXT,
+    ),
+    ("POST", "/oauth/introspect"): _TOKEN,
+    ("POST", "/oauth/revoke"): _TOKEN,
+    ("POST", "/mailwright/v1/oauth/clients"): _form(
+        ("scope",),
+        scope=_SCOPE,
+        domain={"type": "string", "format": "hostname"},
+        environment={"type": "string", "enum": ["live", "test"]},
+        description=_TEXT,
+    ),
+}

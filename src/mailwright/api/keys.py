@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from mailwright.api.context import json_response, path_param, principal, read_form, services
 from mailwright.auth import create_key, delete_key, key_json, list_keys, parse_ranges
-from mailwright.errors import InvalidInput
+from mailwright.errors import Forbidden, InvalidInput
 
 
 async def list_all(request: Request) -> Response:
@@ -27,7 +27,8 @@ async def list_all(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """Create a key: `role`, `kind` (`user` or `domain` with `domain_name`), `description`,
     `expiration` (seconds), `allowed_ips` (IP addresses or CIDR ranges, comma-separated or
-    repeated; a request from elsewhere gets 401)."""
+    repeated; a request from elsewhere gets 401), `environment` (`live`, or `test`: its sends
+    are captured, never delivered, and it sees test-mode events only)."""
     who = await principal(request)
     who.require_account(write=True)
     if who.role not in ("admin", "developer"):
@@ -37,6 +38,9 @@ async def create(request: Request) -> Response:
     role = form.get("role")
     if not role:
         raise InvalidInput("'role' parameter is missing", field="role")
+    environment = form.get("environment") or "live"
+    if who.is_test and environment != "test":
+        raise Forbidden("A test key may only create test keys")
     expiration = form.get("expiration")
     if expiration is not None and not expiration.isdigit():
         raise InvalidInput("'expiration' must be a number of seconds", field="expiration")
@@ -49,6 +53,7 @@ async def create(request: Request) -> Response:
         expiration=float(expiration) if expiration else None,
         user_name=form.get("user_name"),
         allowed_ips=parse_ranges(" ".join(form.get_all("allowed_ips"))),
+        environment=environment,
         now=svc.clock(),
     )
     return json_response({"message": "great success", "key": key_json(row, secret)})

@@ -31,6 +31,7 @@ from mailwright.messages import (
 
 async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
     svc = services(request)
+    who = await principal(request)  # authenticated already: remembered for the request
     options = req.spec.get("options") or {}
     # Without configured egress sources the options are kept but choose nothing, as before.
     is_choosing = "sending-ip" in options or "sending-ip-pool" in options
@@ -45,6 +46,7 @@ async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
         now=svc.clock(),
         webhooks=svc.webhooks,
         lists=await svc.lists.lists_among(req.recipients),
+        environment=who.environment,
     )
     svc.on_accepted()
     return json_response({"id": accepted.id, "message": accepted.message})
@@ -77,7 +79,10 @@ async def _stored(request: Request):  # type: ignore[no-untyped-def]
     who = await principal(request)
     domain = path_param(request, "domain").lower()
     who.require_domain(domain)
-    return domain, await load(services(request).store, path_param(request, "key"), domain=domain)
+    stored = await load(services(request).store, path_param(request, "key"), domain=domain)
+    if who.is_test and not stored.row.is_test_mode:
+        raise NotFound("Message not found")  # a test credential sees test-mode mail only
+    return domain, stored
 
 
 async def get_stored(request: Request) -> Response:

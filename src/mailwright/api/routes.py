@@ -29,6 +29,7 @@ from mailwright.api import (
     lists,
     messages,
     monitoring,
+    oauth,
     stats,
     suppressions,
     templates,
@@ -40,7 +41,10 @@ from mailwright.api.context import services
 from mailwright.api.fields import FORMS, QUERY
 
 TRACKING = ("/o/{token}", "/c/{token}", "/u/{token}")  # the recipient's links: no auth
-PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", *TRACKING})
+# Authenticated by an OAuth client (HTTP Basic client_id:client_secret or form fields); errors
+# as RFC 6749 5.2.
+OAUTH = frozenset({"/oauth/token", "/oauth/introspect", "/oauth/revoke"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", "/oauth/jwks.json", *TRACKING, *OAUTH})
 
 
 async def healthz(request: Request) -> Response:
@@ -117,9 +121,11 @@ ROUTES = [
     *doctor.ROUTES,
     *dkim.ROUTES,
     *blocklists.ROUTES,
+    *oauth.ROUTES,
 ]
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+OAUTH_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}
 JSON_OK = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
 FREE_FORM = {"type": "object", "additionalProperties": True}
 
@@ -197,8 +203,15 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         op["responses"] = {"200": MONITORING_OK[route.path]}
         if route.path == "/readyz":
             op["responses"]["503"] = {"description": "Not ready", "content": JSON_OK["content"]}
+    if route.path in OAUTH:
+        op["security"] = [{"basicAuth": []}, {}]
+        op["responses"] = {
+            "200": JSON_OK,
+            "400": {"description": "RFC 6749 5.2 error", "content": OAUTH_ERROR},
+            "401": {"description": "invalid_client", "content": OAUTH_ERROR},
+        }
     if route.path not in PUBLIC:
-        op["security"] = [{"basicAuth": []}]
+        op["security"] = [{"basicAuth": []}, {"bearerAuth": []}]
         op["responses"]["401"] = {"description": "Invalid private key", "content": ERROR}
         op["responses"]["403"] = {"description": "Forbidden for this key", "content": ERROR}
         op["responses"]["429"] = {
@@ -227,13 +240,24 @@ def openapi_document(routes: list[Any], server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
             "schemas": {
+                "OAuthError": {
+                    "type": "object",
+                    "properties": {
+                        "error": {"type": "string"},
+                        "error_description": {"type": "string"},
+                    },
+                    "required": ["error"],
+                },
                 "Error": {
                     "type": "object",
                     "properties": {"message": {"type": "string"}},
                     "required": ["message"],
-                }
+                },
             },
         },
     }

@@ -14,6 +14,7 @@ from mailwright.auth.credentials import (
     list_credentials,
 )
 from mailwright.auth.keys import (
+    ENVIRONMENTS,
     ROLES,
     KeyCache,
     Principal,
@@ -25,16 +26,21 @@ from mailwright.auth.keys import (
     parse_basic,
 )
 from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
+from mailwright.auth.oauth import SCOPES, Authority, OAuthClient, client_json
 from mailwright.auth.users import DashboardSession, DashboardUser, Users
 
 __all__ = [
+    "ENVIRONMENTS",
     "ROLES",
+    "SCOPES",
+    "Authority",
     "Credential",
     "CredentialCache",
     "DashboardSession",
     "DashboardUser",
     "KeyCache",
     "Network",
+    "OAuthClient",
     "Principal",
     "RequestLimit",
     "RequestLimiter",
@@ -44,6 +50,7 @@ __all__ = [
     "change_password",
     "check_password",
     "client_address",
+    "client_json",
     "create_credential",
     "create_key",
     "credential_json",

@@ -34,6 +34,7 @@ log = get_logger(__name__)
 
 ROLES = ("admin", "developer", "sending", "basic")
 KINDS = ("user", "domain", "web")
+ENVIRONMENTS = ("live", "test")
 CACHE_SECONDS = 5.0
 FLUSH_SECONDS = 5.0  # last_used_at is written at most this often per process
 CACHE_MAX = 10_000
@@ -56,15 +57,46 @@ class Principal:
     domain_name: str | None
     allowed_ips: tuple[Network, ...] = ()  # empty: from anywhere
     expires_at: float | None = None
+    environment: str = "live"  # test: sends are captured, only test events are seen
+    scopes: frozenset[str] | None = None  # an OAuth token's scopes; None for API keys
 
     @property
     def is_domain_key(self) -> bool:
         return self.kind == "domain"
 
+    @property
+    def is_test(self) -> bool:
+        return self.environment == "test"
+
+    @property
+    def can_send(self) -> bool:
+        """Keys: all but read-only (basic); tokens: the send or manage scope."""
+        if self.scopes is not None:
+            return bool(self.scopes & {"send", "manage"})
+        return self.role != "basic"
+
+    @property
+    def can_read(self) -> bool:
+        """Keys: all but sending keys; tokens: the read or manage scope."""
+        if self.scopes is not None:
+            return bool(self.scopes & {"read", "manage"})
+        return self.role != "sending"
+
+    @property
+    def can_write(self) -> bool:
+        """Keys: all but basic and sending; tokens: the manage scope."""
+        if self.scopes is not None:
+            return "manage" in self.scopes
+        return self.role not in ("basic", "sending")
+
     def require_send(self, domain: str) -> None:
         """Read-only (basic) keys may not send; sending keys send for their own domain only."""
-        if self.role == "basic":
-            raise Forbidden("This key has read-only access")
+        if not self.can_send:
+            raise Forbidden(
+                "This key has read-only access"
+                if self.scopes is None
+                else "This token's scope does not allow sending messages"
+            )
         self.require_domain(domain)
 
     def require_domain(self, domain: str) -> None:
@@ -74,10 +106,17 @@ class Principal:
 
     def require_account(self, *, write: bool = False) -> None:
         """Everything but sending needs an account (non-domain) key; writes need more than basic."""
-        if self.is_domain_key or self.role == "sending":
+        if self.is_domain_key or not self.can_read:
             raise Forbidden("This key may only be used for sending messages")
-        if write and self.role == "basic":
+        if write and not self.can_write:
             raise Forbidden("This key has read-only access")
+
+
+def check_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise InvalidInput(
+            f"environment must be one of {', '.join(ENVIRONMENTS)}", field="environment"
+        )
 
 
 def parse_basic(header: str | None) -> str:
@@ -205,6 +244,7 @@ def _principal(row: KeyRow | None) -> Principal | None:
         domain_name=row.domain_name,
         allowed_ips=parse_ranges(row.allowed_ips or ""),
         expires_at=row.expires_at,
+        environment=row.environment,
     )
 
 
@@ -226,6 +266,7 @@ def _values(secret: str, now: float, **fields: Any) -> dict[str, Any]:
         "secret_hint": secret[-6:],
         "allowed_ips": None,
         "last_used_at": None,
+        "environment": "live",
     } | fields
 
 
@@ -257,6 +298,7 @@ async def create_key(
     expiration: float | None = None,
     user_name: str | None = None,
     allowed_ips: tuple[Network, ...] = (),
+    environment: str = "live",
     now: float,
 ) -> tuple[KeyRow, str]:
     """Create a key; returns its row and the secret, which is shown only now.
@@ -264,6 +306,7 @@ async def create_key(
     ``expiration`` is seconds from ``now``; ``allowed_ips`` limits where it may be used from."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    check_environment(environment)
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
     if kind == "domain" and not domain_name:
@@ -285,6 +328,7 @@ async def create_key(
         expires_at=None if expiration is None else now + expiration,
         user_name=user_name,
         allowed_ips=format_ranges(allowed_ips),
+        environment=environment,
     )
 
     async def insert(conn: Any) -> KeyRow | None:
@@ -338,6 +382,7 @@ def key_json(row: KeyRow, secret: str | None = None) -> dict[str, Any]:
         "secret_hint": row.secret_hint,
         "last_used_at": _rfc2822(row.last_used_at),
         "allowed_ips": [] if not row.allowed_ips else row.allowed_ips.split(","),
+        "environment": row.environment,
     }
     if secret is not None:
         body["secret"] = secret

@@ -369,10 +369,19 @@ class DeliveryWorker:
 
     async def _run_job(self, job: Job, tracking: Tracking | None = None) -> list[Result]:
         if job.message.row.is_test_mode:
-            # Mailgun's test mode: accepted and logged as delivered, never sent.
+            # Mailgun's test mode: accepted and logged as delivered, never sent. A test
+            # environment's mail is captured into the inbox too, whatever the delivery mode.
+            is_captured = job.message.spec.get("environment") == "test"
+            captured = await self._data(job, tracking) if is_captured else None
             return [
                 Result(
-                    delivery=d, code=250, enhanced="2.0.0", text="OK (test mode)", attempted=False
+                    delivery=d,
+                    code=250,
+                    enhanced="2.0.0",
+                    text="OK (test mode)",
+                    attempted=False,
+                    mx_host="capture" if is_captured else "",
+                    captured=captured,
                 )
                 for d in job.deliveries
             ]

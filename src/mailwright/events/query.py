@@ -56,6 +56,8 @@ class EventQuery:
     flip: bool = False  # read backwards from the cursor (previous/last pages)
     # Free text (the dashboard's search box): every word must be in one of TEXT_FIELDS.
     text: str = ""
+    # Test-environment credentials see test-mode events only; set per request, not in tokens.
+    is_test_only: bool = False
 
     def token(self) -> str:
         """Compact and opaque: the query (less the domain, which is in the URL) and the cursor."""
@@ -134,6 +136,8 @@ def _where(query: EventQuery, *, scanned: bool = True) -> list[ColumnElement[boo
     free text) when ``scanned`` is false."""
     e = schema.events.c
     where: list[ColumnElement[bool]] = [e.domain == query.domain]
+    if query.is_test_only:
+        where.append(e.is_test_mode.is_(True))
     if query.begin is not None:
         where.append(e.timestamp >= query.begin)
     if query.end is not None:

@@ -117,6 +117,7 @@ def event_row(
         "size": facts.size,
         "list": None,
         "payload": jsontext.dumps(payload),
+        "is_test_mode": facts.is_test_mode,
     }
 
 

@@ -19,25 +19,37 @@ async def list_items(
     recipient: str | None,
     domain: str | None,
     subject: str | None = None,
+    is_test_only: bool = False,
 ) -> tuple[int, list[InboxRow]]:
-    """Newest first; ``recipient`` and ``domain`` match exactly, ``subject`` is a substring."""
+    """Newest first; ``recipient`` and ``domain`` match exactly, ``subject`` is a substring;
+    ``is_test_only``: the mail of test-mode messages only (what a test credential sees)."""
     async with store.read() as conn:
         return await queries.list_inbox(
-            conn, limit=limit, skip=skip, recipient=recipient, domain=domain, subject=subject
+            conn,
+            limit=limit,
+            skip=skip,
+            recipient=recipient,
+            domain=domain,
+            subject=subject,
+            is_test_only=is_test_only,
         )
 
 
-async def get_item(store: Store, item_id: str) -> tuple[InboxRow, bytes]:
+async def get_item(
+    store: Store, item_id: str, *, is_test_only: bool = False
+) -> tuple[InboxRow, bytes]:
     async with store.read() as conn:
-        found = await queries.get_inbox(conn, item_id)
+        found = await queries.get_inbox(conn, item_id, is_test_only=is_test_only)
     if found is None:
         raise NotFound("Message not found in the inbox")
     return found
 
 
-async def delete_items(store: Store, item_id: str | None = None) -> int:
+async def delete_items(
+    store: Store, item_id: str | None = None, *, is_test_only: bool = False
+) -> int:
     async def remove(conn: AsyncConnection) -> int:
-        return await queries.delete_inbox(conn, item_id)
+        return await queries.delete_inbox(conn, item_id, is_test_only=is_test_only)
 
     count = await store.write(remove)
     if item_id is not None and not count:

@@ -86,8 +86,12 @@ async def accept(
     method: str = "http",
     webhooks: WebhookCache | None = None,
     lists: Mapping[str, str] | None = None,
+    environment: str = "live",
 ) -> Accepted:
     """Store ``req`` durably; returns once the transaction is committed.
+
+    A ``test`` environment (the sender's key or OAuth client) forces test mode: the message
+    is stored and logged with ``is-test-mode``, captured into the inbox and never delivered.
 
     With ``webhooks``, the ``accepted`` events of a domain that has an accepted webhook get
     their outbox rows in the same transaction (the cache keeps this path free of queries).
@@ -95,6 +99,8 @@ async def accept(
     to their subscribed members (``expand.py``)."""
     if req.template is not None:
         req = await _with_template(store, req, domain)
+    if environment == "test":
+        req = in_test_environment(req)
     key = MessageKey(secrets.token_urlsafe(18))
     message_id = new_message_id(domain, _utc(now), secrets.token_hex(8))
     url = storage_url(public_url, domain, key)
@@ -165,6 +171,12 @@ async def _with_template(store: Store, req: SendRequest, domain: str) -> SendReq
     if subject != req.subject:
         spec["subject"] = subject
     return dataclasses.replace(req, spec=spec, subject=subject)
+
+
+def in_test_environment(req: SendRequest) -> SendRequest:
+    """A test credential's send: test mode, and captured (``environment`` in the spec tells the
+    delivery worker to put it into the inbox instead of only logging it)."""
+    return dataclasses.replace(req, is_test_mode=True, spec={**req.spec, "environment": "test"})
 
 
 def _list_spec(spec: dict[str, Any], lists: Mapping[str, str]) -> dict[str, Any]:

@@ -373,9 +373,10 @@ async def list_inbox(
     recipient: str | None = None,
     domain: str | None = None,
     subject: str | None = None,
+    is_test_only: bool = False,
 ) -> tuple[int, list[InboxRow]]:
     i = schema.inbox
-    where: list[ColumnElement[bool]] = []
+    where: list[ColumnElement[bool]] = _inbox_scope(is_test_only)
     if recipient:
         where.append(i.c.recipient == recipient.lower())
     if subject:
@@ -390,13 +391,27 @@ async def list_inbox(
     return int(total), [InboxRow.from_row(r) for r in rows]
 
 
-async def get_inbox(conn: AsyncConnection, item_id: str) -> tuple[InboxRow, bytes] | None:
-    row = (await conn.execute(select(schema.inbox).where(schema.inbox.c.id == item_id))).first()
+def _inbox_scope(is_test_only: bool) -> list[ColumnElement[bool]]:
+    """With ``is_test_only``, the captured mail of test-mode messages only."""
+    if not is_test_only:
+        return []
+    m = schema.messages
+    tested = select(m.c.id).where(m.c.is_test_mode.is_(True))
+    return [schema.inbox.c.message_key.in_(tested)]
+
+
+async def get_inbox(
+    conn: AsyncConnection, item_id: str, *, is_test_only: bool = False
+) -> tuple[InboxRow, bytes] | None:
+    query = select(schema.inbox).where(schema.inbox.c.id == item_id, *_inbox_scope(is_test_only))
+    row = (await conn.execute(query)).first()
     return None if row is None else (InboxRow.from_row(row), bytes(row._mapping["raw"]))
 
 
-async def delete_inbox(conn: AsyncConnection, item_id: str | None) -> int:
-    query = delete(schema.inbox)
+async def delete_inbox(
+    conn: AsyncConnection, item_id: str | None, *, is_test_only: bool = False
+) -> int:
+    query = delete(schema.inbox).where(*_inbox_scope(is_test_only))
     if item_id is not None:
         query = query.where(schema.inbox.c.id == item_id)
     return int((await conn.execute(query)).rowcount)

@@ -93,6 +93,7 @@ class KeyRow(_Record):
     secret_hint: str
     allowed_ips: str | None
     last_used_at: float | None
+    environment: str = "live"  # live | test
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

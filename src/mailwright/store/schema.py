@@ -121,6 +121,8 @@ api_keys = Table(
     Column("secret_hint", String(16), nullable=False),  # last characters, to tell keys apart
     Column("allowed_ips", Text, nullable=True),  # comma-separated CIDRs; NULL: from anywhere
     Column("last_used_at", Double, nullable=True),  # batched, a few seconds behind at most
+    # live | test: a test key's sends are captured, never delivered, and it sees test events only
+    Column("environment", String(8), nullable=False, server_default="live"),
 )
 
 messages = Table(
@@ -198,6 +200,8 @@ events = Table(
     Column("size", Integer, nullable=False),
     Column("list", String(320), nullable=True),
     Column("payload", Text, nullable=False),  # the event JSON as the API returns it
+    # flags.is-test-mode, as a column: test-environment credentials see only these
+    Column("is_test_mode", Boolean, nullable=False, server_default=false()),
     Index("ix_events_domain_time", "domain", "timestamp"),
     Index("ix_events_domain_event_time", "domain", "event", "timestamp"),
     Index("ix_events_recipient", "recipient"),  # validation's engagement lookup
@@ -596,4 +600,38 @@ ip_warmups = Table(
     Column("sent", BigInteger, nullable=False),
     Column("hour", BigInteger, nullable=False),  # warm-up hour of ``hour_sent``
     Column("hour_sent", BigInteger, nullable=False),
+)
+
+# OAuth 2.0 clients (client-credentials grant, ``auth/oauth.py``). The secret is stored as its
+# SHA-256, like API keys; ``scopes`` is space-separated (send, read, manage).
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(40), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("domain_name", String(253), nullable=True),  # NULL: every domain
+    Column("environment", String(8), nullable=False),  # live | test
+    Column("created_at", Double, nullable=False),
+)
+
+# Keys that sign access tokens. The newest one not retired signs; retired keys still verify
+# (and stay in the JWKS) until every token they signed has expired. The private key is a PEM.
+oauth_signing_keys = Table(
+    "oauth_signing_keys",
+    metadata,
+    Column("kid", String(40), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("retired_at", Double, nullable=True),
+)
+
+# Revoked access tokens (RFC 7009), kept until they would have expired anyway.
+oauth_revoked_tokens = Table(
+    "oauth_revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_oauth_revoked_tokens_expires", "expires_at"),
 )
