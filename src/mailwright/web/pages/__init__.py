@@ -13,6 +13,7 @@ from mailwright.web.pages import (
     login,
     messages,
     overview,
+    queues,
     suppressions,
     templates,
     webhooks,
@@ -28,6 +29,7 @@ ROUTES: list[BaseRoute] = [
     *webhooks.ROUTES,
     *templates.ROUTES,
     *keys.ROUTES,
+    *queues.ROUTES,
     *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]
