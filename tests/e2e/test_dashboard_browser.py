@@ -111,3 +111,25 @@ def test_sign_in_send_and_find_the_message(page: Page, sqlite_server: Server) ->
     assert chart.bounding_box()["width"] > 300  # type: ignore[index]
     expect(chart.locator('g[data-series="delivered"]')).to_have_attribute("data-total", "1")
     shot(page, "03-overview")
+
+    # The message log lists it; its page shows the delivery, the attempt and the HTML part.
+    page.goto("/messages")
+    expect(page.get_by_role("heading", name="Message log")).to_be_visible()
+    link = page.get_by_role("link", name="Your browser-tested order").first
+    expect(link).to_be_visible()
+    shot(page, "04-message-log")
+    link.click()
+    expect(page).to_have_url(re.compile(r"/messages/[^/]+$"))
+    expect(page.locator("#attempts")).to_contain_text("reader@example.com")
+    expect(page.locator("#attempts")).to_contain_text("delivered")
+    preview = page.frame_locator("iframe.preview")
+    expect(preview.locator("b")).to_have_text("reader")
+    shot(page, "05-message")
+
+    # The capture inbox has the copy, with its rendered HTML (sandboxed) and headers.
+    page.goto("/inbox")
+    page.get_by_role("link", name="Your browser-tested order").first.click()
+    expect(page).to_have_url(re.compile(r"/inbox/[^/]+$"))
+    expect(page.locator("#headers")).to_contain_text("reader@example.com")
+    expect(page.frame_locator("iframe.preview").locator("p")).to_contain_text("Hello")
+    shot(page, "06-inbox")
