@@ -13,6 +13,8 @@ check and the connect (DNS rebinding) cannot redirect it; TLS still verifies the
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -113,15 +115,21 @@ def _map_httpx_errors(result: list[PostResult], started: float) -> Iterator[None
         failed(f"{type(exc).__name__}: {exc}"[:500])
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle takes milliseconds: one context serves every poster."""
+    return httpx.create_ssl_context()
+
+
 class HttpPoster:
     """POSTs with httpx: JSON bodies, no redirects followed, no proxies from the environment."""
 
     def __init__(self, *, timeout: float = 10.0, connections: int = 100) -> None:
         self._backend = _PinnedBackend()
-        transport = httpx.AsyncHTTPTransport()
+        transport = httpx.AsyncHTTPTransport(verify=_ssl_context())
         # The pool httpx would build, with our backend: httpx takes no backend argument.
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             max_connections=connections,
             max_keepalive_connections=connections,
             keepalive_expiry=5.0,
