@@ -338,10 +338,12 @@ async def test_an_endpoint_that_keeps_failing_is_given_up_and_reported(
     api: httpx.AsyncClient, domain: str, receiver: Receiver, store: Store
 ) -> None:
     receiver.status = 500
+    receiver.answer = b"database down " + b"x" * 5000  # only the first KB is kept
     await hook(api, domain, "accepted", receiver.url())
     await send(api, domain)
     retrying = await wait_until(_listed(api, "retrying"))
     assert retrying[0]["last_error"] == "HTTP 500"
+    assert retrying[0]["last_answer"] == ("database down " + "x" * 5000)[:1024]
     assert retrying[0]["next_attempt_at"] is not None
     [failed] = await wait_until(_listed(api, "failed"), within=15)
     assert failed["last_status"] == 500

@@ -40,6 +40,7 @@ class Receiver:
     status: int = 200  # answered once ``script`` is used up
     script: list[int] = field(default_factory=list)  # statuses answered first, in order
     delay: float = 0.0
+    answer: bytes = b"ok"  # the response body
     received: list[Received] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -58,7 +59,7 @@ class Receiver:
                 await asyncio.sleep(self.delay)
             self.received.append(Received(request.url.path, dict(request.headers), body))
             status = self.script.pop(0) if self.script else self.status
-            return Response(b"ok", status_code=status)
+            return Response(self.answer, status_code=status)
         finally:
             self.in_flight -= 1
 

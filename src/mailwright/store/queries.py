@@ -626,7 +626,8 @@ async def claim_outbox(
 async def settle_outbox(
     conn: AsyncConnection, updates: Sequence[dict[str, Any]], *, worker: str, now: float
 ) -> None:
-    """Apply ``{b_id, b_status, b_due, b_code, b_error}`` to rows this worker still holds."""
+    """Apply ``{b_id, b_status, b_due, b_code, b_error, b_answer}`` to rows this worker still
+    holds."""
     if not updates:
         return
     o = schema.webhook_outbox
@@ -638,6 +639,7 @@ async def settle_outbox(
             due_at=bindparam("b_due"),
             last_status=bindparam("b_code"),
             last_error=bindparam("b_error"),
+            last_answer=bindparam("b_answer"),
             claimed_by=None,
             claimed_until=None,
             updated_at=now,

@@ -310,6 +310,7 @@ webhook_outbox = Table(
     Column("updated_at", Double, nullable=False),
     Column("last_status", Integer, nullable=True),  # HTTP status of the last attempt
     Column("last_error", Text, nullable=True),  # what went wrong, when it did
+    Column("last_answer", Text, nullable=True),  # the start of the last response body (1 KB)
     Index("ix_webhook_outbox_due", "status", "due_at"),
     Index("ix_webhook_outbox_created", "created_at"),
 )

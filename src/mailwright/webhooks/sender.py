@@ -27,6 +27,7 @@ from mailwright.resolver import DnsLookupFailed, Resolver
 from mailwright.webhooks.urls import host_of, is_ip_literal, refusal
 
 USER_AGENT = "mailwright-webhooks/0.1"
+ANSWER_BYTES = 1024  # how much of a receiver's response body is kept (the rest is not read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class PostResult:
     status: int | None
     error: str | None = None
     seconds: float = 0.0
+    answer: str = ""  # the start of the response body, for people reading the deliveries list
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,16 @@ def _map_httpx_errors(result: list[PostResult], started: float) -> Iterator[None
         failed(f"{type(exc).__name__}: {exc}"[:500])
 
 
+async def _read_start(response: httpx.Response) -> str:
+    """The first ``ANSWER_BYTES`` of the body as text; a huge or endless body is not read."""
+    kept = b""
+    async for chunk in response.aiter_raw():
+        kept += chunk
+        if len(kept) >= ANSWER_BYTES:
+            break
+    return kept[:ANSWER_BYTES].decode("utf-8", "replace")
+
+
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """Loading the CA bundle takes milliseconds: one context serves every poster."""
@@ -159,11 +171,17 @@ class HttpPoster:
         started = time.monotonic()
         outcome: list[PostResult] = []
         with _map_httpx_errors(outcome, started):
-            response = await self._client.post(
-                url, content=body, headers={"Content-Type": content_type}
+            request = self._client.build_request(
+                "POST", url, content=body, headers={"Content-Type": content_type}
             )
-            await response.aclose()
-            outcome.append(PostResult(response.status_code, None, time.monotonic() - started))
+            response = await self._client.send(request, stream=True)
+            try:
+                answer = await _read_start(response)
+            finally:
+                await response.aclose()
+            outcome.append(
+                PostResult(response.status_code, None, time.monotonic() - started, answer)
+            )
         return outcome[0]
 
     async def close(self) -> None:

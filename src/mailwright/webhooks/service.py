@@ -221,6 +221,7 @@ def _test_row(
         "updated_at": now,
         "last_status": result.status,
         "last_error": result.error,
+        "last_answer": result.answer or None,
     }
 
 
@@ -265,6 +266,7 @@ def _delivery_json(row: dict[str, Any]) -> dict[str, Any]:
         "next_attempt_at": row["due_at"] if queued else None,
         "last_status": row["last_status"],
         "last_error": row["last_error"],
+        "last_answer": row["last_answer"],
     }
 
 

@@ -273,4 +273,5 @@ def _update(outcome: _Outcome) -> dict[str, Any]:
         "b_due": decision.due_at if decision.due_at is not None else outcome.row["due_at"],
         "b_code": result.status,
         "b_error": error,
+        "b_answer": result.answer or None,
     }

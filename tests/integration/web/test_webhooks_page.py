@@ -94,6 +94,7 @@ async def test_a_test_event_shows_in_recent_deliveries_with_its_status(
     assert "200" in row(sent.text, "data-test-url", url)
 
     receiver.status = 503
+    receiver.answer = b'{"error": "mailbox <b>busy</b>"}'
     failed = await dashboard.post(f"/webhooks/{sandbox}/clicked/test")
     assert failed.status_code == 200
     assert "503" in row(failed.text, "data-test-url", url)
@@ -102,6 +103,12 @@ async def test_a_test_event_shows_in_recent_deliveries_with_its_status(
     assert [attribute_of(d, "data-status") for d in deliveries] == ["failed", "delivered"]
     newest, oldest = deliveries
     assert '<td class="last-status">503</td>' in newest
+    # what the receiver answered, escaped
+    assert (
+        '<pre class="answer">{&#34;error&#34;: &#34;mailbox &lt;b&gt;busy&lt;/b&gt;&#34;}</pre>'
+        in newest
+    )
+    assert '<pre class="answer">ok</pre>' in oldest
     assert '<td class="last-status">200</td>' in oldest
     assert all(url in d and "clicked" in d for d in deliveries)
 
