@@ -140,7 +140,15 @@ async def test_the_worker_checks_at_start_and_the_api_shows_it(monitored: Runtim
             return body if body["items"] else None
 
         body = await wait_until(checked)
+        metrics = (await client.get("/metrics")).text
     assert body["listed"] == 2
+    assert (
+        'mailwright_blocklist_listed{kind="ip",target="127.0.0.2",zone="zen.test"} 1.0' in metrics
+    )
+    assert (
+        'mailwright_blocklist_listed{kind="domain",target="listed.test",zone="dbl.test"} 1.0'
+        in metrics
+    )
     items = {(i["target"], i["zone"]): i for i in body["items"]}
     assert set(items) == {("127.0.0.2", "zen.test"), ("listed.test", "dbl.test")}
     ip = items["127.0.0.2", "zen.test"]

@@ -43,6 +43,7 @@ class Scrape:
     deliveries: Backlog = EMPTY
     webhooks: Backlog = EMPTY
     inbound: Backlog = EMPTY
+    listings: Sequence[tuple[str, str, str]] = ()  # (kind, target, zone) listed by a DNSBL
 
 
 class Metrics:
@@ -106,6 +107,7 @@ def families(scrape: Scrape) -> list[Metric]:
         *_backlog("webhooks", "webhook posts", scrape.webhooks, now, "due"),
         *_backlog("inbound", "received messages", scrape.inbound, now, "received"),
         *_destinations(scrape.destinations),
+        _listings(scrape.listings),
     ]
     attempts = CounterMetricFamily(
         "mailwright_delivery_attempts",
@@ -157,3 +159,15 @@ def _destinations(rows: Sequence[DestinationHealth]) -> list[Metric]:
         deferred.add_metric((row.destination,), row.deferred)
         oldest.add_metric((row.destination,), row.oldest_age)
     return [queued, due, deferred, oldest]
+
+
+def _listings(listings: Sequence[tuple[str, str, str]]) -> Metric:
+    """One series per (target, zone) the last blocklist check found listed; none when clean."""
+    listed = GaugeMetricFamily(
+        "mailwright_blocklist_listed",
+        "1 for each egress address or sending domain a DNS blocklist lists (latest check)",
+        labels=("kind", "target", "zone"),
+    )
+    for kind, target, zone in listings:
+        listed.add_metric((kind, target, zone), 1)
+    return listed

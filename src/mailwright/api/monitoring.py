@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from mailwright.api.context import client_of, principal, services
 from mailwright.api.metrics import CONTENT_TYPE, Metrics, Scrape
 from mailwright.delivery import is_queue_readable, queue_health
+from mailwright.domains import current_listings
 from mailwright.inbound import is_loopback, received_backlog
 from mailwright.webhooks import outbox_backlog
 
@@ -40,6 +41,7 @@ async def metrics(request: Request) -> Response:
             deliveries=queue.deliveries,
             webhooks=await outbox_backlog(store),
             inbound=await received_backlog(store),
+            listings=[(r.kind, r.target, r.zone) for r in await current_listings(store)],
         )
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(scrape), media_type=CONTENT_TYPE)
