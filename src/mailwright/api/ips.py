@@ -48,7 +48,7 @@ async def get_ip(request: Request) -> Response:
     body: dict[str, Any] = {"ip": ip, "dedicated": True, "rdns": source.helo}
     warm = (await directory.warmups()).get(ip)
     if warm is not None:
-        body["warmup"] = _warmup_json(warm, _schedule(request), services(request).clock())
+        body["warmup"] = warmup_json(warm, _schedule(request), services(request).clock())
     return json_response(body)
 
 
@@ -154,7 +154,7 @@ def _timestamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%a, %d %b %Y %H:%M:%S UTC")
 
 
-def _warmup_json(warm: Warmup, schedule: WarmupSchedule, now: float) -> dict[str, Any]:
+def warmup_json(warm: Warmup, schedule: WarmupSchedule, now: float) -> dict[str, Any]:
     day, hour = warmup_day(warm.started_at, now), warmup_hour(warm.started_at, now)
     sent, hour_sent = warm.sent_on(day, hour)
     limit = daily_limit(schedule, warm.started_at, now)
@@ -179,7 +179,7 @@ async def list_warmups(request: Request) -> Response:
     (await principal(request)).require_account()
     now, schedule = services(request).clock(), _schedule(request)
     warmups = await _directory(request).warmups()
-    items = [_warmup_json(w, schedule, now) for w in warmups.values()]
+    items = [warmup_json(w, schedule, now) for w in warmups.values()]
     return json_response({"items": items, "total_count": len(items)})
 
 
@@ -191,7 +191,7 @@ async def get_warmup(request: Request) -> Response:
     warm = (await directory.warmups()).get(ip)
     if warm is None:
         raise NotFound("IP is not in warm-up")
-    details = _warmup_json(warm, _schedule(request), services(request).clock())
+    details = warmup_json(warm, _schedule(request), services(request).clock())
     return json_response({"details": details})
 
 

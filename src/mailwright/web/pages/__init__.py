@@ -9,6 +9,7 @@ from mailwright.web.pages import (
     blocklists,
     domains,
     inbox,
+    ips,
     keys,
     login,
     messages,
@@ -30,6 +31,7 @@ ROUTES: list[BaseRoute] = [
     *templates.ROUTES,
     *keys.ROUTES,
     *queues.ROUTES,
+    *ips.ROUTES,
     *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
 ]
