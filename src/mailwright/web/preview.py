@@ -8,13 +8,9 @@ downloads, never rendered in our origin.
 
 from __future__ import annotations
 
-import functools
 from urllib.parse import quote
 
-from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-
-from mailwright.web.session import Page, current_session, login_redirect
 
 PREVIEW_CSP = (
     "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; "
@@ -25,21 +21,6 @@ _COMMON = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-def signed_in(handler: Page) -> Page:
-    """``session.page`` for GET routes that serve message content: a verified session is
-    required, and the response keeps its own headers (no dashboard CSP)."""
-
-    @functools.wraps(handler)
-    async def guarded(request: Request) -> Response:
-        session = await current_session(request)
-        if session is None or not session.is_verified:
-            return login_redirect(request)
-        request.state.session = session
-        return await handler(request)
-
-    return guarded
 
 
 def html_preview(html: str) -> Response:

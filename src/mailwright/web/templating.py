@@ -52,7 +52,10 @@ ENVIRONMENT.filters["age"] = _age
 
 
 def secure(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
+    """The dashboard's headers, where the response has not set its own (message content sets a
+    stricter sandbox CSP of its own)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -11,7 +11,7 @@ from mailwright.errors import NotFound
 from mailwright.inbox import delete_items, get_item, list_items
 from mailwright.messages import attachment, describe
 from mailwright.web.forms import error_page, link, number, param, see_other
-from mailwright.web.preview import download, html_preview, signed_in
+from mailwright.web.preview import download, html_preview
 from mailwright.web.session import page
 from mailwright.web.templating import render
 
@@ -73,7 +73,7 @@ async def item(request: Request) -> Response:
     return render(request, "inbox_item.html", context)
 
 
-@signed_in
+@page
 async def preview(request: Request) -> Response:
     try:
         row, raw = await get_item(services(request).store, _id(request))
@@ -83,7 +83,7 @@ async def preview(request: Request) -> Response:
     return html_preview(described["body-html"])
 
 
-@signed_in
+@page
 async def source(request: Request) -> Response:
     try:
         row, raw = await get_item(services(request).store, _id(request))
@@ -92,7 +92,7 @@ async def source(request: Request) -> Response:
     return download(raw, "message/rfc822", f"{row.id}.eml")
 
 
-@signed_in
+@page
 async def item_attachment(request: Request) -> Response:
     try:
         row, raw = await get_item(services(request).store, _id(request))

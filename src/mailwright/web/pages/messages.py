@@ -25,7 +25,7 @@ from mailwright.events import (
 )
 from mailwright.messages import StoredMessage, attachment, describe, load
 from mailwright.web.forms import domain_names, error_page, link, param
-from mailwright.web.preview import download, html_preview, signed_in
+from mailwright.web.preview import download, html_preview
 from mailwright.web.session import page
 from mailwright.web.templating import render
 
@@ -196,7 +196,7 @@ async def message_detail(request: Request) -> Response:
     return render(request, "message.html", context)
 
 
-@signed_in
+@page
 async def message_preview(request: Request) -> Response:
     try:
         stored = await _stored(request)
@@ -206,7 +206,7 @@ async def message_preview(request: Request) -> Response:
     return html_preview(described["body-html"])
 
 
-@signed_in
+@page
 async def message_attachment(request: Request) -> Response:
     try:
         stored = await _stored(request)
