@@ -149,3 +149,83 @@ async def test_test_credential_reads_only_test_mail(client: httpx.AsyncClient) -
     assert emptied.json() == {"message": "1 messages have been deleted"}
     remaining = (await client.get(INBOX)).json()["items"]
     assert [i["recipient"] for i in remaining] == ["bob@example.com"]
+
+
+def _totals(body: dict) -> tuple[int, int]:
+    """(accepted, delivered) summed over a stats/total body."""
+    accepted = sum(s["accepted"]["total"] for s in body["stats"])
+    delivered = sum(s["delivered"]["total"] for s in body["stats"])
+    return accepted, delivered
+
+
+async def test_stats_count_live_and_test_traffic_apart(client: httpx.AsyncClient) -> None:
+    """Live credentials' stats count all traffic (test mode too, as events list it); a test
+    credential's stats count test-mode traffic only."""
+    domain = await sandbox_of(client)
+    auth = await credentials_of(client, "key")
+    for to in ("a@example.com", "b@example.com"):
+        await send(client, domain, to, headers=auth, auth=None)
+    await send(client, domain, "c@example.com")  # live
+
+    async def all_delivered() -> bool:
+        page = await client.get(f"/v3/{domain}/events", params={"event": "delivered"})
+        return len(page.json()["items"]) == 3
+
+    await wait_until(all_delivered)
+    params = {"event": ["accepted", "delivered"], "duration": "1d"}
+    for path in (f"/v3/{domain}/stats/total", "/v3/stats/total"):
+        live = await client.get(path, params=params)
+        assert live.status_code == 200, live.text
+        assert _totals(live.json()) == (3, 3)
+        test = await client.get(path, params=params, headers=auth, auth=None)
+        assert test.status_code == 200, test.text
+        assert _totals(test.json()) == (2, 2)
+
+
+async def test_test_credentials_keep_their_own_suppressions(client: httpx.AsyncClient) -> None:
+    """A test credential neither reads nor changes the live lists; its own bounce list stops
+    its own (captured) mail, and the live list still stops live mail."""
+    domain = await sandbox_of(client)
+    auth = await credentials_of(client, "key")
+    bounces = f"/v3/{domain}/bounces"
+    live_added = await client.post(bounces, data={"address": "live@example.com"})
+    assert live_added.status_code == 200, live_added.text
+    test_added = await client.post(
+        bounces, data={"address": "test@example.com"}, headers=auth, auth=None
+    )
+    assert test_added.status_code == 200, test_added.text
+
+    def addresses(page: httpx.Response) -> list[str]:
+        assert page.status_code == 200, page.text
+        return [i["address"] for i in page.json()["items"]]
+
+    assert addresses(await client.get(bounces)) == ["live@example.com"]
+    assert addresses(await client.get(bounces, headers=auth, auth=None)) == ["test@example.com"]
+    hidden = await client.get(f"{bounces}/live@example.com", headers=auth, auth=None)
+    assert hidden.status_code == 404
+    wiped = await client.delete(bounces, headers=auth, auth=None)
+    assert wiped.status_code == 200, wiped.text
+    assert addresses(await client.get(bounces)) == ["live@example.com"]
+    assert addresses(await client.get(bounces, headers=auth, auth=None)) == []
+
+    await client.post(bounces, data={"address": "test@example.com"}, headers=auth, auth=None)
+    await send(client, domain, "test@example.com", headers=auth, auth=None)  # test list: stopped
+    await send(client, domain, "live@example.com", headers=auth, auth=None)  # live list: not
+    await send(client, domain, "test@example.com")  # live mail, not on the live list
+    await send(client, domain, "live@example.com")  # live mail on the live list: stopped
+
+    async def settled() -> list[dict]:
+        page = await client.get(f"/v3/{domain}/events", params={"event": "failed OR delivered"})
+        items = list(page.json()["items"])
+        return items if len(items) == 4 else []
+
+    outcome = {
+        (e["recipient"], e["flags"]["is-test-mode"]): (e["event"], e.get("reason"))
+        for e in await wait_until(settled)
+    }
+    assert outcome == {
+        ("test@example.com", True): ("failed", "suppress-bounce"),
+        ("live@example.com", True): ("delivered", None),
+        ("test@example.com", False): ("delivered", None),
+        ("live@example.com", False): ("failed", "suppress-bounce"),
+    }

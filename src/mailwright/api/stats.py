@@ -51,15 +51,17 @@ async def domain_total(request: Request) -> Response:
     epoch), `resolution` (hour, day, month), `duration` (e.g. 24h, 7d, 1m; overrides start)."""
     domain = await _domain(request)
     query = _query(request)
-    entries = await totals(services(request).store, query, domain=domain)
+    test = (await principal(request)).is_test
+    entries = await totals(services(request).store, query, domain=domain, test=test)
     return json_response(stats_body(query, entries))
 
 
 async def account_total(request: Request) -> Response:
     """Stat totals of every domain of the account, with the parameters of the domain totals."""
-    (await principal(request)).require_account()
+    who = await principal(request)
+    who.require_account()
     query = _query(request)
-    entries = await totals(services(request).store, query, domain=None)
+    entries = await totals(services(request).store, query, domain=None, test=who.is_test)
     return json_response(stats_body(query, entries))
 
 
@@ -132,7 +134,8 @@ async def tag_total(request: Request) -> Response:
     svc = services(request)
     tag = await get_tag(svc.store, domain, path_param(request, "tag"))
     query = _query(request)
-    entries = await totals(svc.store, query, domain=domain, tag=tag.tag)
+    test = (await principal(request)).is_test
+    entries = await totals(svc.store, query, domain=domain, tag=tag.tag, test=test)
     return json_response(stats_body(query, entries, tag.description) | {"tag": tag.tag})
 
 

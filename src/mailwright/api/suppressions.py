@@ -51,6 +51,11 @@ async def _domain(request: Request, *, write: bool = False) -> str:
     return (await get_domain(services(request).store, path_param(request, "domain"))).name
 
 
+async def _test(request: Request) -> bool:
+    """A test-environment credential reads and changes the test lists, never the live ones."""
+    return (await principal(request)).is_test
+
+
 def _value(request: Request, kind: str) -> str:
     return path_param(request, "value" if kind == "whitelists" else "address")
 
@@ -88,6 +93,7 @@ async def list_all(request: Request, kind: str) -> Response:
         page=request.query_params.get("page") or None,
         cursor=request.query_params.get("address") or None,
         term=term,
+        test=await _test(request),
     )
     base = f"{svc.public_url}/v3/{domain}/{kind}"
     return json_response(
@@ -102,7 +108,15 @@ async def get_one(request: Request, kind: str) -> Response:
     """One entry of {kind}; 404 when the address is not there."""
     domain = await _domain(request)
     return json_response(
-        entry_json(await get_entry(services(request).store, domain, kind, _value(request, kind)))
+        entry_json(
+            await get_entry(
+                services(request).store,
+                domain,
+                kind,
+                _value(request, kind),
+                test=await _test(request),
+            )
+        )
     )
 
 
@@ -135,20 +149,20 @@ async def create(request: Request, kind: str) -> Response:
     if request.headers.get("content-type", "").startswith("application/json"):
         body = await _json_body(request)
         entries = parse_json(kind, body, now)
-        await add_entries(svc.store, domain, kind, entries)
+        await add_entries(svc.store, domain, kind, entries, test=await _test(request))
         if isinstance(body, dict):
             return json_response(_added(kind, entries[0]))
         return json_response({"message": TEXTS[kind].batch.format(n=len(entries))})
     form = await read_form(request)
     from_file = _csv_file(form, kind, now)
     if from_file is not None:
-        await add_entries(svc.store, domain, kind, from_file)
+        await add_entries(svc.store, domain, kind, from_file, test=await _test(request))
         return json_response({"message": TEXTS[kind].batch.format(n=len(from_file))})
     fields: dict[str, list[str]] = {}
     for key, value in form.fields:
         fields.setdefault(key, []).append(value)
     entry = parse_entry(kind, fields, now)
-    await add_entries(svc.store, domain, kind, [entry])
+    await add_entries(svc.store, domain, kind, [entry], test=await _test(request))
     return json_response(_added(kind, entry))
 
 
@@ -160,7 +174,7 @@ async def import_csv(request: Request, kind: str) -> Response:
     entries = _csv_file(await read_form(request), kind, svc.clock())
     if entries is None:
         raise InvalidInput("'file' parameter is missing", field="file")
-    await add_entries(svc.store, domain, kind, entries)
+    await add_entries(svc.store, domain, kind, entries, test=await _test(request))
     return json_response({"message": "file uploaded successfully"}, status=202)
 
 
@@ -169,7 +183,8 @@ async def delete_one(request: Request, kind: str) -> Response:
     domain = await _domain(request, write=True)
     value = _value(request, kind).lower()
     tag = request.query_params.get("tag") or None
-    await delete_entry(services(request).store, domain, kind, value, tag=tag)
+    test = await _test(request)
+    await delete_entry(services(request).store, domain, kind, value, tag=tag, test=test)
     key = "value" if kind == "whitelists" else "address"
     return json_response({"message": TEXTS[kind].removed, key: value})
 
@@ -177,7 +192,7 @@ async def delete_one(request: Request, kind: str) -> Response:
 async def delete_every(request: Request, kind: str) -> Response:
     """Remove every entry of {kind} for the domain."""
     domain = await _domain(request, write=True)
-    await delete_all(services(request).store, domain, kind)
+    await delete_all(services(request).store, domain, kind, test=await _test(request))
     return json_response({"message": TEXTS[kind].cleared})
 
 

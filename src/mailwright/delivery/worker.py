@@ -346,11 +346,14 @@ class DeliveryWorker:
         suppressed: list[Result] = []
         rest: list[DeliveryRow] = []
         wanted = []
+        test = []
         for d in claimed:
             message = messages.get(d.message_key)
             wanted.append((d.domain, d.recipient, message.facts.tags if message else []))
+            # A test environment's mail meets the test lists, not the live ones.
+            test.append(message is not None and message.spec.get("environment") == "test")
         async with self._store.read() as conn:
-            reasons = await check_many(conn, wanted)
+            reasons = await check_many(conn, wanted, test=test)
         for d, reason in zip(claimed, reasons, strict=True):
             if reason is None:
                 rest.append(d)

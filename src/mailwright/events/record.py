@@ -19,7 +19,7 @@ from mailwright.events.counters import counter_rows, stats_of, stats_of_payload,
 from mailwright.events.outbox import outbox_rows
 from mailwright.events.types import EventType, LogLevel
 from mailwright.store import queries
-from mailwright.store.upsert import COUNTERS, TAGS_SEEN, Upsert, UpsertRows
+from mailwright.store.upsert import COUNTERS, TAGS_SEEN, TEST_COUNTERS, Upsert, UpsertRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +137,17 @@ async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if not counted:
         return
     known = await _known_tags(conn, [(row["domain"], p.get("tags") or []) for row, p in counted])
-    increments = []
+    every: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
     for row, payload in counted:
         tags = [t for t in tag_keys(payload.get("tags") or []) if (row["domain"], t) in known]
-        increments.extend(
-            counter_rows(row["domain"], tags, stats_of_payload(payload), row["timestamp"])
-        )
-    await queries.apply_upserts(conn, [(COUNTERS, increments)])
+        increments = counter_rows(row["domain"], tags, stats_of_payload(payload), row["timestamp"])
+        every.extend(increments)
+        if row.get("is_test_mode"):
+            test.extend(increments)
+    # Live credentials see all traffic, test mode included (as Mailgun counts it); test
+    # credentials see test-mode traffic only, as with events.
+    await queries.apply_upserts(conn, [(COUNTERS, every), (TEST_COUNTERS, test)])
 
 
 async def _known_tags(
@@ -166,14 +170,15 @@ ACCEPTED_STATS = stats_of("accepted")
 
 
 def accepted_upserts(
-    domain: str, tags: Sequence[str], timestamp: float, recipients: int
+    domain: str, tags: Sequence[str], timestamp: float, recipients: int, *, is_test: bool = False
 ) -> UpsertRows:
     """The counter increments and tag rows of one accepted message (for ``InsertRows``): the
     accept path builds them from what it knows, without reading back its event rows."""
     keys = tag_keys(tags)
-    upserts: list[tuple[Upsert, list[dict[str, Any]]]] = [
-        (COUNTERS, counter_rows(domain, keys, ACCEPTED_STATS, timestamp, recipients))
-    ]
+    counts = counter_rows(domain, keys, ACCEPTED_STATS, timestamp, recipients)
+    upserts: list[tuple[Upsert, list[dict[str, Any]]]] = [(COUNTERS, counts)]
+    if is_test:
+        upserts.append((TEST_COUNTERS, counts))
     if keys:
         seen = [
             {

@@ -14,16 +14,17 @@ DAY = 86400
 
 
 async def totals(
-    store: Store, query: StatsQuery, *, domain: str | None, tag: str = ""
+    store: Store, query: StatsQuery, *, domain: str | None, tag: str = "", test: bool = False
 ) -> list[dict[str, Any]]:
-    """One stats entry per bucket of ``query``; ``domain`` None sums every domain."""
+    """One stats entry per bucket of ``query``; ``domain`` None sums every domain. All
+    traffic, or with ``test`` (a test-environment credential) test-mode traffic only."""
     step = 3600 if query.resolution == "hour" else DAY
     start = int(query.start.timestamp())
     end = int(next_bucket(query.end, query.resolution).timestamp())
     stats = [stat for event in query.events for stat in EVENT_STATS[event]]
     async with store.read() as conn:
         rows = await queries.sum_counters(
-            conn, domain=domain, tag=tag, stats=stats, start=start, end=end, step=step
+            conn, domain=domain, tag=tag, stats=stats, start=start, end=end, step=step, test=test
         )
     buckets: dict[datetime, dict[str, int]] = {}
     for bucket, stat, count in rows:

@@ -145,7 +145,12 @@ async def accept(
         rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
     if not listed:
         await store.write(
-            InsertRows(rows, accepted_upserts(domain, req.tags, now, len(req.recipients)))
+            InsertRows(
+                rows,
+                accepted_upserts(
+                    domain, req.tags, now, len(req.recipients), is_test=req.is_test_mode
+                ),
+            )
         )
     else:
         expansion = Expansion(

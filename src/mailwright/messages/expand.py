@@ -105,9 +105,10 @@ class Expansion:
             for row in await lists.find_lists(conn, addresses):
                 async for chunk in lists.stream_subscribed(conn, row["id"], chunk=CHUNK):
                     await self._chunk(conn, row["address"], chunk)
-            await InsertRows([], accepted_upserts(self.facts.domain, tags, self.now, self.count))(
-                conn
+            upserts = accepted_upserts(
+                self.facts.domain, tags, self.now, self.count, is_test=self.facts.is_test_mode
             )
+            await InsertRows([], upserts)(conn)
 
         return run
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -422,21 +433,28 @@ async def delete_inbox(
 _SUPPRESSION_VALUES = ("type", "code", "error", "tags", "reason", "created_at")
 
 
-def _suppression_order(conn: AsyncConnection) -> ColumnElement[str]:
+def _suppressions(test: bool) -> Table:
+    """The live lists, or those of test-environment credentials."""
+    return schema.test_suppressions if test else schema.suppressions
+
+
+def _suppression_order(conn: AsyncConnection, test: bool = False) -> ColumnElement[str]:
     # Byte order on both databases, so a page cursor means the same thing everywhere
     # (PostgreSQL's default collation ignores punctuation such as '@' and '.').
-    address = schema.suppressions.c.address
+    address = _suppressions(test).c.address
     return address.collate("C") if conn.dialect.name == "postgresql" else address
 
 
-async def upsert_suppressions(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+async def upsert_suppressions(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, test: bool = False
+) -> None:
     """Insert rows, replacing any with the same (domain, kind, address) in place."""
     if not rows:
         return
     # ON CONFLICT is spelled per dialect; both accept the same construct.
     from sqlalchemy.dialects import postgresql, sqlite
 
-    s = schema.suppressions
+    s = _suppressions(test)
     if conn.dialect.name == "postgresql":
         pg = postgresql.insert(s)
         pg_set = {name: pg.excluded[name] for name in _SUPPRESSION_VALUES}
@@ -462,10 +480,11 @@ async def select_suppressions(
     before: str | None = None,
     prefix: str | None = None,
     descending: bool = False,
+    test: bool = False,
 ) -> list[dict[str, Any]]:
     """One page of a list in address order: after/before are exclusive address cursors."""
-    s = schema.suppressions
-    order = _suppression_order(conn)
+    s = _suppressions(test)
+    order = _suppression_order(conn, test)
     where: list[ColumnElement[bool]] = [s.c.domain == domain, s.c.kind == kind]
     if after is not None:
         where.append(order > after)
@@ -480,10 +499,15 @@ async def select_suppressions(
 
 
 async def find_suppressions(
-    conn: AsyncConnection, *, domain: str, addresses: Sequence[str], kind: str | None = None
+    conn: AsyncConnection,
+    *,
+    domain: str,
+    addresses: Sequence[str],
+    kind: str | None = None,
+    test: bool = False,
 ) -> list[dict[str, Any]]:
     """The rows of one domain whose address is one of ``addresses`` (of one kind, or all)."""
-    s = schema.suppressions
+    s = _suppressions(test)
     where = [s.c.domain == domain, s.c.address.in_(list(addresses))]
     if kind is not None:
         where.append(s.c.kind == kind)
@@ -491,10 +515,15 @@ async def find_suppressions(
 
 
 async def delete_suppressions(
-    conn: AsyncConnection, *, domain: str, kind: str, address: str | None = None
+    conn: AsyncConnection,
+    *,
+    domain: str,
+    kind: str,
+    address: str | None = None,
+    test: bool = False,
 ) -> int:
     """Delete one address from a list, or the whole list when ``address`` is None."""
-    s = schema.suppressions
+    s = _suppressions(test)
     query = delete(s).where(s.c.domain == domain, s.c.kind == kind)
     if address is not None:
         query = query.where(s.c.address == address)
@@ -722,10 +751,12 @@ async def sum_counters(
     start: int,
     end: int,
     step: int,
+    test: bool = False,
 ) -> list[tuple[int, str, int]]:
     """(bucket start, stat, count) for hours in [start, end), summed per ``step`` seconds
-    (3600 or 86400) of one domain, or of every domain when ``domain`` is None."""
-    c = schema.stat_counters
+    (3600 or 86400) of one domain, or of every domain when ``domain`` is None; ``test`` reads
+    the test-mode counters instead of the live ones."""
+    c = schema.test_stat_counters if test else schema.stat_counters
     bucket = c.c.hour if step == 3600 else (c.c.hour // step) * step
     where = [c.c.tag == tag, c.c.stat.in_(list(stats)), c.c.hour >= start, c.c.hour < end]
     if domain is not None:
@@ -792,9 +823,10 @@ async def update_tag(conn: AsyncConnection, domain: str, tag: str, description: 
 
 async def delete_tag(conn: AsyncConnection, domain: str, tag: str) -> bool:
     """Delete a tag and its counters."""
-    t, c = schema.tags, schema.stat_counters
+    t = schema.tags
     # Counters first: the order in which accepts lock them (see upsert.py).
-    await conn.execute(delete(c).where(c.c.domain == domain, c.c.tag == tag))
+    for c in (schema.stat_counters, schema.test_stat_counters):
+        await conn.execute(delete(c).where(c.c.domain == domain, c.c.tag == tag))
     result = await conn.execute(delete(t).where(t.c.domain == domain, t.c.tag == tag))
     return bool(result.rowcount)
 

@@ -241,6 +241,24 @@ suppressions = Table(
     UniqueConstraint("domain", "kind", "address", name="uq_suppressions_domain_kind_address"),
 )
 
+# The suppressions of test-environment credentials (issue 12): the same lists, kept apart so a
+# test key neither reads nor changes the live ones.
+test_suppressions = Table(
+    "test_suppressions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("domain", String(253), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("code", String(8), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("tags", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("domain", "kind", "address", name="uq_test_suppressions_domain_kind_address"),
+)
+
 attempts = Table(
     "attempts",
     metadata,
@@ -327,6 +345,19 @@ stat_counters = Table(
     Column("hour", BigInteger, primary_key=True, autoincrement=False),
     Column("count", BigInteger, nullable=False),
     Index("ix_stat_counters_tag_hour", "tag", "hour"),  # account-wide totals
+)
+
+# The same counters for test-mode traffic only (sends of ``test`` credentials and
+# ``o:testmode``), which ``stat_counters`` counts too: test credentials read only these.
+test_stat_counters = Table(
+    "test_stat_counters",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("stat", String(64), primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Index("ix_test_stat_counters_tag_hour", "tag", "hour"),
 )
 
 # Tags of a domain: created by the first accepted message that carries one (lower-cased, as

@@ -30,6 +30,9 @@ class Upsert:
 
 # Hourly event counters (``add``) and the first/last time a tag was used (``min``/``max``).
 COUNTERS = Upsert(schema.stat_counters, ("domain", "tag", "stat", "hour"), (("count", "add"),))
+TEST_COUNTERS = Upsert(
+    schema.test_stat_counters, ("domain", "tag", "stat", "hour"), (("count", "add"),)
+)
 TAGS_SEEN = Upsert(schema.tags, ("domain", "tag"), (("first_seen", "min"), ("last_seen", "max")))
 
 UpsertRows = Sequence[tuple[Upsert, Sequence[Mapping[str, Any]]]]

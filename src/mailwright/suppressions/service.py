@@ -83,21 +83,29 @@ async def check(
 
 
 async def check_many(
-    conn: AsyncConnection, wanted: Sequence[tuple[str, str, Sequence[str]]]
+    conn: AsyncConnection,
+    wanted: Sequence[tuple[str, str, Sequence[str]]],
+    *,
+    test: Sequence[bool] = (),
 ) -> list[str | None]:
-    """``check`` for many ``(domain, address, tags)`` at once: one query per sending domain."""
-    by_domain: dict[str, set[str]] = {}
-    for domain, address, _ in wanted:
+    """``check`` for many ``(domain, address, tags)`` at once: one query per sending domain.
+    ``test[i]`` true checks the i-th against the lists of test-environment credentials."""
+    flags = [bool(test[i]) if i < len(test) else False for i in range(len(wanted))]
+    by_domain: dict[tuple[str, bool], set[str]] = {}
+    for (domain, address, _), is_test in zip(wanted, flags, strict=True):
         address = address.lower()
-        by_domain.setdefault(domain.lower(), set()).update((address, domain_of(address)))
-    entries: dict[str, list[Entry]] = {}
-    for domain, addresses in by_domain.items():
-        rows = await queries.find_suppressions(conn, domain=domain, addresses=sorted(addresses))
-        entries[domain] = [_entry(r) for r in rows]
-    return [
-        decide(entries[domain.lower()], address, tags) if entries[domain.lower()] else None
-        for domain, address, tags in wanted
-    ]
+        by_domain.setdefault((domain.lower(), is_test), set()).update((address, domain_of(address)))
+    entries: dict[tuple[str, bool], list[Entry]] = {}
+    for (domain, is_test), addresses in by_domain.items():
+        rows = await queries.find_suppressions(
+            conn, domain=domain, addresses=sorted(addresses), test=is_test
+        )
+        entries[(domain, is_test)] = [_entry(r) for r in rows]
+    answers: list[str | None] = []
+    for (domain, address, tags), is_test in zip(wanted, flags, strict=True):
+        found = entries[(domain.lower(), is_test)]
+        answers.append(decide(found, address, tags) if found else None)
+    return answers
 
 
 async def add_bounce(
@@ -122,16 +130,23 @@ async def add_bounce(
 
 
 async def add_unsubscribe(
-    conn: AsyncConnection, domain: str, address: str, *, tags: Sequence[str], now: float
+    conn: AsyncConnection,
+    domain: str,
+    address: str,
+    *,
+    tags: Sequence[str],
+    now: float,
+    test: bool = False,
 ) -> None:
-    """Add an unsubscribe in the caller's transaction; tags accumulate as in ``add_entries``."""
+    """Add an unsubscribe in the caller's transaction; tags accumulate as in ``add_entries``.
+    ``test``: from a test-mode message, so onto the test lists."""
     domain, address = domain.lower(), address.lower()
     rows = await queries.find_suppressions(
-        conn, domain=domain, addresses=[address], kind=UNSUBSCRIBES
+        conn, domain=domain, addresses=[address], kind=UNSUBSCRIBES, test=test
     )
     entry = Entry(kind=UNSUBSCRIBES, value=address, tags=tuple(tags), created_at=now)
     merged = _merge([entry], [_entry(r) for r in rows])
-    await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged])
+    await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged], test=test)
 
 
 async def add_complaint(conn: AsyncConnection, domain: str, address: str, *, now: float) -> None:
@@ -149,6 +164,7 @@ async def list_entries(
     page: str | None = None,
     cursor: str | None = None,
     term: str | None = None,
+    test: bool = False,
 ) -> Page:
     """Mailgun's address-cursor paging: ``first`` (the default), ``last``, and ``next`` or
     ``prev`` relative to ``cursor`` (exclusive)."""
@@ -167,6 +183,7 @@ async def list_entries(
             before=cursor if backwards and page != "last" else None,
             prefix=term.lower() if term else None,
             descending=backwards,
+            test=test,
         )
     entries = [_entry(r) for r in (reversed(rows) if backwards else rows)]
     if not entries:
@@ -174,10 +191,12 @@ async def list_entries(
     return Page(entries, entries[0].value, entries[-1].value)
 
 
-async def get_entry(store: Store, domain: str, kind: str, value: str) -> Entry:
+async def get_entry(
+    store: Store, domain: str, kind: str, value: str, *, test: bool = False
+) -> Entry:
     async with store.read() as conn:
         rows = await queries.find_suppressions(
-            conn, domain=domain, addresses=[value.lower()], kind=require_kind(kind)
+            conn, domain=domain, addresses=[value.lower()], kind=require_kind(kind), test=test
         )
     if not rows:
         raise NotFound(TEXTS[kind].missing)
@@ -200,26 +219,35 @@ def _merge(entries: Sequence[Entry], existing: Sequence[Entry]) -> list[Entry]:
     return list(merged.values())
 
 
-async def add_entries(store: Store, domain: str, kind: str, entries: Sequence[Entry]) -> int:
-    """Add entries to one list, updating those already there; returns how many were given."""
+async def add_entries(
+    store: Store, domain: str, kind: str, entries: Sequence[Entry], *, test: bool = False
+) -> int:
+    """Add entries to one list, updating those already there; returns how many were given.
+    ``test``: the lists of test-environment credentials, not the live ones."""
     require_kind(kind)
 
     async def upsert(conn: AsyncConnection) -> None:
         existing: list[Entry] = []
         if kind == UNSUBSCRIBES:
             rows = await queries.find_suppressions(
-                conn, domain=domain, addresses=[e.value for e in entries], kind=kind
+                conn, domain=domain, addresses=[e.value for e in entries], kind=kind, test=test
             )
             existing = [_entry(r) for r in rows]
         merged = _merge(entries, existing)
-        await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged])
+        await queries.upsert_suppressions(conn, [_row(domain, e) for e in merged], test=test)
 
     await store.write(upsert)
     return len(entries)
 
 
 async def delete_entry(
-    store: Store, domain: str, kind: str, value: str, *, tag: str | None = None
+    store: Store,
+    domain: str,
+    kind: str,
+    value: str,
+    *,
+    tag: str | None = None,
+    test: bool = False,
 ) -> None:
     """Remove one address (or, for an unsubscribe, only one of its tags)."""
     require_kind(kind)
@@ -227,35 +255,39 @@ async def delete_entry(
 
     async def remove(conn: AsyncConnection) -> bool:
         if tag and kind == UNSUBSCRIBES:
-            return await _remove_tag(conn, domain, value, tag)
+            return await _remove_tag(conn, domain, value, tag, test)
         return bool(
-            await queries.delete_suppressions(conn, domain=domain, kind=kind, address=value)
+            await queries.delete_suppressions(
+                conn, domain=domain, kind=kind, address=value, test=test
+            )
         )
 
     if not await store.write(remove):
         raise NotFound(TEXTS[kind].missing)
 
 
-async def _remove_tag(conn: AsyncConnection, domain: str, value: str, tag: str) -> bool:
+async def _remove_tag(conn: AsyncConnection, domain: str, value: str, tag: str, test: bool) -> bool:
     rows = await queries.find_suppressions(
-        conn, domain=domain, addresses=[value], kind=UNSUBSCRIBES
+        conn, domain=domain, addresses=[value], kind=UNSUBSCRIBES, test=test
     )
     if not rows:
         return False
     entry = _entry(rows[0])
     left = tuple(t for t in entry.tags if t != tag)
     if not left:
-        await queries.delete_suppressions(conn, domain=domain, kind=UNSUBSCRIBES, address=value)
+        await queries.delete_suppressions(
+            conn, domain=domain, kind=UNSUBSCRIBES, address=value, test=test
+        )
         return True
     kept = Entry(kind=UNSUBSCRIBES, value=value, tags=left, created_at=entry.created_at)
-    await queries.upsert_suppressions(conn, [_row(domain, kept)])
+    await queries.upsert_suppressions(conn, [_row(domain, kept)], test=test)
     return True
 
 
-async def delete_all(store: Store, domain: str, kind: str) -> int:
+async def delete_all(store: Store, domain: str, kind: str, *, test: bool = False) -> int:
     require_kind(kind)
 
     async def remove(conn: AsyncConnection) -> int:
-        return await queries.delete_suppressions(conn, domain=domain, kind=kind)
+        return await queries.delete_suppressions(conn, domain=domain, kind=kind, test=test)
 
     return await store.write(remove)

@@ -77,16 +77,18 @@ class Tracker:
             return
         tags = token.tags if token.kind == TokenKind.TAG_UNSUBSCRIBE else [ALL_TAGS]
         now = self._clock()
-        row = event_row(
-            await self._facts_of(token),
-            EventType.UNSUBSCRIBED,
-            token.recipient,
-            now,
-            **visit.fields(),
-        )
+        facts = await self._facts_of(token)
+        row = event_row(facts, EventType.UNSUBSCRIBED, token.recipient, now, **visit.fields())
 
         async def write(conn: AsyncConnection) -> None:
-            await add_unsubscribe(conn, token.domain, token.recipient, tags=tags, now=now)
+            await add_unsubscribe(
+                conn,
+                token.domain,
+                token.recipient,
+                tags=tags,
+                now=now,
+                test=facts.is_test_mode,
+            )
             await record(conn, [row])
 
         await self._store.write(write)
