@@ -239,6 +239,7 @@ class Runtime:
     async def start(self) -> None:
         if "api" in self.roles:
             await self.services.keys.start()
+            await self.services.oauth.start()
         if "worker" in self.roles:
             self.worker = DeliveryWorker(
                 self.store,

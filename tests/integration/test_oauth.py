@@ -18,8 +18,10 @@ from joserfc.jwk import KeySet
 from mailwright.app import Runtime, build_runtime
 from mailwright.auth import Authority
 from mailwright.config import Settings
-from mailwright.store import Store
+from mailwright.errors import Unauthorized
+from mailwright.store import Store, schema
 from tests.conftest import API_KEY
+from tests.support.wait import wait_until
 
 SEND = {"from": "me@example.com", "to": "a@example.com", "text": "x"}
 CLIENTS = "/mailwright/v1/oauth/clients"
@@ -405,3 +407,62 @@ async def test_a_manage_token_is_answered_like_the_admin_key_everywhere(
         assert by_key.status_code not in (401, 403), url
         checked += 1
     assert checked > 20
+
+
+async def test_a_cached_token_still_expires(store: Store) -> None:
+    """Tokens are remembered for a few seconds, but their own expiry is checked on every use."""
+    now = [1_000_000.0]
+    authority = Authority(store, issuer="http://testserver", lifetime=60, clock=lambda: now[0])
+    app, secret = await authority.create_client(scope="read")
+    issued = await authority.issue(await authority.authenticate_client(app.client_id, secret), None)
+    token = issued["access_token"]
+    assert (await authority.principal(token)).role == "basic"
+    async with store.engine.connect() as conn:
+        found = await conn.execute(schema.oauth_clients.select())
+        row = dict(found.one()._mapping)
+    # A hit does not look at the database: a client deleted behind the authority's back (not
+    # through it, which forgets at once) goes unseen until the cache forgets.
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("DELETE FROM oauth_clients")
+    assert (await authority.principal(token)).role == "basic"
+    authority.forget()
+    with pytest.raises(Unauthorized, match="revoked"):
+        await authority.principal(token)
+    authority.forget()
+    async with store.engine.begin() as conn:
+        await conn.execute(schema.oauth_clients.insert(), [row])
+    assert (await authority.principal(token)).role == "basic"
+    now[0] += 61
+    with pytest.raises(Unauthorized, match="Access token expired"):
+        await authority.principal(token)
+
+
+async def test_revocation_reaches_other_processes_at_once(postgres_database: str) -> None:
+    """Two API processes, each with its own token cache: revoking a token through one makes
+    the other refuse it within moments (PostgreSQL NOTIFY), not after the cache's seconds."""
+    here, there = Store.from_url(postgres_database), Store.from_url(postgres_database)
+    try:
+        await here.migrate()
+        authorities = [Authority(s, issuer="http://testserver") for s in (here, there)]
+        for authority in authorities:
+            await authority.start()
+        app, secret = await authorities[0].create_client(scope="send")
+        client = await authorities[0].authenticate_client(app.client_id, secret)
+        token = (await authorities[0].issue(client, None))["access_token"]
+        for authority in authorities:
+            assert (await authority.principal(token)).role == "sending"
+        await authorities[0].revoke(client, token)
+        with pytest.raises(Unauthorized, match="revoked"):
+            await authorities[0].principal(token)
+
+        async def refused() -> bool:
+            try:
+                await authorities[1].principal(token)
+            except Unauthorized:
+                return True
+            return False
+
+        await wait_until(refused, within=2, interval=0.01)
+    finally:
+        await here.close()
+        await there.close()

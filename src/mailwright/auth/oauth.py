@@ -41,6 +41,8 @@ TOKEN_SECONDS = 900.0
 ALGORITHM = "ES256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 -- RFC 9068 2.1's JWT header type, not a secret
 INVALID_TOKEN = "Invalid access token"  # noqa: S105 -- an error message
+CACHE_SECONDS = 5.0  # how long a verified token is trusted without a look at the database
+CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,22 @@ class Authority:
         self.lifetime = lifetime
         self._clock = clock
         self._verifying: dict[str, ECKey] = {}  # kid -> public key; keys never change
+        # token -> (monotonic time the entry is good until, who it speaks for); as the key
+        # cache in keys.py: a few seconds, forgotten at once on revocation (NOTIFY across
+        # processes), the token's own expiry checked on every use.
+        self._known: dict[str, tuple[float, Principal]] = {}
+        self._generation = 0
+
+    async def start(self) -> None:
+        """Listen for revocations and deleted clients of other processes (PostgreSQL)."""
+        await self._store.listen(oauth.CHANNEL, self._notified)
+
+    def forget(self) -> None:
+        self._known.clear()
+        self._generation += 1
+
+    def _notified(self, payload: str) -> None:
+        self.forget()
 
     # Clients
 
@@ -185,9 +203,12 @@ class Authority:
         """Tokens already issued to the client are refused from now on."""
 
         async def remove(conn: AsyncConnection) -> bool:
+            await oauth.notify_changed(conn, client_id)
             return await oauth.delete_client(conn, client_id)
 
-        if not await self._store.write(remove):
+        removed = await self._store.write(remove)
+        self.forget()
+        if not removed:
             raise NotFound("OAuth client not found")
 
     async def authenticate_client(self, client_id: str, secret: str) -> OAuthClient:
@@ -276,7 +297,25 @@ class Authority:
         )
 
     async def principal(self, token: str) -> Principal:
-        """Who a Bearer token speaks for: its client's domain and environment, its scopes."""
+        """Who a Bearer token speaks for: its client's domain and environment, its scopes.
+        Remembered for a few seconds, so a busy client costs no signature check nor query
+        per request."""
+        tick = time.monotonic()
+        hit = self._known.get(token)
+        if hit is not None and hit[0] >= tick:
+            who = hit[1]
+            if who.expires_at is not None and who.expires_at <= self._clock():
+                raise Unauthorized("Access token expired")
+            return who
+        generation = self._generation
+        who = await self._lookup(token)
+        if generation == self._generation:
+            if len(self._known) >= CACHE_MAX:
+                self._known.clear()
+            self._known[token] = (tick + CACHE_SECONDS, who)
+        return who
+
+    async def _lookup(self, token: str) -> Principal:
         found = await self.verify(token)
         async with self._store.read() as conn:
             row = await oauth.get_client(conn, found.client_id)
@@ -323,8 +362,10 @@ class Authority:
 
         async def write(conn: AsyncConnection) -> None:
             await oauth.insert_revoked(conn, found.jti, found.expires_at)
+            await oauth.notify_changed(conn, found.jti)
 
         await self._store.write(write)
+        self.forget()
 
     # Signing keys
 

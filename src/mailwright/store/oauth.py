@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +14,15 @@ from mailwright.store import schema
 C = schema.oauth_clients
 K = schema.oauth_signing_keys
 R = schema.oauth_revoked_tokens
+
+CHANNEL = "mailwright_oauth"
+
+
+async def notify_changed(conn: AsyncConnection, what: str) -> None:
+    """Tell every process's token cache to forget (PostgreSQL NOTIFY, sent at commit).
+    SQLite serves one API process, which forgets locally."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(CHANNEL, what)))
 
 
 async def insert_client(conn: AsyncConnection, row: dict[str, Any]) -> None:
