@@ -68,15 +68,18 @@ async def callback(request: Request) -> Response:
         return _not_configured(request)
     params = request.query_params
     state, code = params.get("state", ""), params.get("code", "")
-    if not is_same_token(request.cookies.get(STATE_COOKIE, ""), state):
+    is_ours = is_same_token(request.cookies.get(STATE_COOKIE, ""), state)
+    if "error" in params or (is_ours and not code):
+        # Signs no one in, so shown even when the provider left the state out.
+        if is_ours:
+            await client.abandon(state)
+        error = params.get("error", "no code")[:64]
+        log.warning("sso_refused", reason="provider", error=error)
+        return _refused(request, f"The identity provider did not sign you in ({error}).", 401)
+    if not is_ours:
         log.warning("sso_refused", reason="state")
         message = "This sign-in was not started in this browser or has expired; please try again."
         return _refused(request, message, 400)
-    if "error" in params or not code:
-        await client.abandon(state)
-        error = params.get("error", "no code")
-        log.warning("sso_refused", reason="provider", error=error)
-        return _refused(request, f"The identity provider did not sign you in ({error}).", 401)
     try:
         identity, target = await client.finish(state, code)
         user = await users(request).sso_user(
