@@ -191,11 +191,11 @@ def _oidc_issuer(value: str) -> str:
         return ""
     parts = urlsplit(value)
     is_loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if parts.query or parts.fragment or not parts.hostname:
+    if parts.query or parts.fragment or not parts.hostname or len(value) > 255:
         raise ValueError("expected the issuer URL, such as https://login.example.com/realm")
     if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback):
         raise ValueError("expected an https:// issuer URL (http:// only on loopback)")
-    return value.rstrip("/")
+    return value  # as the provider spells it (Auth0's ends in "/"): ID tokens must match it
 
 
 def _oidc_scopes(value: str) -> tuple[str, ...]:

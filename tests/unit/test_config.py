@@ -193,7 +193,7 @@ def test_oidc_is_off_by_default_and_parsed_when_set() -> None:
             "MAILWRIGHT_OIDC_CREATE_USERS": "true",
         }
     )
-    assert settings.oidc_issuer == "https://login.example.com/realms/staff"
+    assert settings.oidc_issuer == "https://login.example.com/realms/staff/"
     assert settings.oidc_scopes == ("openid", "email")
     assert settings.oidc_user_claim == "preferred_username"
     assert settings.oidc_create_users

@@ -138,7 +138,7 @@ def validate_id_token(
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != client_id:
         raise SsoRefused("The identity provider's ID token is not valid (azp)")
-    if not isinstance(claims["sub"], str):
+    if not isinstance(claims["sub"], str) or len(claims["sub"]) > 255:  # Core 2: at most 255
         raise SsoRefused("The identity provider's ID token is not valid (sub)")
     return Identity(issuer=issuer, subject=claims["sub"], claims=claims)
 
@@ -181,7 +181,7 @@ class OidcClient:
         now = self._clock()
         if self._metadata is not None and self._metadata[0] > now:
             return self._metadata[1]
-        url = self.config.issuer + "/.well-known/openid-configuration"
+        url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         found = ProviderMetadata.from_document(
             self.config.issuer, await self._get_json(url, "discovery document")
         )

@@ -251,3 +251,23 @@ async def test_an_unreachable_provider_is_a_clear_error(
     answer = await browser.get("/login/oidc")
     assert answer.status_code == 502
     assert "discovery document could not be read" in answer.text
+
+
+async def test_deleting_a_user_drops_its_link(
+    runtime: Runtime, browser: httpx.AsyncClient, at_provider: httpx.AsyncClient
+) -> None:
+    users = runtime.services.users
+    await users.create(ADA, PASSWORD, totp=False)
+    assert (await sign_in(browser, at_provider, "sub-ada")).status_code == 303
+    assert await users.delete(ADA)
+    assert (await browser.get("/")).status_code == 303  # its session ended with it
+    browser.cookies.clear()
+    refused = await sign_in(browser, at_provider, "sub-ada")
+    assert refused.status_code == 401
+    assert "No dashboard user" in refused.text
+    # A new user of that name is linked afresh, by the other subject first to claim it.
+    await users.create(ADA, PASSWORD, totp=False)
+    browser.cookies.clear()
+    assert (await sign_in(browser, at_provider, "sub-impostor")).status_code == 303
+    browser.cookies.clear()
+    assert (await sign_in(browser, at_provider, "sub-ada")).status_code == 401

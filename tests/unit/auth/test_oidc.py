@@ -69,6 +69,7 @@ def test_a_valid_id_token_gives_its_subject_and_claims() -> None:
         pytest.param(claims(nonce="replayed"), id="other nonce"),
         pytest.param(claims(nonce=None), id="no nonce"),
         pytest.param(claims(sub=None), id="no subject"),
+        pytest.param(claims(sub="s" * 256), id="subject over 255 characters"),
         pytest.param(claims(iat=None), id="no iat"),
     ],
 )
