@@ -26,6 +26,8 @@ from mailwright.auth import (
     Authority,
     CredentialCache,
     KeyCache,
+    OidcClient,
+    OidcConfig,
     RequestLimit,
     RequestLimiter,
     RequestLimits,
@@ -147,7 +149,24 @@ def build_services(settings: Settings, store: Store) -> Services:
             time.time,
         ),
         warmup_schedule=settings.warmup_schedule,
+        oidc=build_oidc(settings, store),
+        oidc_user_claim=settings.oidc_user_claim,
+        oidc_create_users=settings.oidc_create_users,
     )
+
+
+def build_oidc(settings: Settings, store: Store) -> OidcClient | None:
+    """The dashboard's OpenID Connect client, when MAILWRIGHT_OIDC_ISSUER is set."""
+    if not settings.oidc_issuer:
+        return None
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=str(settings.oidc_client_secret or ""),
+        scopes=settings.oidc_scopes,
+        redirect_uri=settings.effective_public_url + "/login/oidc/callback",
+    )
+    return OidcClient(config, store)
 
 
 def build_limiter(

@@ -185,6 +185,32 @@ def _token_seconds(value: str) -> int:
     return int(value)
 
 
+def _oidc_issuer(value: str) -> str:
+    """An OpenID Connect issuer: HTTPS (Discovery 4.1), or plain HTTP on loopback only."""
+    if value == "":
+        return ""
+    parts = urlsplit(value)
+    is_loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.query or parts.fragment or not parts.hostname or len(value) > 255:
+        raise ValueError("expected the issuer URL, such as https://login.example.com/realm")
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback):
+        raise ValueError("expected an https:// issuer URL (http:// only on loopback)")
+    return value  # as the provider spells it (Auth0's ends in "/"): ID tokens must match it
+
+
+def _oidc_scopes(value: str) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys(value.split()))
+    if "openid" not in scopes:
+        raise ValueError("expected space-separated scopes including openid")
+    return scopes
+
+
+def _oidc_claim(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ValueError("expected a claim name such as email or preferred_username")
+    return value
+
+
 def _count(value: str) -> int:
     if not value.isdigit():
         raise ValueError("expected a whole number, 0 or more")
@@ -368,6 +394,40 @@ FIELDS: tuple[Setting, ...] = (
         "signing key keeps verifying",
     ),
     Setting(
+        "oidc_issuer",
+        "",
+        _oidc_issuer,
+        "OpenID Connect issuer URL for dashboard single sign-on; setting it shows "
+        "'Sign in with SSO' on the login page (default: no SSO)",
+    ),
+    Setting("oidc_client_id", "", str, "the dashboard's client ID at the OIDC provider"),
+    Setting(
+        "oidc_client_secret",
+        "",
+        lambda v: Secret(v) if v else None,
+        "the dashboard's client secret at the OIDC provider (empty: a public client, PKCE only)",
+    ),
+    Setting(
+        "oidc_scopes",
+        "openid email profile",
+        _oidc_scopes,
+        "space-separated scopes requested from the OIDC provider (must include openid)",
+    ),
+    Setting(
+        "oidc_user_claim",
+        "email",
+        _oidc_claim,
+        "the ID token claim naming the local username an SSO identity is linked to on its first "
+        "sign-in (email counts only when email_verified); later sign-ins map by issuer and sub",
+    ),
+    Setting(
+        "oidc_create_users",
+        "false",
+        _bool,
+        "create a dashboard user (no usable password, no TOTP) on the first SSO sign-in of an "
+        "unknown user (default: only existing users may sign in with SSO)",
+    ),
+    Setting(
         "retry_schedule",
         "",
         lambda v: RetrySchedule.parse(v) if v else RetrySchedule(),
@@ -456,6 +516,12 @@ class Settings:
     rate_limit_key: RequestLimit | None = None
     rate_limit_domain: RequestLimit | None = None
     oauth_token_seconds: int = 900
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: Secret | None = None
+    oidc_scopes: tuple[str, ...] = ("openid", "email", "profile")
+    oidc_user_claim: str = "email"
+    oidc_create_users: bool = False
     retry_schedule: RetrySchedule = field(default_factory=RetrySchedule)
     webhook_retry_schedule: RetrySchedule = field(
         default_factory=lambda: RetrySchedule.parse(WEBHOOK_RETRY_DEFAULT)
@@ -503,6 +569,8 @@ class Settings:
                 "MAILWRIGHT_HTTP_TLS_CERT_FILE and MAILWRIGHT_HTTP_TLS_KEY_FILE go together: "
                 "set both or neither"
             )
+        if values["oidc_issuer"] and not values["oidc_client_id"]:
+            raise ConfigError("MAILWRIGHT_OIDC_ISSUER needs MAILWRIGHT_OIDC_CLIENT_ID too")
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -13,6 +13,8 @@ timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to 
   - RateLimited           -- over a request limit (429); carries the limit's state for headers
   - LoginThrottled        -- too many failed dashboard logins for one username (429)
   - OAuthError            -- a refused OAuth 2.0 token request: RFC 6749 5.2 ``error`` (400/401)
+  - SsoRefused            -- a dashboard single sign-on that must not sign anyone in (401)
+    + SsoUnavailable      -- the identity provider could not be reached or read (502)
   - ConfigError           -- a bad setting at start-up (the process stops)
 """
 
@@ -77,6 +79,14 @@ class OAuthError(ServiceError):
         super().__init__(description)
         self.error = error
         self.status = 401 if error == "invalid_client" else 400
+
+
+class SsoRefused(ServiceError):
+    """The single sign-on was refused."""
+
+
+class SsoUnavailable(SsoRefused):
+    """The identity provider could not be reached."""
 
 
 class ConfigError(ServiceError):

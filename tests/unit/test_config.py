@@ -179,3 +179,43 @@ def test_oauth_token_lifetime() -> None:
     assert Settings.from_env(environ={}).oauth_token_seconds == 900
     settings = Settings.from_env(environ={"MAILWRIGHT_OAUTH_TOKEN_SECONDS": "120"})
     assert settings.oauth_token_seconds == 120
+
+
+def test_oidc_is_off_by_default_and_parsed_when_set() -> None:
+    assert Settings.from_env(environ={}).oidc_issuer == ""
+    settings = Settings.from_env(
+        environ={
+            "MAILWRIGHT_OIDC_ISSUER": "https://login.example.com/realms/staff/",
+            "MAILWRIGHT_OIDC_CLIENT_ID": "mailwright",
+            "MAILWRIGHT_OIDC_CLIENT_SECRET": "hush",
+            "MAILWRIGHT_OIDC_SCOPES": "openid email",
+            "MAILWRIGHT_OIDC_USER_CLAIM": "preferred_username",
+            "MAILWRIGHT_OIDC_CREATE_USERS": "true",
+        }
+    )
+    assert settings.oidc_issuer == "https://login.example.com/realms/staff/"
+    assert settings.oidc_scopes == ("openid", "email")
+    assert settings.oidc_user_claim == "preferred_username"
+    assert settings.oidc_create_users
+    assert "hush" not in repr(settings)
+    loopback = {"MAILWRIGHT_OIDC_ISSUER": "http://127.0.0.1:9000", "MAILWRIGHT_OIDC_CLIENT_ID": "x"}
+    assert Settings.from_env(environ=loopback).oidc_issuer == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAILWRIGHT_OIDC_ISSUER", "http://login.example.com"),
+        ("MAILWRIGHT_OIDC_ISSUER", "https://login.example.com/?realm=x"),
+        ("MAILWRIGHT_OIDC_SCOPES", "email profile"),
+        ("MAILWRIGHT_OIDC_USER_CLAIM", "no spaces"),
+    ],
+)
+def test_bad_oidc_settings_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(environ={"MAILWRIGHT_OIDC_CLIENT_ID": "x", name: value})
+
+
+def test_an_oidc_issuer_needs_a_client_id() -> None:
+    with pytest.raises(ConfigError, match="MAILWRIGHT_OIDC_CLIENT_ID"):
+        Settings.from_env(environ={"MAILWRIGHT_OIDC_ISSUER": "https://login.example.com"})

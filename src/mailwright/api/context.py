@@ -18,6 +18,7 @@ from mailwright.auth import (
     CredentialCache,
     KeyCache,
     Network,
+    OidcClient,
     Principal,
     RequestLimits,
     Users,
@@ -64,6 +65,9 @@ class Services:
     trusted_proxies: tuple[Network, ...] = ()  # MAILWRIGHT_TRUSTED_PROXIES: X-Forwarded-For
     egress: EgressDirectory | None = None  # MAILWRIGHT_EGRESS_SOURCES and the IP pools
     warmup_schedule: WarmupSchedule = DEFAULT_SCHEDULE  # MAILWRIGHT_WARMUP_SCHEDULE
+    oidc: OidcClient | None = None  # dashboard single sign-on (MAILWRIGHT_OIDC_*), when set
+    oidc_user_claim: str = "email"  # MAILWRIGHT_OIDC_USER_CLAIM
+    oidc_create_users: bool = False  # MAILWRIGHT_OIDC_CREATE_USERS
     on_accepted: Callable[[], None] = lambda: None
     # This process's delivery attempts by (outcome, reply class), for /metrics.
     attempt_counts: Callable[[], Mapping[tuple[str, str], int]] = dict

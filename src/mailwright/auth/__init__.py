@@ -1,5 +1,5 @@
-"""API keys, SMTP credentials and dashboard users: creation, hashed storage, authentication
-and permissions."""
+"""API keys, SMTP credentials and dashboard users (with single sign-on): creation, hashed
+storage, authentication and permissions."""
 
 from mailwright.auth.access import Network, client_address, is_allowed, parse_ranges
 from mailwright.auth.credentials import (
@@ -27,6 +27,7 @@ from mailwright.auth.keys import (
 )
 from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
 from mailwright.auth.oauth import SCOPES, Authority, OAuthClient, client_json
+from mailwright.auth.oidc import OidcClient, OidcConfig
 from mailwright.auth.users import DashboardSession, DashboardUser, Users
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "KeyCache",
     "Network",
     "OAuthClient",
+    "OidcClient",
+    "OidcConfig",
     "Principal",
     "RequestLimit",
     "RequestLimiter",

@@ -4,12 +4,14 @@ A login is two steps. ``check_password`` answers the user (or None), and ``start
 the browser a token; the session is verified at once when the user has no TOTP, else after
 ``verify_totp`` accepts a code. Only the SHA-256 of a session token is stored, so a copy of
 the database opens no session. Failed logins are counted per username in the database, so the
-throttle holds across processes.
+throttle holds across processes. A single sign-on (``sso_user``) maps an identity provider's
+identity to a user and skips the TOTP step: the provider does the second factor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -23,9 +25,11 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.errors import Conflict, InvalidInput, LoginThrottled, NotFound
+from mailwright.auth.oidc import Identity as SsoIdentity
+from mailwright.errors import Conflict, InvalidInput, LoginThrottled, NotFound, SsoRefused
 from mailwright.store import Store
 from mailwright.store import dashboard as sql
 
@@ -122,6 +126,16 @@ def _session(row: dict[str, Any], *, expires_at: float | None = None) -> Dashboa
         is_verified=bool(row["is_verified"]),
         expires_at=row["expires_at"] if expires_at is None else expires_at,
     )
+
+
+def _claimed_username(claims: dict[str, Any], claim: str) -> str:
+    """The username a provider's claims name, for linking an identity the first time."""
+    value = claims.get(claim)
+    if not isinstance(value, str) or not USERNAME.fullmatch(value):
+        raise SsoRefused(f"The identity provider's {claim} claim names no possible username.")
+    if claim == "email" and claims.get("email_verified") is not True:
+        raise SsoRefused("The identity provider has not verified this email address.")
+    return value
 
 
 def _matching_step(secret: str, code: str, now: float) -> int | None:
@@ -258,10 +272,13 @@ class Users:
         if had_failures or rehashed is not None:
             await self._store.write(succeeded)
 
-    async def start_session(self, user: DashboardUser) -> tuple[str, DashboardSession]:
+    async def start_session(
+        self, user: DashboardUser, *, via_sso: bool = False
+    ) -> tuple[str, DashboardSession]:
         """A new session for ``user``; returns its token (for the cookie) and the session.
         Whether a TOTP code is still needed is read from the user's stored row, not from
-        ``user``. Expired sessions of every user are deleted on the way."""
+        ``user``; never ``via_sso``, where the identity provider does the second factor.
+        Expired sessions of every user are deleted on the way."""
         token = secrets.token_urlsafe(32)
         csrf_token = secrets.token_urlsafe(32)
         now = self._clock()
@@ -276,7 +293,7 @@ class Users:
             session = DashboardSession(
                 user=current,
                 csrf_token=csrf_token,
-                is_verified=not current.has_totp,
+                is_verified=via_sso or not current.has_totp,
                 expires_at=expires_at,
             )
             await sql.insert_session(
@@ -294,6 +311,44 @@ class Users:
             return session
 
         return token, await self._store.write(insert)
+
+    async def sso_user(self, identity: SsoIdentity, *, claim: str, create: bool) -> DashboardUser:
+        """The local user ``identity`` signs in as. An identity linked before maps by its
+        ``(issuer, sub)``. Else the user whose username is the ``claim`` claim (an ``email``
+        claim counts only with ``email_verified``) is linked to it, unless linked to another
+        subject of that issuer already; with ``create``, a missing user is created (no TOTP,
+        an unusable random password). Anything else raises SsoRefused."""
+        async with self._store.read() as conn:
+            row = await sql.get_identity_user(conn, identity.issuer, identity.subject)
+        if row is not None:
+            return _user(row)
+        username = _claimed_username(identity.claims, claim)
+        if create:
+            with contextlib.suppress(Conflict):  # an existing user is linked like any other
+                await self.create(username, secrets.token_urlsafe(32), totp=False)
+        now = self._clock()
+
+        async def link(conn: AsyncConnection) -> DashboardUser:
+            found = await sql.get_user(conn, username)
+            if found is None:
+                raise SsoRefused(f"No dashboard user {username} exists; ask an administrator.")
+            if await sql.get_user_identity(conn, identity.issuer, found["id"]) is not None:
+                raise SsoRefused(f"User {username} is linked to another single sign-on account.")
+            await sql.insert_identity(
+                conn,
+                {
+                    "issuer": identity.issuer,
+                    "subject": identity.subject,
+                    "user_id": found["id"],
+                    "created_at": now,
+                },
+            )
+            return _user(found)
+
+        try:
+            return await self._store.write(link)
+        except IntegrityError:  # a concurrent first login of the same identity or user
+            raise SsoRefused("Another sign-in linked this account meanwhile; try again.") from None
 
     async def session(self, token: str) -> DashboardSession | None:
         """The live session of ``token``, None when it is unknown or expired. Once more than

@@ -1,4 +1,5 @@
-"""Dashboard logins: every SQL statement for users, sessions and failed-login counters."""
+"""Dashboard logins: every SQL statement for users, sessions, failed-login counters, linked SSO
+identities and SSO logins under way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from mailwright.store import schema
 U = schema.dashboard_users
 S = schema.dashboard_sessions
 F = schema.dashboard_login_failures
+D = schema.dashboard_identities
+L = schema.dashboard_sso_logins
 
 _USER_COLUMNS = (U.c.id, U.c.username, U.c.totp_secret, U.c.created_at)
 
@@ -44,6 +47,7 @@ async def delete_user(conn: AsyncConnection, username: str) -> bool:
     if user is None:
         return False
     await delete_user_sessions(conn, user["id"])
+    await conn.execute(delete(D).where(D.c.user_id == user["id"]))
     await conn.execute(delete(F).where(F.c.username == username))
     return bool((await conn.execute(delete(U).where(U.c.id == user["id"]))).rowcount)
 
@@ -172,3 +176,42 @@ async def delete_user_sessions(conn: AsyncConnection, user_id: str) -> int:
 
 async def delete_expired_sessions(conn: AsyncConnection, now: float) -> int:
     return int((await conn.execute(delete(S).where(S.c.expires_at <= now))).rowcount)
+
+
+async def get_identity_user(
+    conn: AsyncConnection, issuer: str, subject: str
+) -> dict[str, Any] | None:
+    """The whole user row linked to ``(issuer, subject)``, or None."""
+    query = (
+        select(U).join(D, D.c.user_id == U.c.id).where(D.c.issuer == issuer, D.c.subject == subject)
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def get_user_identity(conn: AsyncConnection, issuer: str, user_id: str) -> str | None:
+    """The subject the user is linked to at ``issuer``, or None."""
+    query = select(D.c.subject).where(D.c.issuer == issuer, D.c.user_id == user_id)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def insert_identity(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(D.insert(), [row])
+
+
+async def insert_sso_login(conn: AsyncConnection, row: dict[str, Any], now: float) -> None:
+    """Store a login under way, deleting the expired ones on the way."""
+    await conn.execute(delete(L).where(L.c.expires_at <= now))
+    await conn.execute(L.insert(), [row])
+
+
+async def take_sso_login(
+    conn: AsyncConnection, state_hash: str, now: float
+) -> dict[str, Any] | None:
+    """Delete and return the live login of ``state_hash``: one DELETE .. RETURNING, so a state
+    is used at most once even by two processes."""
+    query = delete(L).where(L.c.state_hash == state_hash).returning(*L.c)
+    row = (await conn.execute(query)).first()
+    if row is None or row.expires_at <= now:
+        return None
+    return dict(row._mapping)

@@ -583,6 +583,33 @@ dashboard_login_failures = Table(
     Column("window_start", Double, nullable=False),
 )
 
+# A dashboard user's identity at an OpenID Connect provider: once linked, SSO logins map by
+# (issuer, subject), which the provider never reassigns, not by a changeable email claim.
+dashboard_identities = Table(
+    "dashboard_identities",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column(
+        "user_id", String(32), ForeignKey("dashboard_users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("issuer", "user_id", name="uq_dashboard_identities_user"),
+)
+
+# SSO logins under way: state (its SHA-256 only), nonce, PKCE verifier and where to go after;
+# each row is used once by the callback, and lives a few minutes.
+dashboard_sso_logins = Table(
+    "dashboard_sso_logins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("nonce", String(64), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("next_path", Text, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_dashboard_sso_logins_expires", "expires_at"),
+)
+
 # IP pools (Mailgun's ``/v3/ip_pools``): named groups of egress source addresses. The addresses
 # themselves are configuration (MAILWRIGHT_EGRESS_SOURCES); these rows only group and assign them.
 ip_pools = Table(

@@ -15,6 +15,7 @@ from mailwright.web.pages import (
     messages,
     overview,
     queues,
+    sso,
     suppressions,
     templates,
     webhooks,
@@ -22,6 +23,7 @@ from mailwright.web.pages import (
 
 ROUTES: list[BaseRoute] = [
     *login.ROUTES,
+    *sso.ROUTES,
     *overview.ROUTES,
     *domains.ROUTES,
     *messages.ROUTES,

@@ -1,4 +1,4 @@
-"""Signing in (password, then the TOTP code) and out."""
+"""Signing in (password, then the TOTP code) and out; single sign-on is in ``sso.py``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mailwright.api.context import services
 from mailwright.errors import LoginThrottled
 from mailwright.web.session import (
     COOKIE,
@@ -25,14 +26,14 @@ from mailwright.web.session import (
 from mailwright.web.templating import render, secure
 
 
-def _next(value: object) -> str:
+def safe_next(value: object) -> str:
     """Where to go after signing in: a path on this site only (no open redirect)."""
     if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
         return value
     return "/"
 
 
-def _login_form(request: Request, *, error: str = "", status: int = 200) -> Response:
+def login_form(request: Request, *, error: str = "", status: int = 200) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_token()
     response = render(
         request,
@@ -40,8 +41,9 @@ def _login_form(request: Request, *, error: str = "", status: int = 200) -> Resp
         {
             "title": "Sign in",
             "login_token": token,
-            "next": _next(request.query_params.get("next")),
+            "next": safe_next(request.query_params.get("next")),
             "error": error,
+            "has_sso": services(request).oidc is not None,
         },
         status=status,
     )
@@ -52,24 +54,24 @@ def _login_form(request: Request, *, error: str = "", status: int = 200) -> Resp
 async def login_page(request: Request) -> Response:
     session = await current_session(request)
     if session is not None and session.is_verified:
-        return secure(RedirectResponse(_next(request.query_params.get("next")), 303))
-    return _login_form(request)
+        return secure(RedirectResponse(safe_next(request.query_params.get("next")), 303))
+    return login_form(request)
 
 
 async def login(request: Request) -> Response:
     form = await request.form()
     if not is_same_token(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form.get("login_token")):
-        return _login_form(request, error="The form expired; please try again.", status=403)
+        return login_form(request, error="The form expired; please try again.", status=403)
     username, password = form.get("username"), form.get("password")
-    target = _next(form.get("next"))
+    target = safe_next(form.get("next"))
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        return _login_form(request, error="Enter your username and password.", status=400)
+        return login_form(request, error="Enter your username and password.", status=400)
     try:
         user = await users(request).check_password(username, password)
     except LoginThrottled as exc:
-        return _login_form(request, error=str(exc), status=429)
+        return login_form(request, error=str(exc), status=429)
     if user is None:
-        return _login_form(request, error="Wrong username or password.", status=401)
+        return login_form(request, error="Wrong username or password.", status=401)
     token, session = await users(request).start_session(user)
     step = target if session.is_verified else "/login/totp?next=" + quote(target, safe="")
     response = secure(RedirectResponse(step, status_code=303))
@@ -83,11 +85,11 @@ async def totp_page(request: Request) -> Response:
     if session is None:
         return secure(RedirectResponse("/login", status_code=303))
     if session.is_verified:
-        return secure(RedirectResponse(_next(request.query_params.get("next")), 303))
+        return secure(RedirectResponse(safe_next(request.query_params.get("next")), 303))
     request.state.session = session
     context = {
         "title": "Two-factor code",
-        "next": _next(request.query_params.get("next")),
+        "next": safe_next(request.query_params.get("next")),
         "error": "",
     }
     return render(request, "totp.html", context)
@@ -101,7 +103,7 @@ async def totp(request: Request) -> Response:
     if not await has_csrf_token(request, session.csrf_token):
         return forbidden(request, "The form's CSRF token is missing or wrong; reload the page.")
     form = await request.form()
-    code, target = form.get("code"), _next(form.get("next"))
+    code, target = form.get("code"), safe_next(form.get("next"))
     token = request.cookies[COOKIE]
     if isinstance(code, str) and await users(request).verify_totp(token, code.strip()):
         return secure(RedirectResponse(target, status_code=303))
