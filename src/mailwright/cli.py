@@ -439,15 +439,17 @@ async def _serve(
         children = WorkerProcesses(settings.worker_processes, overrides or {})
         roles = roles - {"worker"}
     runtime = build_runtime(settings, roles)
+    stopped = asyncio.Event()
+    if "api" not in roles:
+        # Before migrating and before the workers start claiming: a SIGTERM from now on is a
+        # graceful stop, even one that comes while the process is still starting.
+        _stop_on_signals(stopped)
     await runtime.store.migrate()
     created = await first_start(settings, runtime.store)
     if kick_fd is None:  # a worker child leaves telling to its server
         _announce(settings, roles, created)
-    stopped = asyncio.Event()
-    if "api" not in roles:
-        # Before the workers start claiming: a SIGTERM from now on is a graceful stop.
-        _stop_on_signals(stopped)
     await runtime.start()
+    log.info("started", roles=sorted(roles))
     if kick_fd is not None:
         _follow_kicks(kick_fd, runtime, stopped)
     async with _reporting(report_fd, runtime):

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -134,12 +135,14 @@ class Member:
     log: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    started_at: int = 0  # where the last start's output begins in the log file
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.started_at = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*mailwright_command(), "serve", "--role", self.role],
@@ -204,6 +207,20 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
     except httpx.TransportError:
         return False
+
+
+STARTED = re.compile(rb'"event":\s*"started"')
+
+
+async def _started(member: Member) -> None:
+    """Its last start has got as far as handling signals: before that, a SIGTERM ends the
+    process the default way (a service manager counts that as a clean stop too, but this test
+    wants every member's own graceful exit)."""
+
+    async def probe() -> bool:
+        return STARTED.search(member.log.read_bytes()[member.started_at :]) is not None
+
+    await wait_until(probe, within=START_TIMEOUT, interval=0.1)
 
 
 async def _ready(member: Member) -> None:
@@ -451,6 +468,8 @@ async def test_nothing_accepted_is_lost_when_processes_are_killed(
         await wait_until(drained, within=180, interval=0.5)
         drained_in = time.monotonic() - started
         progress.cancel()
+        for member in fleet.members:
+            await _started(member)
         codes = fleet.stop()
         left_claimed = await _claimed(fresh_postgres_url)
         events = await _delivered_events(fresh_postgres_url)
