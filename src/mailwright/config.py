@@ -20,6 +20,7 @@ from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.throttle import ThrottleSpec, parse_rate
 from mailwright.delivery.warmup import DEFAULT_SCHEDULE, WarmupSchedule
 from mailwright.errors import ConfigError
+from mailwright.store.sealing import parse_keys
 
 PREFIX = "MAILWRIGHT_"
 # Mailgun's documented webhook retries: 5 min, 10 min, 15 min, 1 h, 2 h, 4 h; 8 hours in all.
@@ -95,6 +96,13 @@ def _relay_url(value: str) -> Secret | None:
     parts = urlsplit(value)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("expected smtp://user:pass@host:port or smtps://...")
+    return Secret(value)
+
+
+def _secret_keys(value: str) -> Secret | None:
+    if value == "":
+        return None
+    parse_keys(value)  # raises ValueError naming the bad entry
     return Secret(value)
 
 
@@ -275,6 +283,13 @@ FIELDS: tuple[Setting, ...] = (
     ),
     Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
     Setting(
+        "secret_keys",
+        "",
+        _secret_keys,
+        "keys that encrypt stored secrets (DKIM keys...): id:base64-32-bytes, comma-separated, "
+        "the first current (default: one generated into the data dir's secret.key)",
+    ),
+    Setting(
         "public_url",
         "",
         lambda v: _public_url(v) if v else "",
@@ -437,6 +452,7 @@ class Settings:
     http_tls_key_file: Path | None = None
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_key: Secret | None = None
+    secret_keys: Secret | None = None
     public_url: str = ""
     delivery: str = "capture"
     relay_url: Secret | None = None
@@ -470,6 +486,11 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'mailwright.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the generated key lives when ``MAILWRIGHT_SECRET_KEYS`` is not set."""
+        return self.data_dir / "secret.key"
 
     @property
     def effective_public_url(self) -> str:
