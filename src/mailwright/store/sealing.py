@@ -46,7 +46,8 @@ class MissingKey(SealError):
         self.key_id = key_id
         super().__init__(
             f"a secret in the database is sealed with key {key_id!r}, which is not in "
-            "MAILWRIGHT_SECRET_KEYS (or the data dir's secret.key): add that key back"
+            "MAILWRIGHT_SECRET_KEYS (or the data dir's secret.key): add it back; every process "
+            "sharing a database needs the same keys"
         )
 
 
