@@ -218,6 +218,7 @@ class Setting:
     default: str  # raw default, parsed like any other value ("" = unset)
     parse: Callable[[str], Any]
     help: str
+    is_secret: bool = False  # a bad value is not repeated in the error
 
     @property
     def env(self) -> str:
@@ -281,13 +282,20 @@ FIELDS: tuple[Setting, ...] = (
         "reverse proxies (CIDR, comma-separated) whose X-Forwarded-For names the client "
         "(default: none; the connection's address is the client)",
     ),
-    Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
+    Setting(
+        "api_key",
+        "",
+        lambda v: Secret(v) if v else None,
+        "the primary private API key",
+        is_secret=True,
+    ),
     Setting(
         "secret_keys",
         "",
         _secret_keys,
         "keys that encrypt stored secrets (DKIM keys...): id:base64-32-bytes, comma-separated, "
         "the first current (default: one generated into the data dir's secret.key)",
+        is_secret=True,
     ),
     Setting(
         "public_url",
@@ -296,7 +304,13 @@ FIELDS: tuple[Setting, ...] = (
         "absolute base URL used in links (default http://<HTTP_ADDR>)",
     ),
     Setting("delivery", "capture", _choice("capture", "mx", "relay"), "capture, mx or relay"),
-    Setting("relay_url", "", _relay_url, "smarthost for relay: smtp://user:pass@host:port"),
+    Setting(
+        "relay_url",
+        "",
+        _relay_url,
+        "smarthost for relay: smtp://user:pass@host:port",
+        is_secret=True,
+    ),
     Setting(
         "egress_sources",
         "",
@@ -516,9 +530,8 @@ class Settings:
                 values[setting.name] = setting.parse(raw[setting.name])
             except ValueError as exc:
                 source = setting.flag if setting.name in (overrides or {}) else setting.env
-                raise ConfigError(
-                    f"bad value for {source}: {raw[setting.name]!r} ({exc})"
-                ) from None
+                shown = "(hidden)" if setting.is_secret else repr(raw[setting.name])
+                raise ConfigError(f"bad value for {source}: {shown} ({exc})") from None
         if (values["http_tls_cert_file"] is None) != (values["http_tls_key_file"] is None):
             raise ConfigError(
                 "MAILWRIGHT_HTTP_TLS_CERT_FILE and MAILWRIGHT_HTTP_TLS_KEY_FILE go together: "
