@@ -35,7 +35,7 @@ def one_error_line(*args: str, env: dict[str, str]) -> str:
 def test_help_describes_the_commands(tmp_path: Path) -> None:
     env = base_environment(tmp_path)
     top = ok("--help", env=env)
-    for command in ("serve", "migrate", "domains", "keys", "oauth"):
+    for command in ("serve", "migrate", "domains", "keys", "oauth", "secrets"):
         assert command in top
     serve = ok("serve", "--help", env=env)
     for flag in ("--role", "--http-addr", "--data-dir", "--database-url", "--api-key"):
