@@ -444,7 +444,10 @@ async def _secrets(args: argparse.Namespace, store: Store) -> None:
     for column, found in counts.items():
         listed = "  ".join(f"{key_id} {count}" for key_id, count in sorted(found.items()))
         print(f"{column}\t{listed or '-'}")
-    missing = {k for found in counts.values() for k in found} - {*store.keyring.ids, "plaintext"}
+    missing = {k for found in counts.values() for k in found} - {
+        *store.keyring.ids,
+        sealed.PLAINTEXT,
+    }
     if missing:
         raise MissingKey(sorted(missing)[0])
 
