@@ -218,6 +218,9 @@ async def test_rotation_moves_every_secret_to_the_new_key(open_store: OpenStore)
     await sealed.sweep(only_new, rewrap=False)
     await read_secrets(only_new, made)
 
-    # A process still on the old key alone refuses to start, naming the key it lacks.
+    # A process still on the old key alone refuses to start, naming the key it lacks; so does
+    # one given other bytes under the new key's id.
     with pytest.raises(MissingKey, match="'new'"):
         await sealed.sweep(open_store(OLD), rewrap=False)
+    with pytest.raises(SealError, match="key 'new' is not the key it was sealed with"):
+        await sealed.sweep(open_store({"new": secrets.token_bytes(32)}), rewrap=False)

@@ -113,19 +113,22 @@ async def _pages(store: Store, sealed: SealedColumn) -> AsyncIterator[list[dict[
 async def sweep(store: Store, *, rewrap: bool) -> dict[str, SweepResult]:
     """Seal every plaintext value; with ``rewrap``, also move every value sealed under an older
     key to the current one (each is opened first: a damaged one raises ``SealError``). Without
-    it, a value under a key the keyring lacks raises ``MissingKey``: a start-up check.
+    it, a value under a key the keyring lacks raises ``MissingKey``, and the first value under
+    each key is opened, so a key with the right id but other bytes raises ``SealError``: a
+    start-up check that costs one decryption per key, not one per value.
 
     Each value is replaced only if it is still what was read, so a sweep racing a write (or
     another sweep) loses nothing. Answers counts per column."""
     keyring = store.keyring
     results: dict[str, SweepResult] = {}
+    opened: set[str] = set()  # key ids seen to open a value
     for sealed in COLUMNS:
         counts: Counter[str] = Counter()
         async for rows in _pages(store, sealed):
             changes: list[tuple[Any, str, str]] = []
             for row in rows:
                 old = row[sealed.column]
-                new = _renewed(keyring, old, sealed.place(row), rewrap=rewrap)
+                new = _renewed(keyring, old, sealed.place(row), rewrap=rewrap, opened=opened)
                 if new == old:
                     counts["current"] += 1
                 else:
@@ -137,14 +140,17 @@ async def sweep(store: Store, *, rewrap: bool) -> dict[str, SweepResult]:
     return results
 
 
-def _renewed(keyring: Keyring, value: str, place: str, *, rewrap: bool) -> str:
+def _renewed(keyring: Keyring, value: str, place: str, *, rewrap: bool, opened: set[str]) -> str:
     if rewrap:
         return keyring.rewrap(value, place)
-    if not is_sealed(value):
-        return keyring.seal(value, place)
     key_id = key_id_of(value)
+    if key_id is None:
+        return keyring.seal(value, place)
     if key_id not in keyring.ids:
-        raise MissingKey(str(key_id))
+        raise MissingKey(key_id)
+    if key_id not in opened:
+        keyring.open(value, place)
+        opened.add(key_id)
     return value
 
 

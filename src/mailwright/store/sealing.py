@@ -204,7 +204,10 @@ class Keyring:
                 wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_context(key_id, place)
             )
         except (InvalidTag, ValueError, binascii.Error):
-            raise SealError(f"the secret at {place} is damaged or belongs elsewhere") from None
+            raise SealError(
+                f"the secret at {place} is damaged or belongs elsewhere, or key {key_id!r} is "
+                "not the key it was sealed with"
+            ) from None
         if len(ciphertext) <= NONCE_BYTES:
             raise SealError(f"the secret at {place} is not a well-formed sealed value")
         return data_key, ciphertext
