@@ -33,11 +33,10 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.app import first_start
+from mailwright.app import build_store, first_start
 from mailwright.auth import Users
 from mailwright.config import Settings
 from mailwright.events import EventType, MessageFacts, event_row, record
-from mailwright.store import Store
 
 API_KEY = "bench-dashboard-key"
 USER, PASSWORD = "bench", "bench-password-123"
@@ -66,7 +65,7 @@ async def fill(data_dir: Path, count: int) -> tuple[str, float]:
     settings = Settings.from_env(
         environ={"MAILWRIGHT_DATA_DIR": str(data_dir), "MAILWRIGHT_API_KEY": API_KEY}
     )
-    store = Store.from_url(settings.effective_database_url)
+    store = build_store(settings)  # the data dir's secret.key, as the server it fills for
     await store.migrate()
     created = await first_start(settings, store)
     domain = created.sandbox or "sandbox.mailwright.test"

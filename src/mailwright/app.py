@@ -85,7 +85,7 @@ from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
 from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
-from mailwright.store import Backlog, Store, dkim_keys, inbound, limits, queries
+from mailwright.store import Backlog, Keyring, Store, dkim_keys, inbound, limits, queries, sealed
 from mailwright.tracking import Tracker
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker, outbox_backlog
@@ -104,8 +104,15 @@ class FirstStart:
     sandbox: str | None
 
 
+def build_keyring(settings: Settings) -> Keyring:
+    """``MAILWRIGHT_SECRET_KEYS``, else the key generated once into the data dir."""
+    if settings.secret_keys:
+        return Keyring.parse(str(settings.secret_keys))
+    return Keyring.from_file(settings.secret_key_file)
+
+
 def build_store(settings: Settings) -> Store:
-    return Store.from_url(settings.effective_database_url)
+    return Store.from_url(settings.effective_database_url, build_keyring(settings))
 
 
 def build_services(settings: Settings, store: Store) -> Services:
@@ -186,7 +193,10 @@ def build_validator(settings: Settings, store: Store, resolver: Resolver) -> Val
 
 
 async def first_start(settings: Settings, store: Store) -> FirstStart:
-    """Create the primary key and the sandbox domain when they do not exist yet."""
+    """Seal any secret stored before sealing existed (and stop, naming it, when one is sealed
+    under a key this process lacks); create the primary key and the sandbox domain when they
+    do not exist yet."""
+    await sealed.sweep(store, rewrap=False)
     configured = str(settings.api_key) if settings.api_key else None
     now = time.time()
     key = await ensure_primary_key(store, configured, now)

@@ -35,7 +35,8 @@ from mailwright.config import FIELDS, Settings
 from mailwright.domains import Diagnosis, create_domain, doctor_domain, get_domain, list_domains
 from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import configure, get_logger
-from mailwright.store import Backlog, Store
+from mailwright.store import Backlog, MissingKey, SealError, Store, sealed
+from mailwright.store.sealing import generate_entry
 from mailwright.workers import WorkerProcesses, report_line
 
 log = get_logger("mailwright.cli")
@@ -175,6 +176,24 @@ def _parser() -> argparse.ArgumentParser:
     ureset = usub.add_parser("reset-totp", help="give a login a new TOTP secret (shown once)")
     ureset.add_argument("username")
     _add_setting_flags(users)
+
+    secrets = sub.add_parser(
+        "secrets",
+        help="manage the keys that encrypt stored secrets",
+        description="Manage the keys that encrypt stored secrets (DKIM private keys, TOTP "
+        "secrets, webhook and link signing keys) at rest: MAILWRIGHT_SECRET_KEYS.",
+    )
+    ssub = secrets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ssub.add_parser(
+        "generate-key", help="print a new id:key entry for MAILWRIGHT_SECRET_KEYS (no database)"
+    )
+    ssub.add_parser(
+        "rotate",
+        help="encrypt every stored secret under the first (current) key; afterwards the "
+        "other keys can be removed",
+    )
+    ssub.add_parser("status", help="count the stored secrets under each key")
+    _add_setting_flags(secrets)
     return parser
 
 
@@ -347,6 +366,8 @@ async def _status(args: argparse.Namespace, store: Store) -> None:
 async def _credentials(settings: Settings, args: argparse.Namespace, store: Store) -> None:
     if args.command == "keys":
         await _keys(args, store)
+    elif args.command == "secrets":
+        await _secrets(args, store)
     else:
         await _rotate_key(settings, store)
 
@@ -406,6 +427,29 @@ async def _users(args: argparse.Namespace, password: str | None, store: Store) -
         found = await users.set_password(args.username, password)
     if not found:
         raise NotFound(f"User not found: {args.username}")
+
+
+async def _secrets(args: argparse.Namespace, store: Store) -> None:
+    if args.action == "rotate":
+        results = await sealed.sweep(store, rewrap=True)
+        for column, result in results.items():
+            print(
+                f"{column}\tsealed {result.sealed}\trewrapped {result.rewrapped}"
+                f"\talready current {result.current}"
+            )
+        print(f"mailwright: every stored secret is sealed with key {store.keyring.current_id}")
+        return
+    counts = await sealed.key_counts(store)
+    print(f"current key: {store.keyring.current_id}; configured: {', '.join(store.keyring.ids)}")
+    for column, found in counts.items():
+        listed = "  ".join(f"{key_id} {count}" for key_id, count in sorted(found.items()))
+        print(f"{column}\t{listed or '-'}")
+    missing = {k for found in counts.values() for k in found} - {
+        *store.keyring.ids,
+        sealed.PLAINTEXT,
+    }
+    if missing:
+        raise MissingKey(sorted(missing)[0])
 
 
 def _announce(settings: Settings, roles: frozenset[str], created: FirstStart) -> None:
@@ -609,7 +653,7 @@ def _command(settings: Settings, args: argparse.Namespace) -> None:
         print("mailwright: schema is up to date")
     elif args.command == "domains":
         _run(_with_store(settings, lambda store: _domains(settings, args, store)))
-    elif args.command in ("keys", "oauth"):
+    elif args.command in ("keys", "oauth", "secrets"):
         _run(_with_store(settings, lambda store: _credentials(settings, args, store)))
     elif args.command == "status":
         # Read only: a monitoring command never changes the schema.
@@ -625,12 +669,18 @@ def _command(settings: Settings, args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     _fewer_malloc_arenas()
     args = _parser().parse_args(argv)
+    if args.command == "secrets" and args.action == "generate-key":
+        print(generate_entry())  # no settings, no database: usable before either exists
+        return
     try:
         settings = _settings(args)
         configure(settings.log_format)
         _command(settings, args)
     except ServiceError as exc:
         print(f"mailwright: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except SealError as exc:
+        print(f"mailwright: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

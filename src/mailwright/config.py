@@ -20,6 +20,7 @@ from mailwright.delivery.retry import RetrySchedule
 from mailwright.delivery.throttle import ThrottleSpec, parse_rate
 from mailwright.delivery.warmup import DEFAULT_SCHEDULE, WarmupSchedule
 from mailwright.errors import ConfigError
+from mailwright.store.sealing import parse_keys
 
 PREFIX = "MAILWRIGHT_"
 # Mailgun's documented webhook retries: 5 min, 10 min, 15 min, 1 h, 2 h, 4 h; 8 hours in all.
@@ -95,6 +96,13 @@ def _relay_url(value: str) -> Secret | None:
     parts = urlsplit(value)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("expected smtp://user:pass@host:port or smtps://...")
+    return Secret(value)
+
+
+def _secret_keys(value: str) -> Secret | None:
+    if value == "":
+        return None
+    parse_keys(value)  # raises ValueError naming the bad entry
     return Secret(value)
 
 
@@ -236,6 +244,7 @@ class Setting:
     default: str  # raw default, parsed like any other value ("" = unset)
     parse: Callable[[str], Any]
     help: str
+    is_secret: bool = False  # a bad value is not repeated in the error
 
     @property
     def env(self) -> str:
@@ -299,7 +308,21 @@ FIELDS: tuple[Setting, ...] = (
         "reverse proxies (CIDR, comma-separated) whose X-Forwarded-For names the client "
         "(default: none; the connection's address is the client)",
     ),
-    Setting("api_key", "", lambda v: Secret(v) if v else None, "the primary private API key"),
+    Setting(
+        "api_key",
+        "",
+        lambda v: Secret(v) if v else None,
+        "the primary private API key",
+        is_secret=True,
+    ),
+    Setting(
+        "secret_keys",
+        "",
+        _secret_keys,
+        "keys that encrypt stored secrets (DKIM keys...): id:base64-32-bytes, comma-separated, "
+        "the first current (default: one generated into the data dir's secret.key)",
+        is_secret=True,
+    ),
     Setting(
         "public_url",
         "",
@@ -307,7 +330,13 @@ FIELDS: tuple[Setting, ...] = (
         "absolute base URL used in links (default http://<HTTP_ADDR>)",
     ),
     Setting("delivery", "capture", _choice("capture", "mx", "relay"), "capture, mx or relay"),
-    Setting("relay_url", "", _relay_url, "smarthost for relay: smtp://user:pass@host:port"),
+    Setting(
+        "relay_url",
+        "",
+        _relay_url,
+        "smarthost for relay: smtp://user:pass@host:port",
+        is_secret=True,
+    ),
     Setting(
         "egress_sources",
         "",
@@ -497,6 +526,7 @@ class Settings:
     http_tls_key_file: Path | None = None
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_key: Secret | None = None
+    secret_keys: Secret | None = None
     public_url: str = ""
     delivery: str = "capture"
     relay_url: Secret | None = None
@@ -538,6 +568,11 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'mailwright.db'}"
 
     @property
+    def secret_key_file(self) -> Path:
+        """Where the generated key lives when ``MAILWRIGHT_SECRET_KEYS`` is not set."""
+        return self.data_dir / "secret.key"
+
+    @property
     def effective_public_url(self) -> str:
         host, port = self.http_addr
         scheme = "https" if self.http_tls_cert_file else "http"
@@ -561,9 +596,8 @@ class Settings:
                 values[setting.name] = setting.parse(raw[setting.name])
             except ValueError as exc:
                 source = setting.flag if setting.name in (overrides or {}) else setting.env
-                raise ConfigError(
-                    f"bad value for {source}: {raw[setting.name]!r} ({exc})"
-                ) from None
+                shown = "(hidden)" if setting.is_secret else repr(raw[setting.name])
+                raise ConfigError(f"bad value for {source}: {shown} ({exc})") from None
         if (values["http_tls_cert_file"] is None) != (values["http_tls_key_file"] is None):
             raise ConfigError(
                 "MAILWRIGHT_HTTP_TLS_CERT_FILE and MAILWRIGHT_HTTP_TLS_KEY_FILE go together: "

@@ -21,6 +21,7 @@ SECRET_KEYS = frozenset(
         "authorization",
         "private_key",
         "relay_url",
+        "secret_keys",
         "dkim_key",
         "client_secret",
         "access_token",

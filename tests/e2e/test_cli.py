@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mailwright.store import Store
 from tests.e2e.conftest import StartServer, base_environment, free_port, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,7 @@ def one_error_line(*args: str, env: dict[str, str]) -> str:
 def test_help_describes_the_commands(tmp_path: Path) -> None:
     env = base_environment(tmp_path)
     top = ok("--help", env=env)
-    for command in ("serve", "migrate", "domains", "keys", "oauth"):
+    for command in ("serve", "migrate", "domains", "keys", "oauth", "secrets"):
         assert command in top
     serve = ok("serve", "--help", env=env)
     for flag in ("--role", "--http-addr", "--data-dir", "--database-url", "--api-key"):
@@ -151,3 +152,45 @@ def test_test_environment_key_from_the_cli(tmp_path: Path, start_server: StartSe
         refused = http.post("/v1/keys", data={"role": "admin"})
     assert refused.status_code == 403, refused.text
     assert "test" in one_error_line("keys", "create", "--environment", "staging", env=server.env)
+
+
+def test_secrets_rotate_moves_every_secret_to_the_new_key(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    env = base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=database_url)
+    old, new = (ok("secrets", "generate-key", env=env).strip() for _ in range(2))
+    assert re.fullmatch(r"k[0-9a-f]{8}:[A-Za-z0-9+/]{43}=", old), old
+    old_id, new_id = old.split(":")[0], new.split(":")[0]
+
+    def keys(value: str) -> dict[str, str]:
+        return env | {"MAILWRIGHT_SECRET_KEYS": value}
+
+    ok("domains", "add", "example.org", env=keys(old))
+    assert f"domains.dkim_private_key\t{old_id} 1" in ok("secrets", "status", env=keys(old))
+
+    rotated = ok("secrets", "rotate", env=keys(f"{new},{old}"))
+    assert "domains.dkim_private_key\tsealed 0\trewrapped 1\talready current 0" in rotated
+    assert "dkim_keys.private_key\tsealed 0\trewrapped 1\talready current 0" in rotated
+    assert f"sealed with key {new_id}" in rotated
+    again = ok("secrets", "rotate", env=keys(f"{new},{old}"))  # idempotent
+    assert "domains.dkim_private_key\tsealed 0\trewrapped 0\talready current 1" in again
+
+    # The old key can go; a process still on it alone is told which key it lacks.
+    status = ok("secrets", "status", env=keys(new))
+    assert f"domains.dkim_private_key\t{new_id} 1" in status
+    assert old_id not in status
+    error = one_error_line("secrets", "status", env=keys(old))
+    assert repr(new_id) in error
+    assert "MAILWRIGHT_SECRET_KEYS" in error
+
+
+def test_without_secret_keys_a_private_key_file_is_made_in_the_data_dir(tmp_path: Path) -> None:
+    env = base_environment(tmp_path / "data")
+    ok("domains", "add", "example.org", env=env)
+    key_file = tmp_path / "data" / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_id = key_file.read_text().split(":")[0]
+    assert f"domains.dkim_private_key\t{key_id} 1" in ok("secrets", "status", env=env)
+    error = one_error_line("secrets", "status", env=env | {"MAILWRIGHT_SECRET_KEYS": "k1:c2Vr"})
+    assert "MAILWRIGHT_SECRET_KEYS" in error
+    assert "c2Vr" not in error  # a key, even a bad one, is not repeated

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailwright.auth.keys import CACHE_SECONDS
+from mailwright.store.sealing import generate_entry
 from tests.e2e.conftest import StartServer
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +20,12 @@ API_KEY = "e2e-primary-key-5e1f0c3b9a7d4c21"
 def test_deleted_key_is_refused_by_every_process(
     tmp_path: Path, fresh_postgres_url: str, start_server: StartServer
 ) -> None:
-    common = {"database_url": fresh_postgres_url, "api_key": API_KEY}
+    # Processes sharing a database share the keys its secrets are sealed with.
+    common = {
+        "database_url": fresh_postgres_url,
+        "api_key": API_KEY,
+        "MAILWRIGHT_SECRET_KEYS": generate_entry(),
+    }
     first = start_server(data_dir=tmp_path / "a", MAILWRIGHT_WORKER_PROCESSES="0", **common)
     second = start_server(
         data_dir=tmp_path / "b", expect_printed=set(), MAILWRIGHT_WORKER_PROCESSES="0", **common

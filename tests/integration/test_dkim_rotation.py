@@ -17,6 +17,7 @@ from mailwright.app import Runtime
 from mailwright.domains import get_domain, retire_expired, sign_message
 from mailwright.resolver import Resolver
 from mailwright.store import Store, dkim_keys
+from mailwright.store.sealed import dkim_place
 from tests.support.dns import LoopbackDNS
 
 NOW = 1_780_000_000.0  # 2026-05-28
@@ -109,7 +110,7 @@ async def test_rotate_activate_and_retire(
     )
     row = await get_domain(runtime.store, NAME)
     assert row.dkim_selector == first["selector"]
-    signed = sign_message(MESSAGE, await runtime.services.domains.get(NAME))
+    signed = sign_message(MESSAGE, await runtime.services.domains.get(NAME), runtime.store.keyring)
     assert b"s=" + first["selector"].encode() in signed
     assert verify_all(signed, dns_server) == [(b"rsa-sha256", True)]
 
@@ -126,7 +127,7 @@ async def test_rotate_activate_and_retire(
 
     domain = await runtime.services.domains.get(NAME)  # forgotten on activation: fresh
     assert domain.dkim_selector == "mw20260528"
-    signed = sign_message(MESSAGE, domain)
+    signed = sign_message(MESSAGE, domain, runtime.store.keyring)
     assert b"s=mw20260528;" in signed
     assert verify_all(signed, dns_server) == [(b"rsa-sha256", True)]
     records = (await client.get(f"/v4/domains/{NAME}")).json()["sending_dns_records"]
@@ -148,7 +149,10 @@ async def test_rotate_activate_and_retire(
         "retired",
         "",
     )
-    assert stored["mw20260528"].private_key.startswith("-----BEGIN PRIVATE KEY-----")
+    new_key = stored["mw20260528"]
+    assert new_key.private_key.startswith("mwenc1:")  # sealed at rest
+    opened = runtime.store.keyring.open(new_key.private_key, dkim_place(domain.id, "mw20260528"))
+    assert opened.startswith("-----BEGIN PRIVATE KEY-----")
 
 
 async def test_ed25519_signs_beside_rsa_once_verified(
@@ -174,7 +178,7 @@ async def test_ed25519_signs_beside_rsa_once_verified(
     assert states["ed1"] == ("ed25519", "active")
     assert sorted(s for _, s in states.values()) == ["active", "active"]  # RSA stays active
 
-    signed = sign_message(MESSAGE, await runtime.services.domains.get(NAME))
+    signed = sign_message(MESSAGE, await runtime.services.domains.get(NAME), runtime.store.keyring)
     assert verify_all(signed, dns_server) == [(b"ed25519-sha256", True), (b"rsa-sha256", True)]
 
     # A wrong Ed25519 record fails dkimpy's verification: the check above can fail.

@@ -440,9 +440,12 @@ async def test_a_cached_token_still_expires(store: Store) -> None:
 async def test_revocation_reaches_other_processes_at_once(postgres_database: str) -> None:
     """Two API processes, each with its own token cache: revoking a token through one makes
     the other refuse it within moments (PostgreSQL NOTIFY), not after the cache's seconds."""
-    here, there = Store.from_url(postgres_database), Store.from_url(postgres_database)
+    here = Store.from_url(postgres_database)
+    there = Store.from_url(postgres_database, here.keyring)  # processes share the secret keys
     try:
         await here.migrate()
+        async with here.engine.begin() as conn:  # signing keys other tests sealed with theirs
+            await conn.exec_driver_sql("DELETE FROM oauth_signing_keys")
         authorities = [Authority(s, issuer="http://testserver") for s in (here, there)]
         for authority in authorities:
             await authority.start()

@@ -19,6 +19,7 @@ import pytest
 
 from mailwright.app import build_services
 from mailwright.store import Store
+from mailwright.store.sealing import generate_entry
 from tests.conftest import API_KEY
 from tests.e2e.conftest import Server, base_environment, free_port, mailwright_command
 from tests.integration.test_delivery_mx import mx_settings, sandbox_of, send
@@ -53,7 +54,7 @@ async def test_claims_of_a_crashed_worker_are_delivered_once_after_the_lease(
                 await send(client, domain, rcpt)
 
             # The doomed worker is another process: its own connections, caches and transport.
-            doomed_store = Store.from_url(database_url)
+            doomed_store = Store.from_url(database_url, store.keyring)  # the same keys
             doomed = delivery_worker(settings, build_services(settings, doomed_store), lease=LEASE)
             before = asyncio.all_tasks()
             doomed.start()
@@ -192,6 +193,7 @@ async def test_two_worker_processes_deliver_each_recipient_once(
             "MAILWRIGHT_API_KEY": API_KEY,
             "MAILWRIGHT_DELIVERY": "mx",
             "MAILWRIGHT_DNS_SERVER": loopback_dns.nameserver,
+            "MAILWRIGHT_SECRET_KEYS": generate_entry(),  # each process has its own data dir
         }
         api = serve("api", **common)
         async with httpx.AsyncClient(

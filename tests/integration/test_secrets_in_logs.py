@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from mailwright.config import Secret, Settings
 from mailwright.store import Store, schema
+from mailwright.store.sealed import dkim_place
 from tests.conftest import API_KEY
 from tests.integration.test_submission import (
     PASSWORD,
@@ -66,9 +67,12 @@ async def test_secrets_never_reach_the_logs(
             key_id = created.json()["key"]["id"]
             assert (await api.delete(f"/v1/keys/{key_id}")).status_code == 200
         async with store.read() as conn:
-            dkim_keys = list(
-                (await conn.execute(select(schema.domains.c.dkim_private_key))).scalars()
-            )
+            D = schema.domains
+            rows = await conn.execute(select(D.c.id, D.c.dkim_selector, D.c.dkim_private_key))
+            dkim_keys = [
+                store.keyring.open(sealed, dkim_place(domain_id, selector))
+                for domain_id, selector, sealed in rows
+            ]
     output = capsys.readouterr()
     text = logged.getvalue() + caplog.text + output.out + output.err
     assert "smtp_auth_failed" in text  # the operator sees the failure...

@@ -95,7 +95,7 @@ async def test_two_workers_on_two_connections_share_a_quota(
 ) -> None:
     """Two worker processes (each its own Store) claim at once; the quota rows are locked in
     the claim transaction, so together they send exactly the quota."""
-    other = Store.from_url(database_url)
+    other = Store.from_url(database_url, store.keyring)  # processes share the keys
     async with accepting(settings, store) as (services, client):
         domain = await sandbox_of(client)
         clock = [time.time()]

@@ -144,7 +144,9 @@ async def test_next_due_counts_a_claimed_delivery_at_its_lease_end(store: Store)
 async def test_settings_keep_the_first_value_and_can_be_replaced(store: Store) -> None:
     async def first(value: str) -> str:
         async def op(conn: AsyncConnection) -> str:
-            return await queries.setting_or_create(conn, "signing_key", value, now=1.0)
+            return await queries.setting_or_create(
+                conn, "signing_key", value, store.keyring, now=1.0
+            )
 
         return await store.write(op)
 
@@ -152,9 +154,9 @@ async def test_settings_keep_the_first_value_and_can_be_replaced(store: Store) -
     assert await first("two") == "one"
 
     async def replace(conn: AsyncConnection) -> None:
-        await queries.put_setting(conn, "signing_key", "three", now=2.0)
+        await queries.put_setting(conn, "signing_key", "three", store.keyring, now=2.0)
 
     await store.write(replace)
     async with store.read() as conn:
-        assert await queries.get_setting(conn, "signing_key") == "three"
-        assert await queries.get_setting(conn, "missing") is None
+        assert await queries.get_setting(conn, "signing_key", store.keyring) == "three"
+        assert await queries.get_setting(conn, "missing", store.keyring) is None

@@ -68,6 +68,8 @@ def test_unknown_variable_is_named_with_the_valid_ones() -> None:
         ("MAILWRIGHT_MX_PORT", "-1"),
         ("MAILWRIGHT_DATABASE_URL", "mysql://x"),
         ("MAILWRIGHT_RELAY_URL", "http://relay"),
+        ("MAILWRIGHT_SECRET_KEYS", "k1:c2hvcnQ="),
+        ("MAILWRIGHT_SECRET_KEYS", "no-colon"),
         ("MAILWRIGHT_PUBLIC_URL", "example.com"),
         ("MAILWRIGHT_ALLOW_PRIVATE_URLS", "perhaps"),
         ("MAILWRIGHT_LOG_FORMAT", "xml"),
@@ -91,6 +93,29 @@ def test_bad_values_are_named(name: str, value: str) -> None:
         Settings.from_env(environ={name: value})
     assert name in err.value.message
     assert "\n" not in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAILWRIGHT_RELAY_URL", "http://user:sekrit@relay"),
+        ("MAILWRIGHT_SECRET_KEYS", "k1:sekrit"),
+        ("MAILWRIGHT_SECRET_KEYS", "k1:" + "c2Vrcml0" * 8),  # base64, 48 bytes
+    ],
+)
+def test_a_bad_secret_is_not_repeated(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(environ={name: value})
+    assert name in err.value.message
+    assert "sekrit" not in err.value.message
+    assert "c2Vrcml0" not in err.value.message
+
+
+def test_secret_keys_are_kept_out_of_reprs() -> None:
+    entry = "k1:" + "A" * 43 + "="
+    settings = Settings.from_env(environ={"MAILWRIGHT_SECRET_KEYS": entry})
+    assert str(settings.secret_keys) == entry
+    assert "AAAA" not in repr(settings)
 
 
 def test_a_bad_flag_is_named_as_a_flag() -> None:

@@ -28,12 +28,12 @@ def test_secret_fields_are_masked_by_name() -> None:
             password="pw-2",
             authorization="Basic abc",
             relay_url="smtp://u:p@h",
+            secret_keys="k1:c2Vrcml0",
             login="alice@example.com",
         )
     record = json.loads(out.getvalue())
-    assert {record[k] for k in ("api_key", "password", "authorization", "relay_url")} == {
-        "**********"
-    }
+    masked = ("api_key", "password", "authorization", "relay_url", "secret_keys")
+    assert {record[k] for k in masked} == {"**********"}
     assert record["login"] == "alice@example.com"  # not a secret: operators need it
 
 

@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.auth.keys import Principal, check_environment
 from mailwright.errors import Forbidden, InvalidInput, NotFound, OAuthError, Unauthorized
-from mailwright.store import Store, oauth, queries
+from mailwright.store import Keyring, Store, oauth, queries
+from mailwright.store.sealed import oauth_place
 
 SCOPES = ("send", "read", "manage")
 ROLE_OF_SCOPE = {"manage": "admin", "read": "basic", "send": "sending"}  # strongest first
@@ -372,7 +373,7 @@ class Authority:
     async def rotate_key(self) -> str:
         """Make a new signing key current; the others verify one token lifetime more."""
         now = self._clock()
-        row = _new_key_row(now)
+        row = _new_key_row(now, self._store.keyring)
 
         async def write(conn: AsyncConnection) -> None:
             await oauth.insert_signing_key(conn, row)
@@ -388,7 +389,11 @@ class Authority:
         than a token lifetime ago (RFC 7517 key set, public parts only)."""
         async with self._store.read() as conn:
             rows = await oauth.select_signing_keys(conn, since=self._clock() - self.lifetime)
-        keys = [_import(r).as_dict(private=False) | {"use": "sig", "alg": ALGORITHM} for r in rows]
+        keys = [
+            _import(r, self._store.keyring).as_dict(private=False)
+            | {"use": "sig", "alg": ALGORITHM}
+            for r in rows
+        ]
         return {"keys": keys}
 
     async def _signing_key(self) -> tuple[str, ECKey]:
@@ -398,7 +403,7 @@ class Authority:
         if current is None:
             await self.rotate_key()  # the first token: make the first key
             return await self._signing_key()
-        return str(current["kid"]), _import(current)
+        return str(current["kid"]), _import(current, self._store.keyring)
 
     async def _verifying_key(self, kid: str) -> KeySet:
         key = self._verifying.get(kid)
@@ -406,24 +411,27 @@ class Authority:
             async with self._store.read() as conn:
                 row = await oauth.get_signing_key(conn, kid)
             if row is not None:
-                key = ECKey.import_key(_import(row).as_dict(private=False))
+                key = ECKey.import_key(_import(row, self._store.keyring).as_dict(private=False))
                 self._verifying[kid] = key
         if key is None:
             raise Unauthorized(INVALID_TOKEN)
         return KeySet([key])
 
 
-def _new_key_row(now: float) -> dict[str, Any]:
+def _new_key_row(now: float, keyring: Keyring) -> dict[str, Any]:
     kid = secrets.token_hex(8)
     key = ECKey.generate_key("P-256", parameters={"kid": kid}, private=True)
     pem = key.as_pem(private=True)
     return {
         "kid": kid,
-        "private_pem": pem.decode() if isinstance(pem, bytes) else pem,
+        "private_pem": keyring.seal(
+            pem.decode() if isinstance(pem, bytes) else pem, oauth_place(kid)
+        ),
         "created_at": now,
         "retired_at": None,
     }
 
 
-def _import(row: dict[str, Any]) -> ECKey:
-    return ECKey.import_key(row["private_pem"], parameters={"kid": row["kid"]})
+def _import(row: dict[str, Any], keyring: Keyring) -> ECKey:
+    pem = keyring.open(row["private_pem"], oauth_place(row["kid"]))
+    return ECKey.import_key(pem, parameters={"kid": row["kid"]})

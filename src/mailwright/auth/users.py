@@ -32,6 +32,7 @@ from mailwright.auth.oidc import Identity as SsoIdentity
 from mailwright.errors import Conflict, InvalidInput, LoginThrottled, NotFound, SsoRefused
 from mailwright.store import Store
 from mailwright.store import dashboard as sql
+from mailwright.store.sealed import totp_place
 
 ISSUER = "mailwright"
 USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -164,14 +165,17 @@ class Users:
         """Returns the user and its base32 TOTP secret (shown once; None without TOTP)."""
         _check_username(username)
         password_hash = await asyncio.to_thread(_hasher.hash, _check_password(password))
-        # Stored as-is for now; issue 12 encrypts secrets at rest.
         secret = pyotp.random_base32() if totp else None
         now = self._clock()
+        user_id = secrets.token_hex(16)
         row = {
-            "id": secrets.token_hex(16),
+            "id": user_id,
             "username": username,
             "password_hash": password_hash,
-            "totp_secret": secret,
+            # Sealed: unlike a password it must be read back to check a code.
+            "totp_secret": None
+            if secret is None
+            else self._store.keyring.seal(secret, totp_place(user_id)),
             "totp_last_step": None,
             "created_at": now,
             "updated_at": now,
@@ -216,14 +220,15 @@ class Users:
 
     async def reset_totp(self, username: str) -> str:
         """Give the user a new TOTP secret (returned, shown once) and end its sessions."""
-        secret = pyotp.random_base32()  # stored as-is for now; issue 12 encrypts it
+        secret = pyotp.random_base32()
         now = self._clock()
 
         async def change(conn: AsyncConnection) -> bool:
             user = await sql.get_user(conn, username)
             if user is None:
                 return False
-            await sql.update_totp_secret(conn, username, secret, now)
+            sealed = self._store.keyring.seal(secret, totp_place(user["id"]))
+            await sql.update_totp_secret(conn, username, sealed, now)
             await sql.delete_user_sessions(conn, user["id"])
             return True
 
@@ -377,7 +382,8 @@ class Users:
             row = await sql.get_session(conn, token_hash)
             if row is None or row["expires_at"] <= now or row["totp_secret"] is None:
                 return False
-            step = _matching_step(row["totp_secret"], code, now)
+            secret = self._store.keyring.open(row["totp_secret"], totp_place(row["user_id"]))
+            step = _matching_step(secret, code, now)
             if step is not None and await sql.use_totp_step(conn, row["user_id"], step):
                 await sql.mark_session_verified(conn, token_hash)
                 return True

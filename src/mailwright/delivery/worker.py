@@ -420,7 +420,7 @@ class DeliveryWorker:
             domain = await self._domains.get(first.domain)
         except NotFound:
             return raw
-        return sign_message(raw, domain)
+        return sign_message(raw, domain, self._store.keyring)
 
     async def _tls(self, job: Job) -> TlsPolicy:
         options = job.message.spec.get("options") or {}

@@ -31,7 +31,8 @@ from mailwright.domains.records import DnsRecord
 from mailwright.domains.verify import check_records
 from mailwright.errors import Conflict, InvalidInput, NotFound
 from mailwright.resolver import Resolver
-from mailwright.store import DkimKeyRow, DomainRow, Store, dkim_keys, queries
+from mailwright.store import DkimKeyRow, DomainRow, Keyring, Store, dkim_keys, queries
+from mailwright.store.sealed import dkim_place
 
 DEFAULT_GRACE_DAYS = 7.0
 MAX_GRACE_DAYS = 365.0
@@ -112,14 +113,16 @@ def key_json(key: DkimKeyRow, domain: str, now: float) -> dict[str, Any]:
     }
 
 
-def initial_key_values(domain_id: str, key: DkimKey, key_size: int, now: float) -> dict[str, Any]:
+def initial_key_values(
+    domain_id: str, key: DkimKey, key_size: int, now: float, keyring: Keyring
+) -> dict[str, Any]:
     """The ``dkim_keys`` row of the key a domain is created with: active from the start."""
     return {
         "domain_id": domain_id,
         "selector": key.selector,
         "algorithm": key.algorithm,
         "key_size": key_size,
-        "private_key": key.private_pem,
+        "private_key": keyring.seal(key.private_pem, dkim_place(domain_id, key.selector)),
         "public_key": key.public_b64,
         "state": "active",
         "created_at": now,
@@ -159,7 +162,7 @@ async def rotate_key(
     else:
         assert request.key_size is not None
         key = await asyncio.to_thread(generate_key, selector, request.key_size)
-    values = initial_key_values(row.id, key, request.key_size or 0, now) | {
+    values = initial_key_values(row.id, key, request.key_size or 0, now, store.keyring) | {
         "key_size": request.key_size,
         "state": "pending",
         "activated_at": None,
@@ -232,17 +235,19 @@ async def retire_expired(store: Store, *, now: float) -> int:
     return await store.write(retire)
 
 
-def sign_message(message: bytes, row: DomainRow) -> bytes:
-    """Signed with the domain's active RSA key and, when it has one, its Ed25519 key."""
-    signed = sign(
-        message, domain=row.name, selector=row.dkim_selector, private_pem=row.dkim_private_key
-    )
+def sign_message(message: bytes, row: DomainRow, keyring: Keyring) -> bytes:
+    """Signed with the domain's active RSA key and, when it has one, its Ed25519 key. The
+    keyring remembers the keys it opened: a message costs no decryption."""
+    rsa_pem = keyring.open(row.dkim_private_key, dkim_place(row.id, row.dkim_selector))
+    signed = sign(message, domain=row.name, selector=row.dkim_selector, private_pem=rsa_pem)
     if row.dkim_ed25519_selector and row.dkim_ed25519_private_key:
         signed = sign(
             signed,
             domain=row.name,
             selector=row.dkim_ed25519_selector,
-            private_pem=row.dkim_ed25519_private_key,
+            private_pem=keyring.open(
+                row.dkim_ed25519_private_key, dkim_place(row.id, row.dkim_ed25519_selector)
+            ),
             algorithm="ed25519",
         )
     return signed

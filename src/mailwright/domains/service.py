@@ -28,6 +28,7 @@ from mailwright.domains.verify import check_records
 from mailwright.errors import Conflict, InvalidInput, NotFound
 from mailwright.resolver import Resolver
 from mailwright.store import DomainRow, Store, dkim_keys, queries
+from mailwright.store.sealed import dkim_place
 
 # RFC 1035 labels (after IDNA), at least two labels.
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -129,8 +130,9 @@ async def create_domain(
             raise Conflict(f"Domain {ascii_name} already exists")
     selector = options.pop("dkim_selector") or new_selector(_utc(now))
     key = await asyncio.to_thread(generate_key, selector, options["dkim_key_size"])
+    domain_id = secrets.token_hex(12)
     values = options | {
-        "id": secrets.token_hex(12),
+        "id": domain_id,
         "name": ascii_name,
         "type": type_,
         "state": "active" if type_ == "sandbox" else "unverified",
@@ -138,7 +140,9 @@ async def create_domain(
         "require_tls": False,
         "skip_verification": False,
         "dkim_selector": key.selector,
-        "dkim_private_key": key.private_pem,
+        "dkim_private_key": store.keyring.seal(
+            key.private_pem, dkim_place(domain_id, key.selector)
+        ),
         "dkim_public_key": key.public_b64,
         "is_disabled": False,
     }
@@ -148,7 +152,7 @@ async def create_domain(
             raise Conflict(f"Domain {ascii_name} already exists")
         await queries.insert_domain(conn, values)
         await dkim_keys.insert_key(
-            conn, initial_key_values(values["id"], key, options["dkim_key_size"], now)
+            conn, initial_key_values(domain_id, key, options["dkim_key_size"], now, store.keyring)
         )
         return await queries.get_domain(conn, ascii_name)
 

@@ -14,6 +14,8 @@ SETTING = "verp_key"
 
 async def verp_key(store: Store, *, now: float) -> bytes:
     async def load(conn: AsyncConnection) -> str:
-        return await queries.setting_or_create(conn, SETTING, secrets.token_hex(32), now=now)
+        return await queries.setting_or_create(
+            conn, SETTING, secrets.token_hex(32), store.keyring, now=now
+        )
 
     return bytes.fromhex(await store.write(load))

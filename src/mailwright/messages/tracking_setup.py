@@ -35,7 +35,7 @@ class TrackingKey:
                 async def load(conn: AsyncConnection) -> str:
                     fresh = secrets.token_hex(32)
                     return await queries.setting_or_create(
-                        conn, KEY_SETTING, fresh, now=time.time()
+                        conn, KEY_SETTING, fresh, self._store.keyring, now=time.time()
                     )
 
                 self._key = bytes.fromhex(await self._store.write(load))

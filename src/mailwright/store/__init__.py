@@ -17,6 +17,7 @@ from mailwright.store import (
     queries,
     routes,
     schema,
+    sealed,
     templates,
     throttles,
 )
@@ -33,6 +34,7 @@ from mailwright.store.records import (
     MessageKey,
     MessageRow,
 )
+from mailwright.store.sealing import Keyring, MissingKey, SealError
 
 __all__ = [
     "Backlog",
@@ -44,8 +46,11 @@ __all__ = [
     "InboxRow",
     "InsertRows",
     "KeyRow",
+    "Keyring",
     "MessageKey",
     "MessageRow",
+    "MissingKey",
+    "SealError",
     "Store",
     "async_url",
     "blocklists",
@@ -62,6 +67,7 @@ __all__ = [
     "queries",
     "routes",
     "schema",
+    "sealed",
     "templates",
     "throttles",
 ]

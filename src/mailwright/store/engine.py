@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import QueuePool
 
 from mailwright.store.schema import metadata
+from mailwright.store.sealing import Keyring
 from mailwright.store.upsert import UpsertRows, plan_upserts
 
 T = TypeVar("T")
@@ -200,8 +201,11 @@ def _insert_sql(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
 class Store:
     """The database: reads on pooled connections, writes through the group-commit writer."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: Keyring | None = None) -> None:
         self.engine = engine
+        # Seals and opens the secrets stored here (``sealing.py``). Without one given, a key
+        # that lives as long as this object: fine for tests and tools that read no secrets.
+        self.keyring = keyring or Keyring.ephemeral()
         self.is_postgres = engine.dialect.name == "postgresql"
         database = engine.url.database or ""
         self._inserter = (
@@ -214,8 +218,8 @@ class Store:
         self._listeners: list[asyncio.Task[None]] = []
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(create_engine(url))
+    def from_url(cls, url: str, keyring: Keyring | None = None) -> Store:
+        return cls(create_engine(url), keyring)
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""

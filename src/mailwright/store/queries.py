@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
 from mailwright.store.records import DeliveryRow, DomainRow, InboxRow, KeyRow, MessageRow
+from mailwright.store.sealed import setting_place
+from mailwright.store.sealing import Keyring
 from mailwright.store.upsert import UpsertRows, plan_upserts
 
 # -- domains -----------------------------------------------------------------------------
@@ -533,44 +535,44 @@ async def delete_suppressions(
 # -- settings -------------------------------------------------------------------------------
 
 
-async def get_setting(conn: AsyncConnection, name: str) -> str | None:
+async def get_setting(conn: AsyncConnection, name: str, keyring: Keyring) -> str | None:
     s = schema.settings
     value = (await conn.execute(select(s.c.value).where(s.c.name == name))).scalar_one_or_none()
-    return None if value is None else str(value)
+    return None if value is None else keyring.open(str(value), setting_place(name))
 
 
-async def put_setting(conn: AsyncConnection, name: str, value: str, *, now: float) -> None:
-    """Set ``name`` to ``value`` (insert or replace)."""
+async def put_setting(
+    conn: AsyncConnection, name: str, value: str, keyring: Keyring, *, now: float
+) -> None:
+    """Set ``name`` to ``value`` (insert or replace), sealed: every setting is a secret key."""
     s = schema.settings
+    sealed = keyring.seal(value, setting_place(name))
     updated = await conn.execute(
-        update(s).where(s.c.name == name).values(value=value, updated_at=now)
+        update(s).where(s.c.name == name).values(value=sealed, updated_at=now)
     )
     if not updated.rowcount:
-        await conn.execute(insert(s), [{"name": name, "value": value, "updated_at": now}])
+        await conn.execute(insert(s), [{"name": name, "value": sealed, "updated_at": now}])
 
 
-async def setting_or_create(conn: AsyncConnection, name: str, value: str, *, now: float) -> str:
+async def setting_or_create(
+    conn: AsyncConnection, name: str, value: str, keyring: Keyring, *, now: float
+) -> str:
     """The stored value of ``name``; stores ``value`` first when there is none. Two processes
     racing store one value between them: the loser reads the winner's."""
-    found = await get_setting(conn, name)
+    found = await get_setting(conn, name, keyring)
     if found is not None:
         return found
     s = schema.settings
+    row = {"name": name, "value": keyring.seal(value, setting_place(name)), "updated_at": now}
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        await conn.execute(
-            pg_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]),
-            [{"name": name, "value": value, "updated_at": now}],
-        )
+        await conn.execute(pg_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]), [row])
     else:
         from sqlalchemy.dialects.sqlite import insert as lite_insert
 
-        await conn.execute(
-            lite_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]),
-            [{"name": name, "value": value, "updated_at": now}],
-        )
-    stored = await get_setting(conn, name)
+        await conn.execute(lite_insert(s).on_conflict_do_nothing(index_elements=[s.c.name]), [row])
+    stored = await get_setting(conn, name, keyring)
     assert stored is not None
     return stored
 

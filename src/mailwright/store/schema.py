@@ -49,7 +49,7 @@ domains = Table(
     Column("web_prefix", String(63), nullable=False),
     Column("dkim_selector", String(63), nullable=False),
     Column("dkim_key_size", Integer, nullable=False),
-    Column("dkim_private_key", Text, nullable=False),
+    Column("dkim_private_key", Text, nullable=False),  # sealed (sealing.py), as every secret
     Column("dkim_public_key", Text, nullable=False),
     # The active Ed25519 key (RFC 8463), signed with beside the RSA key; null: RSA only.
     # Both are copies of the domain's active rows in dkim_keys, written in the same
@@ -77,7 +77,7 @@ dkim_keys = Table(
     Column("selector", String(63), nullable=False),
     Column("algorithm", String(16), nullable=False),  # rsa | ed25519
     Column("key_size", Integer, nullable=True),  # RSA bits; null for ed25519
-    Column("private_key", Text, nullable=False),  # PKCS#8 PEM or base64 seed; "" once retired
+    Column("private_key", Text, nullable=False),  # sealed PEM or base64 seed; "" once retired
     Column("public_key", Text, nullable=False),  # base64, the record's p= tag
     Column("state", String(16), nullable=False),  # pending | active | retiring | retired
     Column("created_at", Double, nullable=False),
@@ -284,7 +284,8 @@ attempts = Table(
 )
 
 # Installation-wide values that must survive restarts and be the same in every process: the
-# HTTP webhook signing key, the key that signs tracking and unsubscribe links, ...
+# HTTP webhook signing key, the key that signs tracking and unsubscribe links, ... All secret,
+# so every value is sealed (``sealing.py``).
 settings = Table(
     "settings",
     metadata,
@@ -542,8 +543,8 @@ site_throttles = Table(
 )
 
 # Dashboard logins (``auth/users.py``), made by ``mailwright users create``: an argon2id
-# password hash and, with two-factor authentication, the base32 TOTP secret. The secret is
-# stored as-is for now; issue 12 encrypts secrets at rest. ``totp_last_step`` is the newest
+# password hash and, with two-factor authentication, the base32 TOTP secret, sealed (it must be
+# read back, unlike the password). ``totp_last_step`` is the newest
 # TOTP time step accepted, so a code cannot be used twice.
 dashboard_users = Table(
     "dashboard_users",
@@ -676,7 +677,8 @@ oauth_clients = Table(
 )
 
 # Keys that sign access tokens. The newest one not retired signs; retired keys still verify
-# (and stay in the JWKS) until every token they signed has expired. The private key is a PEM.
+# (and stay in the JWKS) until every token they signed has expired. The private key is a sealed
+# PEM.
 oauth_signing_keys = Table(
     "oauth_signing_keys",
     metadata,

@@ -173,7 +173,7 @@ async def send_test(
     urls = await get_webhook(store, domain, kind)
 
     async def key_of(conn: AsyncConnection) -> str:
-        return await current_key(conn, now=now)
+        return await current_key(conn, store.keyring, now=now)
 
     key = await store.write(key_of)
     event = test_event(domain, kind, now)

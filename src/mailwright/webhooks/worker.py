@@ -147,7 +147,7 @@ class WebhookWorker:
                 skip_locked=self._store.is_postgres,
                 exclude_endpoints=busy,
             )
-            return (await current_key(conn, now=now) if rows else ""), rows
+            return (await current_key(conn, self._store.keyring, now=now) if rows else ""), rows
 
         return await self._store.write(claim) if limit > 0 else ("", [])
 
