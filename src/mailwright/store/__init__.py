@@ -19,6 +19,7 @@ from mailwright.store import (
     schema,
     templates,
     throttles,
+    uptime,
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.health import Backlog
@@ -64,4 +65,5 @@ __all__ = [
     "schema",
     "templates",
     "throttles",
+    "uptime",
 ]
