@@ -29,7 +29,7 @@ class EndpointCounts:
         if counts is None:
             counts = self._counts[key] = [0, 0]
         counts[0] += 1
-        if status >= 500:
+        if is_error(status):
             counts[1] += 1
 
     def drain(self) -> dict[Key, list[int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 GREETING_TIMEOUT = 5.0
 
@@ -30,4 +31,5 @@ async def smtp_greets(host: str, port: int) -> str | None:
     except TimeoutError:
         return f"no greeting within {GREETING_TIMEOUT:g}s"
     except OSError as exc:
-        return exc.strerror or type(exc).__name__
+        # asyncio's own text repeats the address: the errno's words say it plainer.
+        return os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__

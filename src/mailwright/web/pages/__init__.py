@@ -17,6 +17,7 @@ from mailwright.web.pages import (
     queues,
     suppressions,
     templates,
+    uptime,
     webhooks,
 )
 
@@ -31,6 +32,7 @@ ROUTES: list[BaseRoute] = [
     *templates.ROUTES,
     *keys.ROUTES,
     *queues.ROUTES,
+    *uptime.ROUTES,
     *ips.ROUTES,
     *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
