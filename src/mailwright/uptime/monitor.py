@@ -71,14 +71,20 @@ class UptimeMonitor:
         await self._write([], self._clock(), prune=False)
 
     async def _run(self) -> None:
+        # Rounds keep to a fixed grid (start + k * interval), so the sleep's lateness does not
+        # add up into gaps that would count as down; a round that overran starts a new grid.
+        interval = self._config.interval
+        due = time.monotonic()
         while True:
-            started = time.monotonic()
             try:
                 await self.run_once()
             except Exception:
                 log.exception("uptime_round_failed", node=self._config.node)
-            elapsed = time.monotonic() - started
-            await asyncio.sleep(max(0.0, self._config.interval - elapsed))
+            due += interval
+            now = time.monotonic()
+            if due < now:
+                due = now
+            await asyncio.sleep(due - now)
 
     async def run_once(self) -> None:
         """Check every role (at once), then store the results and the endpoint counts."""
