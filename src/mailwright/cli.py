@@ -495,7 +495,9 @@ async def _serve(
 ) -> None:
     children = None
     if {"api", "worker"} <= roles and settings.worker_processes > 0:
-        children = WorkerProcesses(settings.worker_processes, overrides or {})
+        children = WorkerProcesses(
+            settings.worker_processes, overrides or {}, settings.effective_node_name
+        )
         roles = roles - {"worker"}
     runtime = build_runtime(settings, roles)
     await runtime.store.migrate()
