@@ -4,8 +4,11 @@ gauges in /metrics."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from starlette.requests import Request
@@ -16,8 +19,9 @@ from mailwright.app import build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.store import Store, uptime
 from mailwright.store.uptime import CheckRow
-from mailwright.uptime import endpoint_rates
+from mailwright.uptime import endpoint_rates, role_uptime
 from tests.integration.test_monitoring import client_from, samples, value
+from tests.support.postgres import POSTGRES_URL, create_database, drop_database, url_of
 from tests.support.uptime import AVAILABILITY, MESSAGES, NODE, write_history
 from tests.support.wait import wait_until
 
@@ -190,3 +194,58 @@ async def test_metrics_show_availability_and_endpoint_success(
     assert value(found, "mailwright_endpoint_success_ratio", **ok) == 1.0
     # The server's own roles are there too, from their first round.
     assert value(found, "mailwright_uptime_last_check_ok", node="node-a", role="api") == 1
+
+
+async def _allow_connections(name: str, allowed: bool) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+    finally:
+        await conn.close()
+
+
+async def test_checks_made_while_the_database_is_away_are_written_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL only: a database that refuses connections for a while, then comes back."""
+    name = f"mailwright_outage_{secrets.token_hex(4)}"
+    await create_database(name)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url_of(name),
+        node_name="node-a",
+        uptime_interval=INTERVAL,
+    )
+    runtime = build_runtime(settings, frozenset({"api"}))
+    store = runtime.store
+    try:
+        await store.migrate()
+        await runtime.start()
+        monitor = runtime.uptime_monitor
+        assert monitor is not None
+        await wait_until(lambda: checks_of(store))
+        await _allow_connections(name, False)
+        await wait_until(lambda: _true(monitor.pending >= 3))
+        await _allow_connections(name, True)
+        await wait_until(lambda: _true(monitor.pending == 0))
+
+        failed = [c for c in await checks_of(store) if not c.is_ok]
+        assert len(failed) >= 3
+        # (the first may have found the database still answering, and the queue not)
+        assert "database: unavailable; queue: cannot be read" in {c.detail for c in failed}
+        assert all("queue: cannot be read" in c.detail for c in failed)
+        [share] = [u.availability["24h"] for u in await role_uptime(store, time.time())]
+        assert share is not None
+        assert share < 1.0  # the outage counts against the node
+    finally:
+        await runtime.stop()
+        await drop_database(name)
+
+
+async def _true(value: bool) -> bool:
+    return value

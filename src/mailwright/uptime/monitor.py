@@ -58,6 +58,11 @@ class UptimeMonitor:
         self._pruned_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def pending(self) -> int:
+        """Checks waiting in memory for the database to take them."""
+        return len(self._pending)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
