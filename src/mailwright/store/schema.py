@@ -646,7 +646,6 @@ uptime_checks = Table(
     Column("node", String(253), primary_key=True),  # MAILWRIGHT_NODE_NAME
     Column("role", String(16), primary_key=True),  # api | smtp | worker
     Column("checked_at", Double, primary_key=True),
-    Column("hour", BigInteger, nullable=False),  # checked_at's hour start, for hourly sums
     Column("is_ok", Boolean, nullable=False),
     Column("latency_ms", Double, nullable=False),
     Column("interval", Double, nullable=False),  # seconds until the next check is due

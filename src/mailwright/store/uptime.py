@@ -41,7 +41,6 @@ class CheckRow:
             "node": self.node,
             "role": self.role,
             "checked_at": self.checked_at,
-            "hour": int(self.checked_at // 3600) * 3600,
             "is_ok": self.is_ok,
             "latency_ms": self.latency_ms,
             "interval": self.interval,

@@ -21,7 +21,6 @@ def upgrade() -> None:
         sa.Column("node", sa.String(length=253), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("checked_at", sa.Double(), nullable=False),
-        sa.Column("hour", sa.BigInteger(), nullable=False),
         sa.Column("is_ok", sa.Boolean(), nullable=False),
         sa.Column("latency_ms", sa.Double(), nullable=False),
         sa.Column("interval", sa.Double(), nullable=False),
