@@ -216,7 +216,7 @@ async def status_report(store: Store, now: float, top: int) -> StatusReport:
         endpoints = [e for e in await endpoint_rates(store, now) if e.errors]
     except SQLAlchemyError:
         raise ServiceError(
-            f"database {database} has no uptime history yet; run 'mailwright migrate'"
+            f"database {database} has no uptime tables; run 'mailwright migrate'"
         ) from None
     return StatusReport(
         database=database,

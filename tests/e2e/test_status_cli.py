@@ -150,3 +150,16 @@ async def test_status_without_uptime_history_says_so(
     result = run_cli("status", env=base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=database_url))
     assert result.returncode == 0, result.stderr
     assert "uptime 24 h: no health checks recorded yet" in result.stdout.splitlines()
+
+
+async def test_status_on_a_database_from_before_uptime_says_to_migrate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = Store.from_url(url)
+    await store.migrate()
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE uptime_checks")
+    await store.close()
+    result = run_cli("status", env=base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=url))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith("has no uptime tables; run 'mailwright migrate'")
