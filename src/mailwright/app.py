@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
@@ -87,6 +88,16 @@ from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
 from mailwright.resolver import Resolver
 from mailwright.store import Backlog, Keyring, Store, dkim_keys, inbound, limits, queries, sealed
 from mailwright.tracking import Tracker
+from mailwright.uptime import (
+    EndpointRate,
+    Probe,
+    RoleUptime,
+    UptimeConfig,
+    UptimeMonitor,
+    endpoint_rates,
+    role_uptime,
+    smtp_greets,
+)
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker, outbox_backlog
 
@@ -215,6 +226,8 @@ class StatusReport:
     webhooks: Backlog
     inbound: Backlog
     destinations: list[DestinationHealth]
+    uptime: list[RoleUptime]  # the last 24 h per node and role
+    failing_endpoints: list[EndpointRate]  # the last 24 h, endpoints with 5xx answers
 
 
 async def status_report(store: Store, now: float, top: int) -> StatusReport:
@@ -227,6 +240,13 @@ async def status_report(store: Store, now: float, top: int) -> StatusReport:
             f"database {database} answers but its queue cannot be read; run 'mailwright migrate'"
         )
     queue = await queue_health(store, now, limit=top)
+    try:
+        uptime = await role_uptime(store, now)
+        endpoints = [e for e in await endpoint_rates(store, now) if e.errors]
+    except SQLAlchemyError:
+        raise ServiceError(
+            f"database {database} has no uptime tables; run 'mailwright migrate'"
+        ) from None
     return StatusReport(
         database=database,
         now=now,
@@ -235,6 +255,8 @@ async def status_report(store: Store, now: float, top: int) -> StatusReport:
         webhooks=await outbox_backlog(store),
         inbound=await received_backlog(store),
         destinations=queue.destinations,
+        uptime=uptime,
+        failing_endpoints=endpoints,
     )
 
 
@@ -260,6 +282,7 @@ class Runtime:
     mx: Listener | None = None
     inbound_worker: InboundWorker | None = None
     blocklist_monitor: BlocklistMonitor | None = None
+    uptime_monitor: UptimeMonitor | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -309,6 +332,43 @@ class Runtime:
             self.submission = await start_submission(self.settings, self.services)
         if "smtp" in self.roles and self.settings.smtp_addr is not None:
             self.mx = await start_mx(self.settings, self.services)
+        self.uptime_monitor = UptimeMonitor(
+            self.store,
+            UptimeConfig(
+                node=self.settings.effective_node_name,
+                interval=self.settings.uptime_interval,
+                retention=self.settings.uptime_retention_days * 86400,
+            ),
+            self.uptime_probes(),
+            self.services.endpoint_counts,
+        )
+        self.uptime_monitor.start()
+
+    def uptime_probes(self) -> dict[str, list[tuple[str, Probe]]]:
+        """What each running role's health check looks at: the database and the queue (as
+        ``/readyz``), plus the delivery worker's loop, plus each SMTP listener's greeting."""
+        store = self.store
+
+        async def database() -> str | None:
+            return None if await store.ping() else "unavailable"
+
+        async def queue() -> str | None:
+            return None if await is_queue_readable(store) else "cannot be read"
+
+        common: list[tuple[str, Probe]] = [("database", database), ("queue", queue)]
+        probes = {role: list(common) for role in sorted(self.roles)}
+        worker = self.worker
+        if "worker" in probes and worker is not None:
+
+            async def delivering() -> str | None:
+                return None if worker.is_running else "stopped"
+
+            probes["worker"].append(("delivery worker", delivering))
+        if "smtp" in probes:
+            for listener in (self.mx, self.submission):
+                if listener is not None:
+                    probes["smtp"].append(_greeting_probe(listener))
+        return probes
 
     def kick(self) -> None:
         """New work was committed (a message accepted): wake the workers now."""
@@ -327,7 +387,13 @@ class Runtime:
         """Listeners first (no new mail), then the inbound processor, then the other workers,
         each finishing what it has begun and releasing its claims. One part failing to stop
         does not keep the others from stopping (and releasing theirs)."""
-        first: list[_Stoppable | None] = [self.submission, self.mx, self.inbound_worker]
+        # The uptime monitor first: a round while the rest stops would record a failure.
+        first: list[_Stoppable | None] = [
+            self.uptime_monitor,
+            self.submission,
+            self.mx,
+            self.inbound_worker,
+        ]
         for part in first:
             await _stop(part)
         for task in self._tasks:
@@ -370,6 +436,16 @@ class Runtime:
             except Exception:
                 log.exception("retention_purge_failed")
             await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def _greeting_probe(listener: Listener) -> tuple[str, Probe]:
+    """The listener greets a client on its address (taken now: a stopped one has none)."""
+    host, port = listener.address
+
+    async def greets() -> str | None:
+        return await smtp_greets(host, port)
+
+    return f"{listener.name} {host}:{port}", greets
 
 
 async def _stop(part: _Stoppable | None) -> None:

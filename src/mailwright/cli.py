@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import getpass
 import json
+import math
 import os
 import signal
 import sys
@@ -132,8 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="print queue and health figures",
-        description="Print queue and health figures from the database: backlogs, the "
-        "destinations with the most queued deliveries, and the last day's outcomes.",
+        description="Print queue and health figures from the database: backlogs, the last "
+        "day's outcomes, availability per node and role and the endpoints that answered 5xx "
+        "in the last 24 h, and the destinations with the most queued deliveries.",
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.add_argument(
@@ -321,6 +323,29 @@ def _status_json(report: StatusReport) -> dict[str, Any]:
             }
             for d in report.destinations
         ],
+        "uptime_24h": [
+            {
+                "node": u.node,
+                "role": u.role,
+                "availability": u.availability["24h"],
+                "checks": u.checks,
+                "failed_checks": u.failed,
+                "last_check_at": None if u.last is None else u.last.checked_at,
+                "last_check_ok": None if u.last is None else u.last.is_ok,
+                "last_check_detail": None if u.last is None else u.last.detail,
+            }
+            for u in report.uptime
+        ],
+        "endpoints_below_100_24h": [
+            {
+                "method": e.method,
+                "route": e.route,
+                "requests": e.requests,
+                "errors": e.errors,
+                "success": e.success,
+            }
+            for e in report.failing_endpoints
+        ],
     }
 
 
@@ -339,6 +364,7 @@ def _status_lines(report: StatusReport) -> list[str]:
         _backlog_line("inbound", report.inbound, "oldest", now),
         "",
     ]
+    lines.extend(_uptime_lines(report))
     if not report.destinations:
         return [*lines, "no queued deliveries"]
     width = max(len("destination"), *(len(d.destination) for d in report.destinations))
@@ -353,6 +379,39 @@ def _status_lines(report: StatusReport) -> list[str]:
             f"{_age(d.oldest_age):>7}  {error}"
         )
     return lines
+
+
+def _percent(share: float | None) -> str:
+    """``99.95%``: two decimals, never rounded up to 100 while anything was down."""
+    if share is None:
+        return "-"
+    return f"{math.floor(share * 10000) / 100:.2f}%"
+
+
+def _uptime_lines(report: StatusReport) -> list[str]:
+    """The last 24 h: availability per node and role, and the endpoints that answered 5xx."""
+    if not report.uptime:
+        return ["uptime 24 h: no health checks recorded yet", ""]
+    nodes = max(len("node"), *(len(u.node) for u in report.uptime))
+    lines = [f"{'node':<{nodes}}  {'role':<6}  {'up 24 h':>8}  {'checks':>7}  {'failed':>6}  last"]
+    for u in report.uptime:
+        last = "-"
+        if u.last is not None:
+            when = _age(max(0.0, report.now - u.last.checked_at))
+            last = f"{'ok' if u.last.is_ok else 'FAILED'} {when} ago"
+            last += f"  {u.last.detail}" if u.last.detail else ""
+        lines.append(
+            f"{u.node:<{nodes}}  {u.role:<6}  {_percent(u.availability['24h']):>8}  "
+            f"{u.checks:>7}  {u.failed:>6}  {last}"
+        )
+    lines.append("")
+    if not report.failing_endpoints:
+        return [*lines, "endpoints 24 h: every answer below 500", ""]
+    lines.append(f"{'endpoint (24 h, below 100 %)':<48}  {'requests':>8}  {'5xx':>6}  success")
+    for e in report.failing_endpoints:
+        name = f"{e.method} {e.route}"
+        lines.append(f"{name:<48}  {e.requests:>8}  {e.errors:>6}  {_percent(e.success)}")
+    return [*lines, ""]
 
 
 async def _status(args: argparse.Namespace, store: Store) -> None:
@@ -480,7 +539,9 @@ async def _serve(
 ) -> None:
     children = None
     if {"api", "worker"} <= roles and settings.worker_processes > 0:
-        children = WorkerProcesses(settings.worker_processes, overrides or {})
+        children = WorkerProcesses(
+            settings.worker_processes, overrides or {}, settings.effective_node_name
+        )
         roles = roles - {"worker"}
     runtime = build_runtime(settings, roles)
     stopped = asyncio.Event()

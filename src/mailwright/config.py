@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -507,6 +508,25 @@ FIELDS: tuple[Setting, ...] = (
         _positive_float,
         "how long stored messages, captured mail and events are kept",
     ),
+    Setting(
+        "node_name",
+        "",
+        lambda v: v.strip()[:253],
+        "this process's name in the uptime history (default: the host name); give each "
+        "process of the same role on one host a name of its own",
+    ),
+    Setting(
+        "uptime_interval",
+        "30",
+        _positive_float,
+        "seconds between two health checks each running role records for the uptime history",
+    ),
+    Setting(
+        "uptime_retention_days",
+        "30",
+        _positive_float,
+        "how long health checks and per-endpoint request counts are kept",
+    ),
 )
 BY_ENV = {s.env: s for s in FIELDS}
 BY_NAME = {s.name: s for s in FIELDS}
@@ -562,6 +582,9 @@ class Settings:
     dnsbl_domain_zones: tuple[str, ...] = tuple(DNSBL_DOMAIN_ZONES_DEFAULT.split(","))
     dnsbl_interval: float = 3600.0
     retention_hours: float = 72.0
+    node_name: str = ""
+    uptime_interval: float = 30.0
+    uptime_retention_days: float = 30.0
 
     @property
     def effective_database_url(self) -> str:
@@ -571,6 +594,10 @@ class Settings:
     def secret_key_file(self) -> Path:
         """Where the generated key lives when ``MAILWRIGHT_SECRET_KEYS`` is not set."""
         return self.data_dir / "secret.key"
+
+    @property
+    def effective_node_name(self) -> str:
+        return self.node_name or socket.gethostname()
 
     @property
     def effective_public_url(self) -> str:

@@ -33,12 +33,13 @@ STOP_GRACE = 35.0  # a child finishes its in-flight attempts (up to 30 s) before
 
 
 class WorkerProcesses:
-    def __init__(self, count: int, overrides: Mapping[str, str]) -> None:
+    def __init__(self, count: int, overrides: Mapping[str, str], node_name: str = "") -> None:
         self._count = count
         # Children inherit the environment; settings given as --flags are passed on as such.
         self._flags = [
             part for name, value in overrides.items() for part in (BY_NAME[name].flag, value)
         ]
+        self._node_name = node_name
         self._pipes: dict[int, int] = {}  # child index -> write end of its kick pipe
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -98,6 +99,7 @@ class WorkerProcesses:
                     "--report-fd",
                     str(report_write),
                     *self._flags,
+                    *child_node_flags(self._node_name, index, self._count),
                     pass_fds=(read_end, report_write),
                 )
             except BaseException:
@@ -153,6 +155,14 @@ class WorkerProcesses:
                 self._reported[index] = _parse_report(complete[-1])
         os.close(fd)
         self._exited.update(self._reported.pop(index, Counter()))
+
+
+def child_node_flags(node_name: str, index: int, count: int) -> list[str]:
+    """Several children on one host each record their uptime under a name of their own
+    (``mail-1/worker-2``); a single child shares the server's name (it runs another role)."""
+    if count < 2 or not node_name:
+        return []
+    return [BY_NAME["node_name"].flag, f"{node_name}/worker-{index + 1}"]
 
 
 def report_line(attempts: Mapping[tuple[str, str], int]) -> bytes:

@@ -11,6 +11,7 @@ import pytest
 from mailwright.store import Store
 from tests.e2e.conftest import base_environment, run_cli
 from tests.support.deliveries import delivery, fill
+from tests.support.uptime import AVAILABILITY, MESSAGES, NODE, write_history
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +104,62 @@ def test_status_on_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> Non
     assert result.returncode != 0
     [line] = result.stderr.strip().splitlines()
     assert "run 'mailwright migrate'" in line
+
+
+async def test_status_prints_the_last_day_of_uptime(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    await write_history(store, time.time())
+    env = base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=database_url)
+
+    result = run_cli("status", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [role] = [u for u in report["uptime_24h"] if u["node"] == NODE]
+    assert role["role"] == "api"
+    # The CLI starts a few seconds after the history was written: seconds not vouched for.
+    assert role["availability"] == pytest.approx(AVAILABILITY, abs=3e-3)
+    assert (role["checks"], role["failed_checks"]) == (100, 2)
+    assert (role["last_check_ok"], role["last_check_detail"]) == (True, "")
+    assert report["endpoints_below_100_24h"] == [
+        {
+            "method": "POST",
+            "route": MESSAGES,
+            "requests": 200,
+            "errors": 3,
+            "success": pytest.approx(0.985),
+        }
+    ]  # GET /v3/domains answered every request below 500: not listed
+
+    table = run_cli("status", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    [row] = [line for line in lines if line.startswith(NODE)]
+    node, name, share, checks, failed = row.split()[:5]
+    assert (node, name, checks, failed) == (NODE, "api", "100", "2")
+    assert float(share.removesuffix("%")) == pytest.approx(AVAILABILITY * 100, abs=0.3)
+    assert row.split()[5] == "ok"
+    [endpoint] = [line for line in lines if line.startswith("POST ")]
+    assert endpoint.split() == ["POST", MESSAGES, "200", "3", "98.50%"]
+    assert not any(line.startswith("GET /v3/domains") for line in lines)
+
+
+async def test_status_without_uptime_history_says_so(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    result = run_cli("status", env=base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=database_url))
+    assert result.returncode == 0, result.stderr
+    assert "uptime 24 h: no health checks recorded yet" in result.stdout.splitlines()
+
+
+async def test_status_on_a_database_from_before_uptime_says_to_migrate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = Store.from_url(url)
+    await store.migrate()
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE uptime_checks")
+    await store.close()
+    result = run_cli("status", env=base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=url))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith("has no uptime tables; run 'mailwright migrate'")

@@ -27,7 +27,7 @@ def create_app(services: Services, pages: Sequence[BaseRoute] = ()) -> Starlette
     app = Starlette(
         routes=[*ROUTES, Mount("", routes=list(pages))] if pages else ROUTES,
         middleware=[
-            Middleware(Observe, metrics=metrics),
+            Middleware(Observe, metrics=metrics, endpoints=services.endpoint_counts),
             Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES),
             Middleware(RefuseNulInUrl),
             Middleware(RateLimitHeaders),

@@ -34,6 +34,7 @@ from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
 from mailwright.tracking import Tracker
+from mailwright.uptime import EndpointCounts
 from mailwright.validation import BulkJobs, Validator
 from mailwright.webhooks import Poster
 
@@ -72,6 +73,8 @@ class Services:
     # This process's delivery attempts by (outcome, reply class), for /metrics.
     attempt_counts: Callable[[], Mapping[tuple[str, str], int]] = dict
     clock: Callable[[], float] = field(default=time.time)
+    # HTTP answers per endpoint since the uptime loop last stored them.
+    endpoint_counts: EndpointCounts = field(default_factory=EndpointCounts)
 
 
 def services(request: Request) -> Services:

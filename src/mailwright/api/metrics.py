@@ -22,6 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 
 from mailwright.delivery import DestinationHealth
 from mailwright.store import Backlog
+from mailwright.uptime import EndpointRate, RoleUptime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds; the accept path answers in milliseconds, a large batch or a slow query in seconds.
@@ -44,6 +45,8 @@ class Scrape:
     webhooks: Backlog = EMPTY
     inbound: Backlog = EMPTY
     listings: Sequence[tuple[str, str, str]] = ()  # (kind, target, zone) listed by a DNSBL
+    uptime: Sequence[RoleUptime] = ()  # the last 24 h per node and role
+    endpoints: Sequence[EndpointRate] = ()  # the last 24 h per endpoint
 
 
 class Metrics:
@@ -108,6 +111,8 @@ def families(scrape: Scrape) -> list[Metric]:
         *_backlog("inbound", "received messages", scrape.inbound, now, "received"),
         *_destinations(scrape.destinations),
         _listings(scrape.listings),
+        *_uptime(scrape.uptime),
+        *_endpoints(scrape.endpoints),
     ]
     attempts = CounterMetricFamily(
         "mailwright_delivery_attempts",
@@ -171,3 +176,47 @@ def _listings(listings: Sequence[tuple[str, str, str]]) -> Metric:
     for kind, target, zone in listings:
         listed.add_metric((kind, target, zone), 1)
     return listed
+
+
+def _uptime(rows: Sequence[RoleUptime]) -> list[Metric]:
+    """Per node and role: availability over the last day, and the newest check's result."""
+    ratio = GaugeMetricFamily(
+        "mailwright_uptime_ratio",
+        "Share of the window the role's own health checks vouch for on the node (gaps and "
+        "failed checks count as down)",
+        labels=("node", "role", "window"),
+    )
+    last = GaugeMetricFamily(
+        "mailwright_uptime_last_check_ok",
+        "1 when the role's newest health check on the node passed",
+        labels=("node", "role"),
+    )
+    for row in rows:
+        for window, share in row.availability.items():
+            if share is not None:
+                ratio.add_metric((row.node, row.role, window), share)
+        if row.last is not None:
+            last.add_metric((row.node, row.role), row.last.is_ok)
+    return [ratio, last]
+
+
+def _endpoints(rows: Sequence[EndpointRate]) -> list[Metric]:
+    """Per endpoint, every node together, over the last day (whole hours)."""
+    labels = ("method", "route", "window")
+    success = GaugeMetricFamily(
+        "mailwright_endpoint_success_ratio",
+        "Share of the endpoint's answers below 500 (4xx are the client's and count as success)",
+        labels=labels,
+    )
+    requests = GaugeMetricFamily(
+        "mailwright_endpoint_requests", "Requests the endpoint answered", labels=labels
+    )
+    errors = GaugeMetricFamily(
+        "mailwright_endpoint_errors", "Answers of the endpoint with a 5xx status", labels=labels
+    )
+    for row in rows:
+        key = (row.method, row.route, "24h")
+        success.add_metric(key, row.success)
+        requests.add_metric(key, row.requests)
+        errors.add_metric(key, row.errors)
+    return [success, requests, errors]

@@ -12,12 +12,14 @@ from mailwright.api.metrics import CONTENT_TYPE, Metrics, Scrape
 from mailwright.delivery import is_queue_readable, queue_health
 from mailwright.domains import current_listings
 from mailwright.inbound import is_loopback, received_backlog
+from mailwright.uptime import endpoint_rates, role_uptime
 from mailwright.webhooks import outbox_backlog
 
 
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: HTTP requests by route, queues per destination, delivery attempts,
-    webhook and inbound backlogs, database pool.
+    webhook and inbound backlogs, database pool, and the last day's availability per node and
+    role and success rate per endpoint.
 
     No key is needed from a loopback client; others need an account key."""
     if not _is_local(request):
@@ -42,6 +44,8 @@ async def metrics(request: Request) -> Response:
             webhooks=await outbox_backlog(store),
             inbound=await received_backlog(store),
             listings=[(r.kind, r.target, r.zone) for r in await current_listings(store)],
+            uptime=await role_uptime(store, now),
+            endpoints=await endpoint_rates(store, now),
         )
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(scrape), media_type=CONTENT_TYPE)

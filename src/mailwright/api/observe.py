@@ -1,5 +1,6 @@
 """Every HTTP request observed once: a request id (bound into the logs and echoed in
-``X-Request-Id``), one access log line, and its count and latency in ``/metrics``.
+``X-Request-Id``), one access log line, its count and latency in ``/metrics``, and its
+endpoint's count for the uptime history (in memory; the uptime loop stores it).
 
 A pure ASGI middleware, since it runs on the accept path: no request object is built, the
 route template is read from the scope the router filled in, and the metric children for each
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailwright.api.metrics import Metrics
 from mailwright.logs import bind, get_logger, unbind
+from mailwright.uptime import EndpointCounts
 
 log = get_logger(__name__)
 
@@ -47,9 +49,10 @@ def route_template(scope: Scope) -> str:
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, endpoints: EndpointCounts) -> None:
         self.app = app
         self.metrics = metrics
+        self.endpoints = endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,6 +84,7 @@ class Observe:
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
         route = route_template(scope)
         self.metrics.observe_request(method, route, status, seconds)
+        self.endpoints.add(method, route, status, time.time())
         log.info(
             "http_request",
             method=method,

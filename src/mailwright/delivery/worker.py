@@ -91,6 +91,11 @@ class DeliveryWorker:
         ``/metrics`` (a per-process count, as Prometheus counters are)."""
         return self._attempts
 
+    @property
+    def is_running(self) -> bool:
+        """The claiming loop runs: started, and neither stopped nor crashed."""
+        return self._task is not None and not self._task.done()
+
     def kick(self) -> None:
         """New work was committed: look now instead of at the next poll."""
         self._wake.set()

@@ -20,6 +20,7 @@ from mailwright.store import (
     sealed,
     templates,
     throttles,
+    uptime,
 )
 from mailwright.store.engine import InsertRows, Store, async_url, create_engine
 from mailwright.store.health import Backlog
@@ -70,4 +71,5 @@ __all__ = [
     "sealed",
     "templates",
     "throttles",
+    "uptime",
 ]

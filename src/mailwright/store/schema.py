@@ -696,3 +696,33 @@ oauth_revoked_tokens = Table(
     Column("expires_at", Double, nullable=False),
     Index("ix_oauth_revoked_tokens_expires", "expires_at"),
 )
+
+# Each running role's own health check, one row per check (every MAILWRIGHT_UPTIME_INTERVAL
+# seconds per node and role), kept MAILWRIGHT_UPTIME_RETENTION_DAYS. An ok check vouches for
+# ``interval`` seconds; availability is the vouched-for share of the time (uptime/).
+uptime_checks = Table(
+    "uptime_checks",
+    metadata,
+    Column("node", String(253), primary_key=True),  # MAILWRIGHT_NODE_NAME
+    Column("role", String(16), primary_key=True),  # api | smtp | worker
+    Column("checked_at", Double, primary_key=True),
+    Column("is_ok", Boolean, nullable=False),
+    Column("latency_ms", Double, nullable=False),
+    Column("interval", Double, nullable=False),  # seconds until the next check is due
+    Column("detail", Text, nullable=False),  # what failed ("" when ok)
+    Index("ix_uptime_checks_checked_at", "checked_at"),
+)
+
+# HTTP requests per node, endpoint (method and route template) and hour, counted in memory
+# and added here every uptime interval; ``errors`` are the 5xx answers.
+endpoint_requests = Table(
+    "endpoint_requests",
+    metadata,
+    Column("node", String(253), primary_key=True),
+    Column("method", String(8), primary_key=True),
+    Column("route", String(300), primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Index("ix_endpoint_requests_hour", "hour"),
+)

@@ -21,6 +21,7 @@ class Series:
     name: str
     colour: str
     values: tuple[int, ...]
+    start: int = 0  # the bucket of the first value (a series that begins later)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, x_ticks: int 
             sum(s.values),
             tuple(
                 Point(x_of(i), y_of(v), f"{labels[i]} {s.name}: {v}")
-                for i, v in enumerate(s.values[:count])
+                for i, v in enumerate(s.values[: max(0, count - s.start)], start=s.start)
             ),
         )
         for s in series

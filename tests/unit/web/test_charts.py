@@ -48,3 +48,13 @@ def test_empty_series_draw_flat_lines() -> None:
     (point,) = chart.lines[0].points
     assert point.y == pytest.approx(HEIGHT - 28)
     assert chart.lines[0].path == f"{point.x:.1f},{point.y:.1f}"
+
+
+def test_a_series_that_begins_later_starts_at_its_bucket() -> None:
+    labels = ["a", "b", "c", "d"]
+    chart = line_chart(
+        labels, [Series("all", "#000", (1, 1, 1, 1)), Series("new", "#111", (1, 1), start=2)]
+    )
+    full, late = chart.lines
+    assert [p.x for p in late.points] == [p.x for p in full.points[2:]]
+    assert [p.label for p in late.points] == ["c new: 1", "d new: 1"]

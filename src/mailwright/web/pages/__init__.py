@@ -18,6 +18,7 @@ from mailwright.web.pages import (
     sso,
     suppressions,
     templates,
+    uptime,
     webhooks,
 )
 
@@ -33,6 +34,7 @@ ROUTES: list[BaseRoute] = [
     *templates.ROUTES,
     *keys.ROUTES,
     *queues.ROUTES,
+    *uptime.ROUTES,
     *ips.ROUTES,
     *blocklists.ROUTES,
     Mount("/static", StaticFiles(packages=[("mailwright.web", "static")]), name="static"),
