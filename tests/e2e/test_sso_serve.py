@@ -5,6 +5,7 @@ loopback and lands on the dashboard without the TOTP step; the log says who sign
 from __future__ import annotations
 
 import json
+
 import httpx
 import pytest
 
