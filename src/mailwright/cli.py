@@ -164,7 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     ucreate.add_argument(
         "--no-totp", action="store_true", help="no two-factor authentication for this login"
     )
-    usub.add_parser("list", help="list logins")
+    usub.add_parser(
+        "list",
+        help="list logins, one a line: name, totp or no-totp, created, then the issuer and "
+        "subject of each linked single sign-on identity (tab-separated)",
+    )
     udelete = usub.add_parser("delete", help="delete a login and end its sessions")
     udelete.add_argument("username")
     upasswd = usub.add_parser("passwd", help="change a password and end the login's sessions")
@@ -469,9 +473,11 @@ async def _create_user(users: Users, args: argparse.Namespace, password: str) ->
 async def _users(args: argparse.Namespace, password: str | None, store: Store) -> None:
     users = Users(store)
     if args.action == "list":
+        links = await users.sso_links()
         for user in await users.list_users():
             created = datetime.fromtimestamp(user.created_at, UTC).isoformat(timespec="seconds")
-            print(f"{user.username}\t{'totp' if user.has_totp else 'no-totp'}\t{created}")
+            linked = "".join(f"\t{link.issuer}\t{link.subject}" for link in links.get(user.id, []))
+            print(f"{user.username}\t{'totp' if user.has_totp else 'no-totp'}\t{created}{linked}")
         return
     if args.action == "reset-totp":
         _print_totp(users, args.username, await users.reset_totp(args.username))

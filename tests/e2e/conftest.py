@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.support.dns import LoopbackDNS
+from tests.support.oidc_provider import Provider, run_provider
 from tests.support.postgres import create_database, drop_database, url_of
 
 START_TIMEOUT = 20.0
@@ -32,6 +33,14 @@ KEY_LINE = "mailwright: primary API key (shown once, keep it): "
 SANDBOX_LINE = "mailwright: sandbox domain: "
 
 POLL_INTERVAL = 0.05
+
+# The loopback OpenID Connect provider's predefined users (sub -> claims): Ada's email names a
+# user the SSO tests create; nobody is called Eve.
+SSO_ADA = "ada@example.com"
+SSO_USERS: dict[str, dict[str, object]] = {
+    "sub-ada": {"email": SSO_ADA, "email_verified": True},
+    "sub-eve": {"email": "eve@example.com", "email_verified": True},
+}
 
 
 def mailwright_command() -> list[str]:
@@ -250,3 +259,22 @@ def server(request: pytest.FixtureRequest) -> Server:
     """The server on each store: SQLite in the data dir (the default) and PostgreSQL."""
     running: Server = request.getfixturevalue(f"{request.param}_server")
     return running
+
+
+@pytest.fixture
+def oidc_provider() -> Iterator[Provider]:
+    """A real OpenID Connect provider on loopback with the ``SSO_USERS``; a module using it
+    ignores ``tests.support.oidc_provider.PROVIDER_WARNINGS``."""
+    with run_provider(SSO_USERS) as provider:
+        yield provider
+
+
+@pytest.fixture
+def sso_server(dns: LoopbackDNS, start_server: StartServer, oidc_provider: Provider) -> Server:
+    """``mailwright serve`` (SQLite) offering single sign-on at ``oidc_provider``."""
+    return start_server(
+        MAILWRIGHT_DNS_SERVER=dns.nameserver,
+        MAILWRIGHT_OIDC_ISSUER=oidc_provider.issuer,
+        MAILWRIGHT_OIDC_CLIENT_ID="mailwright",
+        MAILWRIGHT_OIDC_CLIENT_SECRET="hush",
+    )

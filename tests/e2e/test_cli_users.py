@@ -9,7 +9,9 @@ import pyotp
 import pytest
 
 from mailwright.auth import Users
-from mailwright.store import Store
+from mailwright.auth.oidc import Identity
+from mailwright.store import Keyring, Store
+from mailwright.store.sealing import generate_entry
 from tests.e2e.conftest import base_environment, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -21,8 +23,13 @@ URI_LINE = re.compile(r"^totp uri: (otpauth://\S+)$", re.MULTILINE)
 
 @pytest.fixture
 def env(tmp_path: Path, database_url: str, store: Store) -> dict[str, str]:
-    """The CLI's environment on the same (emptied) database as ``store``."""
-    return base_environment(tmp_path, MAILWRIGHT_DATABASE_URL=database_url)
+    """The CLI's environment on the same (emptied) database as ``store``, sealing secrets with
+    the same key (the TOTP secrets the CLI writes, ``store`` reads)."""
+    keys = generate_entry()
+    store.keyring = Keyring.parse(keys)
+    return base_environment(
+        tmp_path, MAILWRIGHT_DATABASE_URL=database_url, MAILWRIGHT_SECRET_KEYS=keys
+    )
 
 
 def ok(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
@@ -80,6 +87,37 @@ async def test_users_commands(env: dict[str, str], store: Store) -> None:
     ok("users", "delete", "bob", env=env)
     assert ok("users", "list", env=env) == ""
     assert "bob" in one_error_line("users", "delete", "bob", env=env)
+
+
+async def test_list_shows_sso_links(env: dict[str, str], store: Store) -> None:
+    users = Users(store)
+    for name in ("ada@example.com", "bob", "cy@example.com"):
+        await users.create(name, PASSWORD, totp=False)
+    for issuer, subject, email in [
+        ("https://id.example.com", "sub-ada", "ada@example.com"),
+        ("https://other.example.org/realm", "ada 2", "ada@example.com"),
+        ("https://id.example.com", "sub-cy", "cy@example.com"),
+    ]:
+        claims = {"email": email, "email_verified": True}
+        await users.sso_user(Identity(issuer, subject, claims), claim="email", create=False)
+
+    rows = [line.split("\t") for line in ok("users", "list", env=env).splitlines()]
+    assert [(r[0], r[1], r[3:]) for r in rows] == [
+        (
+            "ada@example.com",
+            "no-totp",
+            ["https://id.example.com", "sub-ada", "https://other.example.org/realm", "ada 2"],
+        ),
+        ("bob", "no-totp", []),
+        ("cy@example.com", "no-totp", ["https://id.example.com", "sub-cy"]),
+    ]
+    assert all(len(r) in (3, 5, 7) for r in rows)
+
+    assert await users.delete("ada@example.com")
+    assert [line.split("\t")[3:] for line in ok("users", "list", env=env).splitlines()] == [
+        [],
+        ["https://id.example.com", "sub-cy"],
+    ]
 
 
 def test_bad_input_is_one_clear_line(env: dict[str, str]) -> None:

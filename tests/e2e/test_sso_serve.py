@@ -5,39 +5,20 @@ loopback and lands on the dashboard without the TOTP step; the log says who sign
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, StartServer, run_cli
-from tests.support.dns import LoopbackDNS
-from tests.support.oidc_provider import PROVIDER_WARNINGS, Provider, run_provider
+from tests.e2e.conftest import SSO_ADA, Server, run_cli
+from tests.support.oidc_provider import PROVIDER_WARNINGS, Provider
 
 pytestmark = [pytest.mark.e2e, *(pytest.mark.filterwarnings(w) for w in PROVIDER_WARNINGS)]
 
-ADA = "ada@example.com"
 
-
-@pytest.fixture
-def provider() -> Iterator[Provider]:
-    with run_provider({"sub-ada": {"email": ADA, "email_verified": True}}) as provider:
-        yield provider
-
-
-@pytest.fixture
-def server(dns: LoopbackDNS, start_server: StartServer, provider: Provider) -> Server:
-    return start_server(
-        MAILWRIGHT_DNS_SERVER=dns.nameserver,
-        MAILWRIGHT_OIDC_ISSUER=provider.issuer,
-        MAILWRIGHT_OIDC_CLIENT_ID="mailwright",
-        MAILWRIGHT_OIDC_CLIENT_SECRET="hush",
-    )
-
-
-def test_sso_signs_a_cli_made_user_in(server: Server, provider: Provider) -> None:
+def test_sso_signs_a_cli_made_user_in(sso_server: Server, oidc_provider: Provider) -> None:
+    server, provider = sso_server, oidc_provider
     made = run_cli(
-        "users", "create", ADA, "--password-stdin", env=server.env, stdin="a long password\n"
+        "users", "create", SSO_ADA, "--password-stdin", env=server.env, stdin="a long password\n"
     )
     assert made.returncode == 0, made.stderr
     with httpx.Client(base_url=server.base_url) as browser, httpx.Client() as at_provider:
@@ -61,4 +42,4 @@ def test_sso_signs_a_cli_made_user_in(server: Server, provider: Provider) -> Non
         for line in server.output().splitlines()
         if line.startswith("{") and "sso_signed_in" in line
     ]
-    assert [(e["username"], e["issuer"]) for e in signed_in] == [(ADA, provider.issuer)]
+    assert [(e["username"], e["issuer"]) for e in signed_in] == [(SSO_ADA, provider.issuer)]

@@ -28,7 +28,7 @@ from mailwright.auth.keys import (
 from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
 from mailwright.auth.oauth import SCOPES, Authority, OAuthClient, client_json
 from mailwright.auth.oidc import OidcClient, OidcConfig
-from mailwright.auth.users import DashboardSession, DashboardUser, Users
+from mailwright.auth.users import DashboardSession, DashboardUser, SsoLink, Users
 
 __all__ = [
     "ENVIRONMENTS",
@@ -48,6 +48,7 @@ __all__ = [
     "RequestLimit",
     "RequestLimiter",
     "RequestLimits",
+    "SsoLink",
     "Users",
     "Verdict",
     "change_password",

@@ -56,6 +56,15 @@ class DashboardUser:
 
 
 @dataclass(frozen=True, slots=True)
+class SsoLink:
+    """A provider identity a user signs in as: the ``(issuer, sub)`` linked on its first SSO
+    sign-in."""
+
+    issuer: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardSession:
     user: DashboardUser
     csrf_token: str  # random, per session; pages compare it with hmac.compare_digest
@@ -192,6 +201,14 @@ class Users:
     async def list_users(self) -> list[DashboardUser]:
         async with self._store.read() as conn:
             return [_user(row) for row in await sql.select_users(conn)]
+
+    async def sso_links(self) -> dict[str, list[SsoLink]]:
+        """Each linked user's identities, by user id (a user without any is absent)."""
+        links: dict[str, list[SsoLink]] = {}
+        async with self._store.read() as conn:
+            for row in await sql.select_identities(conn):
+                links.setdefault(row["user_id"], []).append(SsoLink(row["issuer"], row["subject"]))
+        return links
 
     async def delete(self, username: str) -> bool:
         """Delete the user and end its sessions; False when there was no such user."""

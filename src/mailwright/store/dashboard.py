@@ -195,6 +195,14 @@ async def get_user_identity(conn: AsyncConnection, issuer: str, user_id: str) ->
     return (await conn.execute(query)).scalar_one_or_none()
 
 
+async def select_identities(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every linked identity (user_id, issuer, subject) in user, issuer, subject order."""
+    query = select(D.c.user_id, D.c.issuer, D.c.subject).order_by(
+        D.c.user_id, D.c.issuer, D.c.subject
+    )
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
 async def insert_identity(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(D.insert(), [row])
 

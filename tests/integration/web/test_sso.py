@@ -17,7 +17,8 @@ import pytest
 from mailwright.app import Runtime
 from mailwright.auth import OidcClient
 from mailwright.config import Secret, Settings
-from tests.integration.web.conftest import PASSWORD
+from tests.integration.web.conftest import PASSWORD, csrf_of
+from tests.integration.web.conftest import sign_in as password_sign_in
 from tests.support.oidc_provider import PROVIDER_WARNINGS, Provider, run_provider
 
 pytestmark = [pytest.mark.filterwarnings(w) for w in PROVIDER_WARNINGS]
@@ -271,3 +272,38 @@ async def test_deleting_a_user_drops_its_link(
     assert (await sign_in(browser, at_provider, "sub-impostor")).status_code == 303
     browser.cookies.clear()
     assert (await sign_in(browser, at_provider, "sub-ada")).status_code == 401
+
+
+async def test_an_sso_session_is_past_the_totp_step(
+    runtime: Runtime, browser: httpx.AsyncClient, at_provider: httpx.AsyncClient
+) -> None:
+    await runtime.services.users.create(ADA, PASSWORD, totp=True)
+    assert (await sign_in(browser, at_provider, "sub-ada")).status_code == 303
+    step = await browser.get("/login/totp", params={"next": "/domains"})
+    assert step.status_code == 303
+    assert step.headers["location"] == "/domains"
+    # A code posted anyway is neither checked nor counted against the session.
+    csrf = csrf_of((await browser.get("/")).text)
+    for _ in range(6):
+        posted = await browser.post(
+            "/login/totp", data={"csrf_token": csrf, "code": "000000", "next": "/queues"}
+        )
+        assert posted.status_code == 303, posted.text
+        assert posted.headers["location"] == "/queues"
+    assert (await browser.get("/")).status_code == 200
+
+
+async def test_sso_replaces_a_half_open_password_login(
+    runtime: Runtime, browser: httpx.AsyncClient, at_provider: httpx.AsyncClient
+) -> None:
+    users = runtime.services.users
+    await users.create(ADA, PASSWORD, totp=True)
+    half_open = await password_sign_in(browser, ADA, PASSWORD)
+    assert half_open.headers["location"].startswith("/login/totp")
+    waiting = browser.cookies["mw_session"]
+    assert await users.session(waiting) is not None
+
+    assert (await sign_in(browser, at_provider, "sub-ada")).status_code == 303
+    assert browser.cookies["mw_session"] != waiting
+    assert await users.session(waiting) is None
+    assert (await browser.get("/")).status_code == 200

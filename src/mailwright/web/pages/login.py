@@ -104,6 +104,8 @@ async def totp(request: Request) -> Response:
         return forbidden(request, "The form's CSRF token is missing or wrong; reload the page.")
     form = await request.form()
     code, target = form.get("code"), safe_next(form.get("next"))
+    if session.is_verified:  # past the step (or signed in by SSO): no code to check or count
+        return secure(RedirectResponse(target, status_code=303))
     token = request.cookies[COOKIE]
     if isinstance(code, str) and await users(request).verify_totp(token, code.strip()):
         return secure(RedirectResponse(target, status_code=303))

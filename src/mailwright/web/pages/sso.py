@@ -4,7 +4,8 @@ provider, ``/login/oidc/callback`` brings it back signed in.
 The login's state goes to the provider and into a short-lived ``HttpOnly`` cookie; the
 callback needs both to match, so a callback URL opened in another browser signs no one in.
 Every refusal (the provider's ``error=``, a wrong or used state, an unknown user) is logged and
-shown on the login page; the session made is the password login's, already past the TOTP step.
+shown on the login page; the session made is the password login's, already past the TOTP step,
+and replaces any session the browser had.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ async def callback(request: Request) -> Response:
     except SsoRefused as exc:
         log.warning("sso_refused", reason=type(exc).__name__, message=exc.message)
         return _refused(request, exc.message, 502 if isinstance(exc, SsoUnavailable) else 401)
+    previous = request.cookies.get(COOKIE)
+    if previous:  # say a password login left waiting for its TOTP code: this one replaces it
+        await users(request).end_session(previous)
     token, _session = await users(request).start_session(user, via_sso=True)
     log.info("sso_signed_in", username=user.username, issuer=identity.issuer)
     response = secure(RedirectResponse(target, status_code=303))
