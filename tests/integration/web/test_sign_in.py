@@ -109,11 +109,19 @@ async def test_totp_is_required_before_any_page(
     assert "That code is not valid." in wrong.text
     no_csrf = await browser.post("/login/totp", data={"code": pyotp.TOTP(secret).now()})
     assert no_csrf.status_code == 403
+    half_open = browser.cookies["mw_session"]
     right = await browser.post(
         "/login/totp", data={"csrf_token": csrf, "code": pyotp.TOTP(secret).now()}
     )
     assert right.status_code == 303
     assert (await browser.get("/")).status_code == 200
+    # The completed login has a new token: the one from before the code step is worthless.
+    assert browser.cookies["mw_session"] != half_open
+    stale = httpx.AsyncClient(
+        transport=browser._transport, base_url=browser.base_url, cookies={"mw_session": half_open}
+    )
+    async with stale:
+        assert (await stale.get("/")).status_code == 303
 
 
 async def test_wrong_codes_end_the_half_open_session(

@@ -108,7 +108,13 @@ async def totp(request: Request) -> Response:
         return secure(RedirectResponse(target, status_code=303))
     token = request.cookies[COOKIE]
     if isinstance(code, str) and await users(request).verify_totp(token, code.strip()):
-        return secure(RedirectResponse(target, status_code=303))
+        # A new token once the login is complete: one seen before it (say planted in the
+        # browser by someone else) is worth nothing now.
+        rotated = await users(request).rotate_session(token)
+        response = secure(RedirectResponse(target, status_code=303))
+        if rotated is not None:
+            set_cookie(request, response, COOKIE, rotated[0], SESSION_SECONDS)
+        return response
     if await current_session(request) is None:  # too many wrong codes ended the session
         return secure(RedirectResponse("/login", status_code=303))
     context = {"title": "Two-factor code", "next": target, "error": "That code is not valid."}
