@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_dashboard_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    create_user,
-    shot,
-    sign_in,
-)
+from tests.e2e.test_dashboard_browser import create_user, sign_in
+from tests.support.browser import ARTIFACTS, launch_chromium, shot
 from tests.support.dns import LoopbackDNS
 
 pytestmark = pytest.mark.e2e
@@ -28,11 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install-browser"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

@@ -8,53 +8,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import Server, run_cli
 from tests.e2e.test_sdk import sdk, wait_inbox
+from tests.support.browser import launch_chromium, shot
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PASSWORD = "browser test password"
 SECRET_LINE = re.compile(r"^totp secret \(shown once[^)]*\): ([A-Z2-7]{32})$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install-browser"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+def chromium() -> Iterator[Browser]:
+    yield from launch_chromium()
 
 
 @pytest.fixture
-def page(browser: Browser, sqlite_server: Server) -> Iterator[Page]:
-    context = browser.new_context(base_url=sqlite_server.base_url)
+def page(chromium: Browser, sqlite_server: Server) -> Iterator[Page]:
+    context = chromium.new_context(base_url=sqlite_server.base_url)
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def create_user(server: Server, name: str) -> str:

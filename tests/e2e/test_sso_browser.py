@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import SSO_ADA, Server, run_cli
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, shot
+from tests.support.browser import launch_chromium, shot
 from tests.support.oidc_provider import PROVIDER_WARNINGS, Provider
 
 pytestmark = [pytest.mark.e2e, *(pytest.mark.filterwarnings(w) for w in PROVIDER_WARNINGS)]
@@ -22,11 +21,7 @@ pytestmark = [pytest.mark.e2e, *(pytest.mark.filterwarnings(w) for w in PROVIDER
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install-browser"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture
