@@ -149,7 +149,9 @@ async def test_unauthenticated_and_unknown_clients_are_invalid_client(
 
 async def test_send_token_cannot_manage_or_read(client: httpx.AsyncClient, sandbox: str) -> None:
     auth = await bearer(client, "send")
-    assert (await client.get("/v4/domains", headers=auth, auth=None)).status_code == 403
+    listed = await client.get("/v4/domains", headers=auth, auth=None)
+    assert listed.status_code == 403
+    assert listed.json() == {"message": "This token's scope allows sending messages only"}
     new_key = await client.post("/v1/keys", data={"role": "admin"}, headers=auth, auth=None)
     assert new_key.status_code == 403
     assert (await client.get(CLIENTS, headers=auth, auth=None)).status_code == 403
@@ -162,8 +164,12 @@ async def test_read_token_cannot_send_or_write(client: httpx.AsyncClient, sandbo
     assert (await client.get("/v4/domains", headers=auth, auth=None)).status_code == 200
     sent = await client.post(f"/v3/{sandbox}/messages", data=SEND, headers=auth, auth=None)
     assert sent.status_code == 403
+    assert sent.json() == {"message": "This token's scope does not allow sending messages"}
     created = await client.post("/v4/domains", data={"name": "y.example"}, headers=auth, auth=None)
     assert created.status_code == 403
+    assert created.json() == {
+        "message": "This token's scope does not allow changes (it needs manage)"
+    }
 
 
 async def test_manage_token_manages(client: httpx.AsyncClient) -> None:

@@ -106,10 +106,19 @@ class Principal:
 
     def require_account(self, *, write: bool = False) -> None:
         """Everything but sending needs an account (non-domain) key; writes need more than basic."""
+        token = self.scopes is not None
         if self.is_domain_key or not self.can_read:
-            raise Forbidden("This key may only be used for sending messages")
+            raise Forbidden(
+                "This token's scope allows sending messages only"
+                if token
+                else "This key may only be used for sending messages"
+            )
         if write and not self.can_write:
-            raise Forbidden("This key has read-only access")
+            raise Forbidden(
+                "This token's scope does not allow changes (it needs manage)"
+                if token
+                else "This key has read-only access"
+            )
 
 
 def check_environment(environment: str) -> None:
