@@ -113,7 +113,9 @@ _SIMPLE_ADDRESS = re.compile(
 _SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 
 
-@functools.lru_cache(maxsize=65536)
+# Small on purpose: it serves the addresses that repeat (senders, frequent recipients); a
+# queue of 100,000 distinct recipients would keep 65,536 entries (~17 MB) for nothing.
+@functools.lru_cache(maxsize=4096)
 def validate_address(address: str) -> str | None:
     """The normalised address (domain lower-cased), or None when it is not valid."""
     simple = _SIMPLE_ADDRESS.fullmatch(address)
