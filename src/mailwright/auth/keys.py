@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.auth.access import Network, format_ranges, is_allowed, parse_ranges
+from mailwright.auth.cache import TimedCache
 from mailwright.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from mailwright.logs import get_logger
 from mailwright.store import KeyRow, Store, queries
@@ -160,11 +161,9 @@ class KeyCache:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._seconds = seconds
         self._flush_seconds = flush_seconds
         self._clock = clock
-        self._known: dict[str, tuple[float, Principal | None]] = {}
-        self._generation = 0  # bumped by forget(): a lookup begun before must not be cached
+        self._known: TimedCache[str, Principal | None] = TimedCache(seconds, CACHE_MAX)
         self._used: dict[str, float] = {}
         self._flushed_at = time.monotonic()
         self._flushing: asyncio.Task[None] | None = None
@@ -176,18 +175,12 @@ class KeyCache:
     async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
         """The key in ``header``, if it is valid now and may be used from address ``client``."""
         digest = hash_secret(parse_basic(header))
-        tick = time.monotonic()
-        hit = self._known.get(digest)
-        if hit is None or hit[0] < tick:
-            generation = self._generation
+
+        async def load() -> Principal | None:
             async with self._store.read() as conn:
-                row = await queries.find_key(conn, digest)
-            hit = (tick + self._seconds, _principal(row))
-            if generation == self._generation:
-                if len(self._known) >= CACHE_MAX:
-                    self._known.clear()
-                self._known[digest] = hit
-        who, now = hit[1], self._clock()
+                return _principal(await queries.find_key(conn, digest))
+
+        who, now, tick = await self._known.get(digest, load), self._clock(), time.monotonic()
         if who is None or (who.expires_at is not None and who.expires_at <= now):
             raise Unauthorized("Invalid private key")
         if not is_allowed(who.allowed_ips, client):
@@ -203,8 +196,7 @@ class KeyCache:
         return who
 
     def forget(self) -> None:
-        self._known.clear()
-        self._generation += 1
+        self._known.forget()
 
     def _notified(self, payload: str) -> None:
         self.forget()

@@ -31,6 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwright.auth.cache import TimedCache
 from mailwright.auth.keys import Principal, check_environment
 from mailwright.errors import Forbidden, InvalidInput, NotFound, OAuthError, Unauthorized
 from mailwright.store import Keyring, Store, oauth, queries
@@ -140,19 +141,17 @@ class Authority:
         self.lifetime = lifetime
         self._clock = clock
         self._verifying: dict[str, ECKey] = {}  # kid -> public key; keys never change
-        # token -> (monotonic time the entry is good until, who it speaks for); as the key
-        # cache in keys.py: a few seconds, forgotten at once on revocation (NOTIFY across
-        # processes), the token's own expiry checked on every use.
-        self._known: dict[str, tuple[float, Principal]] = {}
-        self._generation = 0
+        # Who a token speaks for, as the key cache in keys.py: a few seconds, forgotten at
+        # once on revocation (NOTIFY across processes), the token's own expiry checked on
+        # every use.
+        self._known: TimedCache[str, Principal] = TimedCache(CACHE_SECONDS, CACHE_MAX)
 
     async def start(self) -> None:
         """Listen for revocations and deleted clients of other processes (PostgreSQL)."""
         await self._store.listen(oauth.CHANNEL, self._notified)
 
     def forget(self) -> None:
-        self._known.clear()
-        self._generation += 1
+        self._known.forget()
 
     def _notified(self, payload: str) -> None:
         self.forget()
@@ -301,19 +300,9 @@ class Authority:
         """Who a Bearer token speaks for: its client's domain and environment, its scopes.
         Remembered for a few seconds, so a busy client costs no signature check nor query
         per request."""
-        tick = time.monotonic()
-        hit = self._known.get(token)
-        if hit is not None and hit[0] >= tick:
-            who = hit[1]
-            if who.expires_at is not None and who.expires_at <= self._clock():
-                raise Unauthorized("Access token expired")
-            return who
-        generation = self._generation
-        who = await self._lookup(token)
-        if generation == self._generation:
-            if len(self._known) >= CACHE_MAX:
-                self._known.clear()
-            self._known[token] = (tick + CACHE_SECONDS, who)
+        who = await self._known.get(token, lambda: self._lookup(token))
+        if who.expires_at is not None and who.expires_at <= self._clock():
+            raise Unauthorized("Access token expired")
         return who
 
     async def _lookup(self, token: str) -> Principal:
