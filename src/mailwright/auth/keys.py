@@ -165,6 +165,9 @@ class KeyCache:
         self._clock = clock
         self._known: TimedCache[str, Principal | None] = TimedCache(seconds, CACHE_MAX)
         self._used: dict[str, float] = {}
+        # Authorization headers seen and their keys' digests: decoding and hashing the key
+        # cost more than the cache lookup that follows.
+        self._digests: dict[str | None, str] = {}
         self._flushed_at = time.monotonic()
         self._flushing: asyncio.Task[None] | None = None
 
@@ -174,7 +177,12 @@ class KeyCache:
 
     async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
         """The key in ``header``, if it is valid now and may be used from address ``client``."""
-        digest = hash_secret(parse_basic(header))
+        digest = self._digests.get(header) if header is not None else None
+        if digest is None:
+            digest = hash_secret(parse_basic(header))
+            if len(self._digests) >= CACHE_MAX:
+                self._digests.clear()
+            self._digests[header] = digest  # header -> digest never changes: no expiry
 
         async def load() -> Principal | None:
             async with self._store.read() as conn:

@@ -8,7 +8,6 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
@@ -25,7 +24,7 @@ from mailwright.events import (
     outbox_rows,
 )
 from mailwright.messages.expand import Expansion, delivery_row, open_hours
-from mailwright.messages.form import SendRequest, new_message_id
+from mailwright.messages.form import SendRequest, message_id_at
 from mailwright.messages.handlebars import TemplateError, render
 from mailwright.messages.render import template_variables
 from mailwright.messages.schedule import due_at, is_scheduled_per_recipient
@@ -102,7 +101,7 @@ async def accept(
     if environment == "test":
         req = in_test_environment(req)
     key = MessageKey(secrets.token_urlsafe(18))
-    message_id = new_message_id(domain, _utc(now), secrets.token_hex(8))
+    message_id = message_id_at(domain, now, secrets.token_hex(8))
     url = storage_url(public_url, domain, key)
     facts = _facts(req, domain=domain, key=key, message_id=message_id, url=url, method=method)
     base = req.deliver_at.timestamp() if req.deliver_at is not None else now
@@ -200,7 +199,3 @@ def _scheduled(options: dict[str, Any]) -> bool:
 
 
 _delivery = delivery_row
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)

@@ -363,6 +363,18 @@ def new_message_id(domain: str, now: datetime, token: str) -> str:
     return f"{now.astimezone(UTC):%Y%m%d%H%M%S}.{token}@{domain}"
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
+def message_id_at(domain: str, now: float, token: str) -> str:
+    """``new_message_id`` for a Unix time; the time part is formatted once a second."""
+    global _last_stamp
+    second = int(now)
+    if _last_stamp[0] != second:
+        _last_stamp = (second, f"{datetime.fromtimestamp(second, UTC):%Y%m%d%H%M%S}")
+    return f"{_last_stamp[1]}.{token}@{domain}"
+
+
 def _parse_from(form: _Form, addresses: _Addresses) -> tuple[str, str]:
     from_header = form.first("from")
     if not from_header:
