@@ -20,6 +20,7 @@ RCPT (``smtp-sink -r RCPT``): 100 batch sends of 1,000 recipients.
 Needs root (installs the Debian ``postfix`` package when missing; runs Postfix).
 
     .venv/bin/python bench/e2e_vs_postfix.py [--count 10000] [--big-count 2000] [--queued 100000]
+        [--workers N]   # MAILWRIGHT_WORKER_PROCESSES for the throughput runs
     .venv/bin/python bench/e2e_vs_postfix.py --only rss [--queued 100000] [--settle 20]
 """
 
@@ -296,6 +297,10 @@ async def bench_postfix(tmp: Path, pf: Postfix, n: int, size: int, tag: str) -> 
 # --- mailwright ----------------------------------------------------------------------------------
 
 
+# MAILWRIGHT_WORKER_PROCESSES for the throughput runs (--workers); None: the server's default.
+WORKERS: int | None = None
+
+
 async def start_server(
     tmp: Path, tag: str, dns_addr: str, mx_port: int, profile: str | None = None
 ) -> Server:
@@ -313,6 +318,8 @@ async def start_server(
         "MAILWRIGHT_DNS_SERVER": dns_addr,
         "MAILWRIGHT_MX_PORT": str(mx_port),
     }
+    if WORKERS is not None and tag != "rss":
+        env["MAILWRIGHT_WORKER_PROCESSES"] = str(WORKERS)
     log = tmp / f"mailwright-{tag}.log"
     argv = [sys.executable, "-m", "mailwright", "serve"]
     if profile:
@@ -542,7 +549,11 @@ async def bench(args: argparse.Namespace) -> None:
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     print()
-    print(f"machine: {os.cpu_count()} cores; sink: smtp-sink on loopback; DKIM on (mx mode)")
+    workers = "server default" if args.workers is None else args.workers
+    print(
+        f"machine: {os.cpu_count()} cores; sink: smtp-sink on loopback; DKIM on (mx mode); "
+        f"mailwright worker processes: {workers}"
+    )
     if args.count > 0:
         print(
             f"--- {args.count} x 5 KB (Postfix: smtp-source {SESSIONS} sessions; "
@@ -580,11 +591,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     parser.add_argument(
+        "--workers",
+        type=int,
+        help="MAILWRIGHT_WORKER_PROCESSES for the throughput runs (default: the server's, 1)",
+    )
+    parser.add_argument(
         "--only",
         choices=("rss",),
         help="rss: only the queued-deliveries RSS run (no throughput runs, no Postfix)",
     )
     args = parser.parse_args(argv)
+    global WORKERS
+    WORKERS = args.workers
     if args.only == "rss":
         args.count = args.big_count = 0
         args.skip_postfix = True

@@ -14,15 +14,17 @@ import contextlib
 import contextvars
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from mailwright.store.schema import metadata
 from mailwright.store.sealing import Keyring
@@ -32,6 +34,10 @@ T = TypeVar("T")
 WriteOp = Callable[[AsyncConnection], Awaitable[Any]]
 
 MAX_GROUP = 256
+# How the SQLite inserter waits for the write lock (see _SqliteInserter._begin).
+BUSY_SECONDS = 10.0  # as PRAGMA busy_timeout=10000 on every other connection
+BUSY_FIRST_SLEEP = 0.0001
+BUSY_LAST_SLEEP = 0.001
 LISTEN_CHECK_SECONDS = 30.0  # how often an idle LISTEN connection is checked
 LISTEN_RETRY_SECONDS = 1.0
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -136,29 +142,100 @@ async def _insert_merged(ops: Sequence[InsertRows], conn: AsyncConnection) -> No
         await conn.exec_driver_sql(sql, values)
 
 
-class _SqliteInserter:
-    """Inserts for SQLite on a connection of its own, in one thread hop per group.
+class NeedsLoop(Exception):
+    """An operation awaited something other than its connection: it needs the event loop."""
 
-    Through aiosqlite every statement, cursor and commit is a round trip to its thread; a
-    group of inserts here is one. The writer task never runs this and a SQLAlchemy
-    transaction at the same time, so the two connections never wait on each other's lock.
+
+def _complete(coroutine: Awaitable[T]) -> T:
+    """Run a coroutine that never suspends to its end, here and now."""
+    assert isinstance(coroutine, Coroutine)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    except RuntimeError as exc:
+        if "event loop" in str(exc):  # it asked for the loop (asyncio.get_running_loop ...)
+            raise NeedsLoop(str(exc)) from None
+        raise
+    coroutine.close()
+    raise NeedsLoop("the operation awaited something besides its connection")
+
+
+class _ImmediateConnection:
+    """The part of ``AsyncConnection`` that write operations use, over a synchronous
+    SQLAlchemy connection: every call runs at once and returns without suspending."""
+
+    def __init__(self, sync: Connection) -> None:
+        self._sync = sync
+        self.dialect = sync.dialect
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._sync.execute(*args, **kwargs)
+
+    async def exec_driver_sql(self, *args: Any, **kwargs: Any) -> Any:
+        return self._sync.exec_driver_sql(*args, **kwargs)
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(self._sync, *args, **kwargs)
+
+
+class _SqliteInserter:
+    """SQLite writes on a connection of their own, one thread hop per group.
+
+    Through aiosqlite every statement, cursor and commit is a round trip to its thread and
+    back through the event loop; a group here is one. Groups of other operations run here too
+    (``run``): each ``op(conn)`` is given a connection whose statements run at once, in this
+    thread, so the coroutine completes without suspending. A transaction then holds SQLite's
+    write lock only as long as its statements take, never while the event loop is busy with
+    other work (a worker process signing and sending mail), which would hold up every other
+    process's commits. An op that does suspend (it awaits something else) is rolled back and
+    its group run through SQLAlchemy's async connection instead (``NeedsLoop``).
+
+    The writer task never runs this and a SQLAlchemy transaction at the same time, so the two
+    connections never wait on each other's lock.
     """
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._sync: Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             _sqlite_pragmas(conn, None)
+            conn.execute("PRAGMA busy_timeout=0")  # _begin waits for the lock itself
             self._conn = conn
         return self._conn
 
+    def _sqlalchemy(self) -> Connection:
+        """A synchronous SQLAlchemy connection over the same SQLite connection."""
+        if self._sync is None:
+            raw = self._connection()
+            engine = create_sync_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+            self._sync = engine.connect()
+        return self._sync
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, retried every 0.1-1 ms while another connection (a worker
+        process) holds the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ms
+        and longer between tries, so a lock held for 2 ms could keep this waiting for 8."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        delay = BUSY_FIRST_SLEEP
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, BUSY_LAST_SLEEP)
+
     def _run(self, statements: Statements) -> None:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             for sql, values in statements:
                 conn.executemany(sql, values)
@@ -167,10 +244,37 @@ class _SqliteInserter:
             raise
         conn.execute("COMMIT")
 
-    async def insert(self, statements: Statements) -> None:
+    def _run_ops(self, statements: Statements, ops: Sequence[WriteOp]) -> list[Any]:
+        conn = self._connection()
+        sync = self._sqlalchemy()
+        self._begin(conn)
+        try:
+            for sql, values in statements:
+                conn.executemany(sql, values)
+            shim = cast(AsyncConnection, _ImmediateConnection(sync))
+            results = [None if isinstance(op, InsertRows) else _complete(op(shim)) for op in ops]
+        except BaseException:
+            sync.rollback()  # SQLAlchemy's transaction, and the connection's: ROLLBACK
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        sync.commit()  # COMMIT
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+        return results
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, "mailwright-sqlite")
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._run, statements)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def run(self, statements: Statements, ops: Sequence[WriteOp]) -> list[Any]:
+        """Inserts, then each op, in one transaction in this thread; ``NeedsLoop`` (rolled
+        back) when an op suspends."""
+        return await self._in_thread(self._run_ops, statements, ops)
+
+    async def insert(self, statements: Statements) -> None:
+        await self._in_thread(self._run, statements)
 
     def close(self) -> None:
         """Close the connection; a later insert opens a new one (a Store outlives a close)."""
@@ -178,6 +282,9 @@ class _SqliteInserter:
             return
 
         def close() -> None:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -362,6 +469,9 @@ class Store:
         if self._inserter is not None and len(inserts) == len(ops):
             await self._inserter.insert(_plan_inserts(inserts, self.engine.dialect))
             return [None] * len(ops)
+        if self._inserter is not None:
+            with contextlib.suppress(NeedsLoop):
+                return await self._inserter.run(_plan_inserts(inserts, self.engine.dialect), ops)
         async with self.engine.begin() as conn:
             await _insert_merged(inserts, conn)
             return [None if isinstance(op, InsertRows) else await op(conn) for op in ops]
