@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -160,3 +165,84 @@ async def test_settings_keep_the_first_value_and_can_be_replaced(store: Store) -
     async with store.read() as conn:
         assert await queries.get_setting(conn, "signing_key", store.keyring) == "three"
         assert await queries.get_setting(conn, "missing", store.keyring) is None
+
+
+async def test_an_op_that_awaits_something_else_still_commits_once(store: Store) -> None:
+    """An op that suspends on something besides its connection (here a sleep between two
+    statements) cannot finish on SQLite's writer thread: it is rolled back there and run
+    again through the event loop, so its rows are written exactly once."""
+    runs: list[int] = []
+
+    async def op(conn: AsyncConnection) -> str:
+        runs.append(1)
+        await conn.execute(insert(schema.api_keys), [key_values(1)])
+        await asyncio.sleep(0)
+        await conn.execute(insert(schema.api_keys), [key_values(2)])
+        return "done"
+
+    assert await store.write(op) == "done"
+    assert await count_keys(store) == 2
+    assert len(runs) == (2 if not store.is_postgres else 1)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A SQLite store only: its writer thread and write lock are what these tests are about."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'writer.db'}")
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+async def test_sqlite_writes_run_their_statements_on_the_writer_thread(
+    sqlite_store: Store,
+) -> None:
+    """On SQLite an op's statements run in one hop on the writer's own thread (so the write lock
+    is never held while the event loop is busy elsewhere), in the same transaction as the
+    group's inserts: a failing op takes the inserts grouped with it back too, and they are
+    then written alone."""
+    store = sqlite_store
+
+    async def where(conn: AsyncConnection) -> str:
+        await conn.execute(insert(schema.api_keys), [key_values(1)])
+        return await conn.run_sync(lambda _sync: threading.current_thread().name)
+
+    assert (await store.write(where)).startswith("mailwright-sqlite")
+
+    async def failing(conn: AsyncConnection) -> None:
+        await conn.execute(insert(schema.api_keys), [key_values(2, "h1")])  # duplicate hash
+
+    inserted = InsertRows([(schema.api_keys, [key_values(3)])])
+    outcomes = await asyncio.gather(
+        store.write(inserted), store.write(failing), return_exceptions=True
+    )
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], IntegrityError)
+    assert await count_keys(store) == 2  # k1 and k3; k2 never
+
+
+async def test_sqlite_writer_waits_for_a_write_lock_held_elsewhere(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Another process's transaction holds SQLite's write lock for 0.3 s: the writer retries
+    BEGIN IMMEDIATE until the lock is free, then commits."""
+    store = sqlite_store
+    path = str(tmp_path / "writer.db")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        await store.write(InsertRows([(schema.api_keys, [key_values(1)])]))
+
+        async def op(conn: AsyncConnection) -> None:
+            await conn.execute(insert(schema.api_keys), [key_values(2)])
+
+        await store.write(op)
+        waited = time.monotonic() - started
+    finally:
+        release.join()
+        holder.close()
+    assert waited >= 0.25
+    assert await count_keys(store) == 2
