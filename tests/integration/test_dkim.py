@@ -145,6 +145,8 @@ WHITESPACE_SAMPLES = [
     b"bare \n lf and \r cr  \r\n",
     b"\r\n\r\n   \r\n\t\r\n",
     bytes(range(256)) * 3,
+    b"a\r \r\nb \r\r\nc\t \r\n \r\n",  # CRs next to the whitespace, a line of spaces
+    b"x \r\n" * 3000 + b"last line keeps its spaces  ",
 ]
 
 

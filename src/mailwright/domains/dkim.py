@@ -165,7 +165,6 @@ def _parsed_private_key(pem: bytes) -> dict[str, int]:
 
 
 _WSP_TO_SQUEEZE = re.compile(rb"[\t ]{2,}|\t")
-_TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
 
 
 def _compress_whitespace(content: bytes) -> bytes:
@@ -179,10 +178,15 @@ def _compress_whitespace(content: bytes) -> bytes:
 
 def _strip_trailing_whitespace(content: bytes) -> bytes:
     """dkimpy's ``re.sub(b"[\\t ]+\\r\\n", b"\\r\\n", content)``, skipped when no line ends in
-    whitespace (the byte before every CRLF is then neither space nor tab)."""
+    whitespace (the byte before every CRLF is then neither space nor tab). Otherwise each line
+    that ends so is stripped: the regular expression walks every byte (~2 ms for 100 KB),
+    splitting at CRLF and stripping the lines ~0.2 ms. What follows the last CRLF is not a
+    line end, so it keeps its whitespace."""
     if b" \r\n" not in content and b"\t\r\n" not in content:
         return content
-    return _TRAILING_WSP.sub(b"\r\n", content)
+    lines = content.split(b"\r\n")
+    last = lines.pop()
+    return b"\r\n".join([line.rstrip(b" \t") for line in lines] + [last])
 
 
 _DKIMPY_RFC822_PARSE = dkim.rfc822_parse
