@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -662,14 +662,23 @@ async def _reporting(fd: int | None, runtime: Runtime) -> AsyncIterator[None]:
         yield
         return
     os.set_blocking(fd, False)
-    task = asyncio.create_task(_report(fd, runtime))
+    try:
+        async with _in_background(_report(fd, runtime)):
+            yield
+    finally:
+        _write_report(fd, runtime)
+
+
+@contextlib.asynccontextmanager
+async def _in_background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """``work`` runs as a task for the length of the block, then is cancelled and awaited."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        _write_report(fd, runtime)
 
 
 async def _report(fd: int, runtime: Runtime) -> None:
@@ -740,13 +749,8 @@ async def _releasing_freed_memory() -> AsyncIterator[None]:
             await asyncio.sleep(TRIM_EVERY_SECONDS)
             trim(0)
 
-    task = asyncio.create_task(trim_often())
-    try:
+    async with _in_background(trim_often()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> None:

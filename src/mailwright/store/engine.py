@@ -233,48 +233,39 @@ class _SqliteInserter:
             time.sleep(delay)
             delay = min(delay * 2, BUSY_LAST_SLEEP)
 
-    def _run(self, statements: Statements) -> None:
+    def _run(self, statements: Statements, ops: Sequence[WriteOp]) -> list[Any]:
         conn = self._connection()
+        others = [op for op in ops if not isinstance(op, InsertRows)]
+        # A group of inserts only (every accept) needs no SQLAlchemy connection at all.
+        sync = self._sqlalchemy() if others else None
+        done: list[Any] = []
         self._begin(conn)
         try:
             for sql, values in statements:
                 conn.executemany(sql, values)
+            if sync is not None:
+                shim = cast(AsyncConnection, _ImmediateConnection(sync))
+                done = [_complete(op(shim)) for op in others]
         except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _run_ops(self, statements: Statements, ops: Sequence[WriteOp]) -> list[Any]:
-        conn = self._connection()
-        sync = self._sqlalchemy()
-        self._begin(conn)
-        try:
-            for sql, values in statements:
-                conn.executemany(sql, values)
-            shim = cast(AsyncConnection, _ImmediateConnection(sync))
-            results = [None if isinstance(op, InsertRows) else _complete(op(shim)) for op in ops]
-        except BaseException:
-            sync.rollback()  # SQLAlchemy's transaction, and the connection's: ROLLBACK
+            if sync is not None:
+                sync.rollback()  # SQLAlchemy's transaction, and the connection's: ROLLBACK
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        sync.commit()  # COMMIT
+        if sync is not None:
+            sync.commit()  # COMMIT
         if conn.in_transaction:
             conn.execute("COMMIT")
-        return results
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(1, "mailwright-sqlite")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        answers = iter(done)
+        return [None if isinstance(op, InsertRows) else next(answers) for op in ops]
 
     async def run(self, statements: Statements, ops: Sequence[WriteOp]) -> list[Any]:
-        """Inserts, then each op, in one transaction in this thread; ``NeedsLoop`` (rolled
-        back) when an op suspends."""
-        return await self._in_thread(self._run_ops, statements, ops)
-
-    async def insert(self, statements: Statements) -> None:
-        await self._in_thread(self._run, statements)
+        """The inserts, then each op that is not one, in one transaction on this thread; each
+        op's result (``None`` for inserts). ``NeedsLoop`` (rolled back) when an op suspends."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, "mailwright-sqlite")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, statements, ops)
 
     def close(self) -> None:
         """Close the connection; a later insert opens a new one (a Store outlives a close)."""
@@ -466,10 +457,7 @@ class Store:
 
     async def _run_in_transaction(self, ops: list[WriteOp]) -> list[Any]:
         inserts = [op for op in ops if isinstance(op, InsertRows)]
-        if self._inserter is not None and len(inserts) == len(ops):
-            await self._inserter.insert(_plan_inserts(inserts, self.engine.dialect))
-            return [None] * len(ops)
-        if self._inserter is not None:
+        if self._inserter is not None:  # NeedsLoop: never for a group of inserts only
             with contextlib.suppress(NeedsLoop):
                 return await self._inserter.run(_plan_inserts(inserts, self.engine.dialect), ops)
         async with self.engine.begin() as conn:
