@@ -238,7 +238,12 @@ async def test_checks_made_while_the_database_is_away_are_written_when_it_is_bac
         assert len(failed) >= 3
         # (the first may have found the database still answering, and the queue not)
         assert "database: unavailable; queue: cannot be read" in {c.detail for c in failed}
-        assert all("queue: cannot be read" in c.detail for c in failed)
+        # Every failed check names the queue: unreadable, or (on a loaded machine) the probe
+        # timed out waiting for a database that refuses connections.
+        assert all(
+            "queue: cannot be read" in c.detail or "queue: no answer within" in c.detail
+            for c in failed
+        )
         [share] = [u.availability["24h"] for u in await role_uptime(store, time.time())]
         assert share is not None
         assert share < 1.0  # the outage counts against the node
