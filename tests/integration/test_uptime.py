@@ -230,20 +230,19 @@ async def test_checks_made_while_the_database_is_away_are_written_when_it_is_bac
         assert monitor is not None
         await wait_until(lambda: checks_of(store))
         await _allow_connections(name, False)
-        await wait_until(lambda: _true(monitor.pending >= 3))
+        # The round in flight when connections stopped may have found everything well and
+        # failed only to write: wait for enough rounds that three at least found the outage.
+        await wait_until(lambda: _true(monitor.pending >= 5))
         await _allow_connections(name, True)
         await wait_until(lambda: _true(monitor.pending == 0))
 
         failed = [c for c in await checks_of(store) if not c.is_ok]
         assert len(failed) >= 3
-        # (the first may have found the database still answering, and the queue not)
+        # Checks in flight as the database went or came back may have found only one probe
+        # failing; every failure is one of the two probes that need the database.
         assert "database: unavailable; queue: cannot be read" in {c.detail for c in failed}
-        # Every failed check names the queue: unreadable, or (on a loaded machine) the probe
-        # timed out waiting for a database that refuses connections.
-        assert all(
-            "queue: cannot be read" in c.detail or "queue: no answer within" in c.detail
-            for c in failed
-        )
+        expected = {"database: unavailable", "queue: cannot be read", "queue: no answer within 5s"}
+        assert all(set(c.detail.split("; ")) <= expected for c in failed), failed
         [share] = [u.availability["24h"] for u in await role_uptime(store, time.time())]
         assert share is not None
         assert share < 1.0  # the outage counts against the node
