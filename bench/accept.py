@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -93,6 +94,9 @@ def serve_baseline(port: int) -> None:
             loop="none",
             server_header=False,
         )
+        # As ``mailwright serve`` does once started (cli.py): the start-up heap frozen.
+        gc.collect()
+        gc.freeze()
         await uvicorn.Server(config).serve()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import getpass
 import json
 import math
@@ -561,6 +562,7 @@ async def _serve(
     # else a worker child: its server migrated and made the first-start records before
     # starting it, so the child never loads alembic (~10 MB a process).
     await runtime.start()
+    _freeze_startup_heap()
     log.info("started", roles=sorted(roles))
     if kick_fd is not None:
         _follow_kicks(kick_fd, runtime, stopped)
@@ -730,6 +732,18 @@ def _fewer_malloc_arenas() -> None:
 
 
 TRIM_EVERY_SECONDS = 5.0
+
+
+def _freeze_startup_heap() -> None:
+    """Move what start-up made (modules, the app and its routes, SQLAlchemy's tables and
+    compiled statements) out of the garbage collector's sight: it lives as long as the process.
+
+    Requests in flight when a young collection runs survive it and age into the oldest
+    generation, so full collections come every few hundred requests; each walked the whole
+    start-up heap (130,000 objects, about 0.1 s) and together cost more CPU than any one step
+    of the accept path. Frozen, a full collection walks only what the process made since."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.asynccontextmanager
