@@ -20,6 +20,7 @@ from mailwright.config import Settings
 from mailwright.store import Store, uptime
 from mailwright.store.uptime import CheckRow
 from mailwright.uptime import endpoint_rates, role_uptime
+from mailwright.uptime.monitor import PROBE_TIMEOUT
 from tests.integration.test_monitoring import client_from, samples, value
 from tests.support.postgres import POSTGRES_URL, create_database, drop_database, url_of
 from tests.support.uptime import AVAILABILITY, MESSAGES, NODE, write_history
@@ -241,7 +242,8 @@ async def test_checks_made_while_the_database_is_away_are_written_when_it_is_bac
         # Checks in flight as the database went or came back may have found only one probe
         # failing; every failure is one of the two probes that need the database.
         assert "database: unavailable; queue: cannot be read" in {c.detail for c in failed}
-        expected = {"database: unavailable", "queue: cannot be read", "queue: no answer within 5s"}
+        timed_out = f"queue: no answer within {PROBE_TIMEOUT:g}s"
+        expected = {"database: unavailable", "queue: cannot be read", timed_out}
         assert all(set(c.detail.split("; ")) <= expected for c in failed), failed
         [share] = [u.availability["24h"] for u in await role_uptime(store, time.time())]
         assert share is not None
