@@ -105,3 +105,103 @@ async def test_connection_settings(client: httpx.AsyncClient, sandbox: str) -> N
     bad = await client.put(url, data={"skip_verification": "maybe"})
     assert bad.status_code == 400
     assert "skip_verification" in bad.json()["message"]
+
+
+async def test_update_changes_only_the_fields_given(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await client.post("/v4/domains", data={"name": "upd.example"})
+    changed = await client.put(
+        "/v4/domains/upd.example",
+        data={
+            "spam_action": "block",
+            "wildcard": "true",
+            "web_scheme": "https",
+            "web_prefix": "Track",
+            "require_tls": "yes",
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["message"] == "Domain has been updated"
+    domain = body["domain"]
+    assert (domain["spam_action"], domain["wildcard"], domain["web_scheme"]) == (
+        "block",
+        True,
+        "https",
+    )
+    assert (domain["web_prefix"], domain["require_tls"], domain["skip_verification"]) == (
+        "track",
+        True,
+        False,
+    )
+    cnames = [r["name"] for r in body["sending_dns_records"] if r["record_type"] == "CNAME"]
+    assert cnames == ["track.upd.example"]  # the tracking record follows the prefix
+    # The v3 path, and a field left out keeps its value.
+    again = await client.put("/v3/domains/upd.example", data={"spam_action": "tag"})
+    assert again.status_code == 200
+    fetched = (await client.get("/v4/domains/upd.example")).json()["domain"]
+    assert (fetched["spam_action"], fetched["web_scheme"], fetched["wildcard"]) == (
+        "tag",
+        "https",
+        True,
+    )
+    # Signing and tracking read the cached domain: it was forgotten, so it is fresh.
+    cached = await runtime.services.domains.get("upd.example")
+    assert (cached.web_scheme, cached.web_prefix, cached.require_tls) == ("https", "track", True)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"spam_action": "delete"}, "spam_action"),
+        ({"web_scheme": "ftp"}, "web_scheme"),
+        ({"web_prefix": "not a label"}, "web_prefix"),
+        ({"wildcard": "sometimes"}, "wildcard"),
+        ({"require_tls": "2"}, "require_tls"),
+        ({"mailfrom_host": "bounce.upd.example"}, "mailfrom_host"),
+        ({"smtp_password": "abc"}, "password"),
+    ],
+)
+async def test_update_rejects_bad_input(client: httpx.AsyncClient, data: dict, field: str) -> None:
+    await client.post("/v4/domains", data={"name": "upd.example"})
+    before = (await client.get("/v4/domains/upd.example")).json()["domain"]
+    response = await client.put("/v4/domains/upd.example", data={"wildcard": "true", **data})
+    assert response.status_code == 400
+    assert field in response.json()["message"]
+    assert (await client.get("/v4/domains/upd.example")).json()["domain"] == before
+
+
+async def test_update_sets_the_postmaster_password(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await client.post("/v4/domains", data={"name": "upd.example"})
+    verify = runtime.services.credentials.verify
+    login = "postmaster@upd.example"
+    assert (await client.put("/v4/domains/upd.example", data={"smtp_password": "first-pw"})).json()
+    assert await verify(login, "first-pw") is not None
+    changed = await client.put("/v3/domains/upd.example", data={"smtp_password": "second-pw"})
+    assert changed.status_code == 200
+    assert await verify(login, "first-pw") is None
+    assert await verify(login, "second-pw") is not None
+    listed = (await client.get("/v3/domains/upd.example/credentials")).json()
+    assert [i["login"] for i in listed["items"]] == [login]
+
+
+async def test_web_prefix_and_unknown_domains(client: httpx.AsyncClient) -> None:
+    await client.post("/v4/domains", data={"name": "upd.example"})
+    url = "/v3/domains/upd.example/web_prefix"
+    assert (await client.put(url, params={"web_prefix": "links"})).json() == {
+        "message": "Domain web prefix updated"
+    }
+    assert (await client.get("/v4/domains/upd.example")).json()["domain"]["web_prefix"] == "links"
+    for data in ({}, {"web_prefix": "-bad"}):
+        bad = await client.put(url, data=data)
+        assert bad.status_code == 400
+        assert "web_prefix" in bad.json()["message"]
+    for method, path in (
+        ("PUT", "/v4/domains/none.example"),
+        ("PUT", "/v3/domains/none.example/web_prefix?web_prefix=x"),
+        ("GET", "/v3/domains/none.example/sending_queues"),
+    ):
+        assert (await client.request(method, path)).status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from email.utils import formatdate
 
 from mailwright.api import Services
 from mailwright.app import worker_config
@@ -76,8 +77,23 @@ async def test_messages_over_the_hourly_quota_are_held_until_the_next_hour(
             assert {(d["attempts"], d["claimed_by"]) for d in held} == {(0, None)}
             usage = (await client.get(limits)).json()["used"]
             assert usage == {"hour": 3, "day": 3}
+            # Mailgun's queue state says why, and until when.
+            queues = (await client.get(f"/v3/domains/{domain}/sending_queues")).json()
+            held_until = {
+                "is_disabled": True,
+                "disabled": {
+                    "until": formatdate(next_hour, usegmt=True),
+                    "reason": "sending quota reached: 3 messages per hour",
+                },
+            }
+            assert queues == {"regular": held_until, "scheduled": held_until}
 
             clock[0] = next_hour + 1  # the next hour opens
+            queues = (await client.get(f"/v3/domains/{domain}/sending_queues")).json()
+            assert queues["regular"] == {
+                "is_disabled": False,
+                "disabled": {"until": "", "reason": ""},
+            }
             worker.kick()
 
             async def all_delivered() -> bool:

@@ -1,5 +1,6 @@
-"""Mailgun's domain endpoints, v4 and v3: list, create, get, verify, delete, and the
-connection and tracking settings."""
+"""Mailgun's domain endpoints, v4 and v3: list, create, get, update, verify, delete, the
+connection and tracking settings, the DKIM selector and authority, the tracking web prefix
+and the sending queues' state."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from mailwright.api.context import (
     read_form,
     services,
 )
-from mailwright.auth import check_password, create_credential, delete_credentials
+from mailwright.auth import (
+    change_password,
+    check_password,
+    create_credential,
+    delete_credentials,
+)
 from mailwright.domains import (
     DnsRecord,
     connection_json,
@@ -24,13 +30,16 @@ from mailwright.domains import (
     delete_domain,
     domain_json,
     get_domain,
+    get_quota,
     list_domains,
     tracking_json,
     update_connection,
     update_tracking,
     verify_domain,
 )
-from mailwright.errors import InvalidInput
+from mailwright.domains.quotas import queue_status
+from mailwright.domains.settings import set_dkim_selector, set_web_prefix, update_settings
+from mailwright.errors import InvalidInput, NotFound
 from mailwright.store import DomainRow
 
 
@@ -84,6 +93,104 @@ async def get_one(request: Request) -> Response:
     svc = services(request)
     row = await get_domain(svc.store, path_param(request, "name"))
     return json_response(_with_records(row, svc.dns_plan.sending(row), svc.dns_plan.receiving(row)))
+
+
+async def update(request: Request) -> Response:
+    """Change the domain's settings: `spam_action` (disabled, block, tag), `wildcard`,
+    `web_scheme` (http, https), `web_prefix`, `require_tls`, `skip_verification`, and
+    `smtp_password` (the password of `postmaster@{name}`). Fields not given keep their
+    values; `archive_to`, `mailfrom_host`, `message_ttl` and
+    `use_automatic_sender_security` are refused (400)."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    form = await read_form(request)
+    fields = form.as_dict()
+    smtp_password = fields.pop("smtp_password", None)
+    if smtp_password:
+        check_password(smtp_password)
+    row = await update_settings(svc.store, path_param(request, "name"), fields)
+    if smtp_password:
+        try:
+            await change_password(svc.store, row.name, "postmaster", smtp_password, now=svc.clock())
+        except NotFound:
+            await create_credential(
+                svc.store, row.name, "postmaster", smtp_password, now=svc.clock()
+            )
+        svc.credentials.forget()
+    svc.domains.forget(row.name)
+    body = _with_records(row, svc.dns_plan.sending(row), svc.dns_plan.receiving(row))
+    body["message"] = "Domain has been updated"
+    return json_response(body)
+
+
+def _setting(request: Request, fields: dict[str, str], name: str) -> str | None:
+    """A v3 setting, from the form or (as the Node SDK sends it) the query string."""
+    value = fields.get(name)
+    return value if value is not None else request.query_params.get(name)
+
+
+async def put_dkim_selector(request: Request) -> Response:
+    """Rename the selector of the domain's active DKIM key (`dkim_selector`): the same key,
+    to be published under the new name (`sending_dns_records` in the answer)."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    fields = (await read_form(request)).as_dict()
+    row = await set_dkim_selector(
+        svc.store, path_param(request, "name"), _setting(request, fields, "dkim_selector")
+    )
+    svc.domains.forget(row.name)
+    return json_response(
+        {
+            "message": "Domain DKIM selector has been updated",
+            "sending_dns_records": [r.to_json() for r in svc.dns_plan.sending(row)],
+        }
+    )
+
+
+async def put_dkim_authority(request: Request) -> Response:
+    """`self=true`: the domain signs as its own DKIM authority, as every mailwright domain
+    does. `self=false` (sharing a parent domain's key) is refused (400)."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    fields = (await read_form(request)).as_dict()
+    row = await get_domain(svc.store, path_param(request, "name"))
+    raw = (_setting(request, fields, "self") or "").strip().lower()
+    if raw not in ("true", "false", "yes", "no"):
+        raise InvalidInput("'self' must be true or false", field="self")
+    if raw in ("false", "no"):
+        raise InvalidInput(
+            "mailwright domains are always their own DKIM authority: 'self' can only be true",
+            field="self",
+        )
+    return json_response(
+        {
+            "changed": False,
+            "message": "Domain DKIM authority has been changed",
+            "sending_dns_records": [r.to_json() for r in svc.dns_plan.sending(row)],
+        }
+    )
+
+
+async def put_web_prefix(request: Request) -> Response:
+    """Change the tracking CNAME's label (`web_prefix`, `email` by default)."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    fields = (await read_form(request)).as_dict()
+    row = await set_web_prefix(
+        svc.store, path_param(request, "name"), _setting(request, fields, "web_prefix")
+    )
+    svc.domains.forget(row.name)
+    return json_response({"message": "Domain web prefix updated"})
+
+
+async def sending_queues(request: Request) -> Response:
+    """The state of the domain's regular and scheduled queues: disabled, with `until` and
+    `reason`, while one of its sending quotas is used up."""
+    (await principal(request)).require_account()
+    svc = services(request)
+    now = svc.clock()
+    quota = await get_quota(svc.store, path_param(request, "name"), now=now)
+    return json_response(queue_status(quota, now))
 
 
 async def verify(request: Request) -> Response:

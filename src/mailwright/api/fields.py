@@ -148,6 +148,38 @@ FORMS: dict[tuple[str, str], Schema] = {
     ("POST", "/mailwright/v1/domains/{name}/dkim/activate"): _form((), selector=_TEXT),
 }
 FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
+_LABEL: Schema = {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"}
+for _version in ("v3", "v4"):
+    FORMS[("PUT", f"/{_version}/domains/{{name}}")] = _form(
+        (),
+        spam_action={"type": "string", "enum": ["disabled", "block", "tag"]},
+        wildcard=_YES_NO,
+        web_scheme={"type": "string", "enum": ["http", "https"]},
+        web_prefix=_LABEL,
+        require_tls=_YES_NO,
+        skip_verification=_YES_NO,
+        smtp_password={"type": "string", "minLength": 5, "maxLength": 32},
+    )
+# The Node SDK sends these settings in the query string; a form works as well.
+FORMS[("PUT", "/v3/domains/{name}/dkim_selector")] = _form((), dkim_selector=_LABEL)
+FORMS[("PUT", "/v3/domains/{name}/dkim_authority")] = _form((), self=_YES_NO)
+FORMS[("PUT", "/v3/domains/{name}/web_prefix")] = _form((), web_prefix=_LABEL)
+FORMS[("POST", "/v1/dkim/keys")] = _form(
+    ("signing_domain", "selector"),
+    signing_domain={"type": "string", "format": "hostname"},
+    selector=_LABEL,
+    bits={"type": "string", "enum": ["1024", "2048"]},
+)
+QUERY[("GET", "/v1/dkim/keys")] = [
+    {"name": "limit", "in": "query", "required": False, "schema": _LIMIT},
+    {"name": "page", "in": "query", "required": False, "schema": _SKIP},
+    {"name": "signing_domain", "in": "query", "required": False, "schema": _TEXT},
+    {"name": "selector", "in": "query", "required": False, "schema": _TEXT},
+]
+QUERY[("DELETE", "/v1/dkim/keys")] = [
+    {"name": "signing_domain", "in": "query", "required": True, "schema": _TEXT},
+    {"name": "selector", "in": "query", "required": True, "schema": _TEXT},
+]
 FORMS[("POST", "/v3/ip_pools")] = _form(("name",), name=_TEXT, description=_TEXT, ip=_IPS)
 FORMS[("PATCH", "/v3/ip_pools/{pool_id}")] = _form(
     (), name=_TEXT, description=_TEXT, add_ip=_IPS, remove_ip=_IPS

@@ -97,6 +97,10 @@ def generate_key(selector: str, bits: int = 2048) -> DkimKey:
         raise InvalidInput("dkim_key_size must be 1024 or 2048", field="dkim_key_size")
     _check_selector(selector)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return _rsa_key(selector, key)
+
+
+def _rsa_key(selector: str, key: rsa.RSAPrivateKey) -> DkimKey:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -106,6 +110,21 @@ def generate_key(selector: str, bits: int = 2048) -> DkimKey:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return DkimKey(selector, private_pem, base64.b64encode(public_der).decode("ascii"))
+
+
+def import_key(selector: str, pem: bytes) -> tuple[DkimKey, int]:
+    """An RSA private key brought from elsewhere (PEM, PKCS#1 or PKCS#8, unencrypted), as
+    Mailgun's key import takes it, and its size in bits; 400 for anything else."""
+    _check_selector(selector)
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "pem must be an unencrypted RSA private key in PEM format", field="pem"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size not in KEY_SIZES:
+        raise InvalidInput("pem must be an RSA private key of 1024 or 2048 bits", field="pem")
+    return _rsa_key(selector, key), key.key_size
 
 
 def txt_value(public_b64: str, algorithm: str = "rsa") -> str:

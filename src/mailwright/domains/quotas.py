@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -87,3 +88,21 @@ async def _quota(conn: AsyncConnection, domain: str, now: float) -> SendingQuota
         used_hour=usage.get((domain, "hour"), 0),
         used_day=usage.get((domain, "day"), 0),
     )
+
+
+def queue_status(quota: SendingQuota, now: float) -> dict[str, Any]:
+    """Mailgun's ``sending_queues``: a queue is disabled while a quota is used up, until the
+    UTC hour (or day) it counts in ends; the regular and the scheduled queue alike, as the
+    delivery worker holds both."""
+    until, reason = 0, ""
+    if quota.hourly is not None and quota.used_hour >= quota.hourly:
+        until = int(now // HOUR * HOUR) + HOUR
+        reason = f"sending quota reached: {quota.hourly} messages per hour"
+    if quota.daily is not None and quota.used_day >= quota.daily:
+        until = int(now // DAY * DAY) + DAY
+        reason = f"sending quota reached: {quota.daily} messages per day"
+    state = {
+        "is_disabled": bool(until),
+        "disabled": {"until": formatdate(until, usegmt=True) if until else "", "reason": reason},
+    }
+    return {"regular": state, "scheduled": dict(state)}

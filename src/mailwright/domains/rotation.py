@@ -12,7 +12,7 @@ The active keys are copied onto the domain row, so signing costs no query of its
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
@@ -146,9 +146,15 @@ async def list_keys(store: Store, name: str) -> tuple[DomainRow, list[DkimKeyRow
 
 
 async def rotate_key(
-    store: Store, name: str, form: dict[str, str], *, now: float
+    store: Store,
+    name: str,
+    form: dict[str, str],
+    *,
+    now: float,
+    imported: tuple[DkimKey, int] | None = None,
 ) -> tuple[DomainRow, DkimKeyRow]:
-    """A new pending key; an earlier pending key of the same algorithm is replaced."""
+    """A new pending key; an earlier pending key of the same algorithm is replaced.
+    ``imported``: an RSA key and its size (``import_key``) instead of a generated one."""
     row, keys = await list_keys(store, name)
     request = parse_rotate(form, default_size=row.dkim_key_size)
     taken = {
@@ -157,7 +163,10 @@ async def rotate_key(
     if request.selector in taken:
         raise Conflict(f"DKIM selector {request.selector} is already used by {row.name}")
     selector = request.selector or pick_selector(request.algorithm, now, taken)
-    if request.algorithm == "ed25519":
+    if imported is not None:
+        key, size = imported
+        request = replace(request, algorithm="rsa", key_size=size)
+    elif request.algorithm == "ed25519":
         key = await asyncio.to_thread(generate_ed25519_key, selector)
     else:
         assert request.key_size is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
@@ -80,3 +80,48 @@ async def retire_expired(conn: AsyncConnection, now: float) -> int:
         .values(state="retired", private_key="")
     )
     return int(result.rowcount or 0)
+
+
+async def retire_now(conn: AsyncConnection, key: DkimKeyRow, *, now: float) -> None:
+    """Take ``key`` out of use at once (Mailgun's deactivate): retired, its private key
+    erased; an active Ed25519 key also leaves the domain row, which then signs with RSA only."""
+    await conn.execute(
+        update(T).where(T.c.id == key.id).values(state="retired", retire_at=now, private_key="")
+    )
+    if key.state == "active" and key.algorithm == "ed25519":
+        D = schema.domains
+        await conn.execute(
+            update(D)
+            .where(D.c.id == key.domain_id)
+            .values(
+                dkim_ed25519_selector=None,
+                dkim_ed25519_private_key=None,
+                dkim_ed25519_public_key=None,
+            )
+        )
+
+
+async def delete_key(conn: AsyncConnection, key_id: int) -> None:
+    await conn.execute(delete(T).where(T.c.id == key_id))
+
+
+async def list_all(
+    conn: AsyncConnection, *, domain: str, selector: str, limit: int, skip: int
+) -> tuple[int, list[tuple[str, DkimKeyRow]]]:
+    """How many keys every domain has, and one page of them (signing domain, key) by domain
+    name and selector; ``domain``/``selector`` filter when not empty."""
+    D = schema.domains
+    conditions = [D.c.id == T.c.domain_id]
+    if domain:
+        conditions.append(D.c.name == domain)
+    if selector:
+        conditions.append(T.c.selector == selector)
+    total = await conn.scalar(select(func.count()).select_from(T).join(D, and_(*conditions)))
+    rows = await conn.execute(
+        select(D.c.name, T)
+        .join(D, and_(*conditions))
+        .order_by(D.c.name, T.c.selector, T.c.id)
+        .limit(limit)
+        .offset(skip)
+    )
+    return int(total or 0), [(r.name, DkimKeyRow.from_row(r)) for r in rows]
