@@ -88,3 +88,14 @@ def anymail_inbound(
     finally:
         inbound.disconnect(receiver)
     return response.status_code, seen
+
+
+def anymail_connection(base_url: str, api_key: str) -> object:
+    """django-anymail's Mailgun email backend, pointed at ``base_url`` as its users point it
+    (``MAILGUN_API_URL`` with ``/v3``; anymail appends ``{domain}/messages``)."""
+    _configure("unused-signing-key")
+    from django.core.mail import get_connection
+
+    return get_connection(
+        "anymail.backends.mailgun.EmailBackend", api_key=api_key, api_url=f"{base_url}/v3"
+    )

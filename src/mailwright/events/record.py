@@ -41,6 +41,14 @@ class MessageFacts:
     tags: list[str] = field(default_factory=list)
     user_variables: dict[str, Any] = field(default_factory=dict)
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    # A batch send's ``v:`` values that name ``%recipient.KEY%``, substituted for each
+    # recipient (by lowercased address): its events carry its own values, as Mailgun's do
+    # (django-anymail's merge_metadata is sent this way).
+    recipient_user_variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def user_variables_of(self, recipient: str) -> dict[str, Any]:
+        own = self.recipient_user_variables.get(recipient.lower())
+        return self.user_variables | own if own else self.user_variables
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FACT_FIELDS}
@@ -85,7 +93,7 @@ def _payload(
             "is-test-mode": facts.is_test_mode,
         },
         "tags": facts.tags,
-        "user-variables": facts.user_variables,
+        "user-variables": facts.user_variables_of(recipient),
         "storage": {"url": facts.storage_url, "key": facts.storage_key},
         "campaigns": [],
     }

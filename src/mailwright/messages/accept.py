@@ -26,7 +26,7 @@ from mailwright.events import (
 from mailwright.messages.expand import Expansion, delivery_row, open_hours
 from mailwright.messages.form import SendRequest, message_id_at
 from mailwright.messages.handlebars import TemplateError, render
-from mailwright.messages.render import template_variables
+from mailwright.messages.render import substitute, template_variables
 from mailwright.messages.schedule import due_at, is_scheduled_per_recipient
 from mailwright.messages.templates import pin_version
 from mailwright.store import InsertRows, MessageKey, Store, schema
@@ -64,7 +64,27 @@ def _facts(
         tags=list(req.tags),
         user_variables=dict(req.user_variables),
         attachments=list(req.attachments),
+        recipient_user_variables=_personal_variables(req),
     )
+
+
+def _personal_variables(req: SendRequest) -> dict[str, dict[str, Any]]:
+    """Each batch recipient's own values of the ``v:`` variables that hold placeholders."""
+    batch = req.spec.get("recipient-variables")
+    templated = {
+        key: value
+        for key, value in req.user_variables.items()
+        if isinstance(value, str) and "%recipient" in value
+    }
+    if batch is None or not templated:
+        return {}
+    return {
+        rcpt.lower(): {
+            key: substitute(value, batch.get(rcpt.lower()) or {}, rcpt)
+            for key, value in templated.items()
+        }
+        for rcpt in req.recipients
+    }
 
 
 def _to_header(req: SendRequest) -> str:

@@ -155,8 +155,19 @@ def template_variables(spec: dict[str, Any], recipient: str | None) -> dict[str,
     variables = {**spec["variables"], **spec["template"]["variables"]}
     batch = spec.get("recipient-variables")
     if batch is not None and recipient is not None:
-        variables.update(batch.get(recipient.lower()) or {})
+        own = batch.get(recipient.lower()) or {}
+        variables = _substituted(variables, own, recipient) | own
     return variables
+
+
+def _substituted(
+    variables: dict[str, Any], own: Mapping[str, Any], recipient: str
+) -> dict[str, Any]:
+    """Mailgun substitutes ``%recipient.KEY%`` in custom data (``v:`` values) too."""
+    return {
+        key: substitute(value, own, recipient) if isinstance(value, str) else value
+        for key, value in variables.items()
+    }
 
 
 def _template_bodies(spec: dict[str, Any], recipient: str | None) -> dict[str, Any]:
@@ -408,9 +419,19 @@ def _headers(
     ]
     headers = _with_extra_headers(headers, spec["headers"], personalise)
     if spec["variables"]:
-        headers.append(("X-Mailgun-Variables", json.dumps(spec["variables"])))
+        headers.append(("X-Mailgun-Variables", _variables_header(spec, personalise)))
     headers += [("X-Mailgun-Tag", tag) for tag in spec["tags"]]
     return headers
+
+
+def _variables_header(spec: dict[str, Any], personalise: Personalise) -> str:
+    """The custom data as JSON, each text value personalised like the rest of the copy."""
+    return json.dumps(
+        {
+            key: personalise(value) if isinstance(value, str) else value
+            for key, value in spec["variables"].items()
+        }
+    )
 
 
 def _with_extra_headers(
@@ -530,7 +551,7 @@ def _render_mime(
         if name.lower() not in _PROTECTED_HEADERS:
             ours[name] = _header_text(personalise(value))
     if spec["variables"]:
-        ours["X-Mailgun-Variables"] = json.dumps(spec["variables"])
+        ours["X-Mailgun-Variables"] = _variables_header(spec, personalise)
     for tag in spec["tags"]:
         ours["X-Mailgun-Tag"] = tag
     replaced = {name.lower() for name in ours} | {"bcc"}
