@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailwright.events.analytics import DIMENSIONS, METRICS
+
 Schema = dict[str, Any]
 
 _TEXT: Schema = {"type": "string", "maxLength": 200}
@@ -206,3 +208,114 @@ FORMS |= {
         description=_TEXT,
     ),
 }
+
+# Bodies that are JSON objects (Mailgun's /v1/analytics endpoints), by operation.
+_RFC2822: Schema = {"type": "string", "examples": ["Fri, 20 Nov 2026 00:00:00 +0000"]}
+_BOOL: Schema = {"type": "boolean"}
+_FILTER: Schema = {
+    "type": "object",
+    "properties": {
+        "AND": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "attribute": {"type": "string", "enum": ["domain", "tag"]},
+                    "comparator": {"type": "string", "enum": ["=", "!="]},
+                    "values": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "properties": {"label": _TEXT, "value": _TEXT},
+                            "required": ["value"],
+                        },
+                    },
+                },
+                "required": ["attribute", "comparator", "values"],
+            },
+        }
+    },
+    "required": ["AND"],
+}
+
+
+def _pagination(limit: int, sort: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "sort": sort,
+            "skip": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+            "limit": {"type": "integer", "minimum": 1, "maximum": limit},
+        },
+    }
+
+
+JSON_BODIES: dict[tuple[str, str], Schema] = {
+    ("POST", "/v1/analytics/metrics"): _form(
+        ("metrics",),
+        start=_RFC2822,
+        end=_RFC2822,
+        resolution={"type": "string", "enum": ["hour", "day", "month"]},
+        duration={"type": "string", "examples": ["7d", "24h", "1m"]},
+        dimensions={"type": "array", "items": {"enum": list(DIMENSIONS)}, "uniqueItems": True},
+        metrics={"type": "array", "items": {"enum": list(METRICS)}, "minItems": 1},
+        filter=_FILTER,
+        include_subaccounts=_BOOL,
+        include_aggregates=_BOOL,
+        pagination=_pagination(1500, {"type": "string", "examples": ["time:asc"]}),
+    ),
+    ("POST", "/v1/analytics/tags"): _form(
+        (),
+        tag=_TEXT,
+        include_metrics=_BOOL,
+        include_subaccounts=_BOOL,
+        pagination=_pagination(20, {"type": "string", "examples": ["lastseen:desc", "tag"]}),
+    ),
+    ("PUT", "/v1/analytics/tags"): _form(("tag", "description"), tag=_TEXT, description=_TEXT),
+    ("DELETE", "/v1/analytics/tags"): _form(("tag",), tag=_TEXT),
+}
+_LOGS_CONDITION: Schema = {
+    "type": "object",
+    "properties": {
+        "attribute": {
+            "type": "string",
+            "enum": ["domain", "event", "recipient", "message-id", "tag", "severity", "subject"],
+        },
+        "comparator": {"type": "string", "enum": ["=", "!=", "contains", "not contains"]},
+        "values": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100,
+            "items": {
+                "type": "object",
+                "properties": {"label": _TEXT, "value": _TEXT},
+                "required": ["value"],
+            },
+        },
+    },
+    "required": ["attribute", "comparator", "values"],
+}
+JSON_BODIES[("POST", "/v1/analytics/logs")] = _form(
+    (),
+    start=_RFC2822,
+    end=_RFC2822,
+    duration={"type": "string", "examples": ["2h", "7d"]},
+    events={"type": "array", "items": {"type": "string", "examples": ["delivered", "failed"]}},
+    metric_events={"type": "array", "items": {"type": "string", "examples": ["delivered_smtp"]}},
+    filter={
+        "type": "object",
+        "properties": {"AND": {"type": "array", "maxItems": 20, "items": _LOGS_CONDITION}},
+        "required": ["AND"],
+    },
+    include_subaccounts=_BOOL,
+    include_totals=_BOOL,
+    pagination={
+        "type": "object",
+        "properties": {
+            "sort": {"type": "string", "enum": ["timestamp:desc", "timestamp:asc"]},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+            "token": {"type": "string"},
+        },
+    },
+)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailwright.api import (
+    analytics,
     attempts,
     blocklists,
     credentials,
@@ -27,6 +28,7 @@ from mailwright.api import (
     keys,
     limits,
     lists,
+    logs,
     messages,
     monitoring,
     oauth,
@@ -38,7 +40,7 @@ from mailwright.api import (
     webhooks,
 )
 from mailwright.api.context import services
-from mailwright.api.fields import FORMS, QUERY
+from mailwright.api.fields import FORMS, JSON_BODIES, QUERY
 
 TRACKING = ("/o/{token}", "/c/{token}", "/u/{token}")  # the recipient's links: no auth
 # Authenticated by an OAuth client (HTTP Basic client_id:client_secret or form fields); errors
@@ -74,6 +76,7 @@ ROUTES = [
     Route(STORED + "/attachments/{index}", messages.get_stored_attachment, methods=["GET"]),
     Route("/v3/{domain}/events", events.search, methods=["GET"]),
     Route("/v3/{domain}/events/{token}", events.page, methods=["GET"]),
+    Route("/v1/analytics/logs", logs.search, methods=["POST"]),
     Route("/v4/domains", domains.list_all, methods=["GET"]),
     Route("/v4/domains", domains.create, methods=["POST"]),
     Route("/v4/domains/{name}", domains.get_one, methods=["GET"]),
@@ -118,6 +121,7 @@ ROUTES = [
     Route(TRACKING[2], tracking.unsubscribe_page, methods=["GET"]),
     Route(TRACKING[2], tracking.unsubscribe, methods=["POST"]),
     *stats.ROUTES,
+    *analytics.ROUTES,
     *lists.ROUTES,
     *validation.ROUTES,
     *inbound_routes.ROUTES,
@@ -182,6 +186,16 @@ MONITORING_OK = {
 }
 
 
+def _request_body(method: str, path: str) -> dict[str, Any] | None:
+    """A JSON object for the operations listed in ``JSON_BODIES``, else a form on POST/PUT."""
+    if (method, path) in JSON_BODIES:
+        schema = JSON_BODIES[(method, path)]
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+    if method in ("POST", "PUT"):
+        return _form_body(FORMS.get((method, path), FREE_FORM))
+    return None
+
+
 def _operation(route: Route, method: str) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
@@ -224,8 +238,9 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
             "description": "Over a request limit (MAILWRIGHT_RATE_LIMIT_*)",
             "content": ERROR,
         }
-    if method in ("POST", "PUT"):
-        op["requestBody"] = _form_body(FORMS.get((method, route.path), FREE_FORM))
+    body = _request_body(method, route.path)
+    if body is not None:
+        op["requestBody"] = body
     return op
 
 

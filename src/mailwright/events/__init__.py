@@ -1,5 +1,13 @@
 """Events: the closed vocabulary, ``record`` in the caller's transaction, and Events API queries."""
 
+from mailwright.events.analytics import (
+    MetricsQuery,
+    account_metrics,
+    metric_values,
+    parse_metrics_query,
+    tag_metrics,
+)
+from mailwright.events.logs import LogsQuery, parse_logs_query, read_logs
 from mailwright.events.outbox import (
     FORM_KINDS,
     WebhookCache,
@@ -31,11 +39,16 @@ from mailwright.events.record import (
 )
 from mailwright.events.stats import stats_body, totals
 from mailwright.events.tags import (
+    AccountTagPage,
     Tag,
     TagPage,
+    count_account_tags,
+    delete_account_tag,
     delete_tag,
+    describe_account_tag,
     describe_tag,
     get_tag,
+    list_account_tags,
     list_tags,
     tag_json,
 )
@@ -43,10 +56,13 @@ from mailwright.events.types import EventType, LogLevel, Severity
 
 __all__ = [
     "FORM_KINDS",
+    "AccountTagPage",
     "EventQuery",
     "EventType",
     "LogLevel",
+    "LogsQuery",
     "MessageFacts",
+    "MetricsQuery",
     "Page",
     "Severity",
     "StatsQuery",
@@ -56,7 +72,11 @@ __all__ = [
     "WebhookKind",
     "Webhooks",
     "accepted_upserts",
+    "account_metrics",
+    "count_account_tags",
+    "delete_account_tag",
     "delete_tag",
+    "describe_account_tag",
     "describe_tag",
     "endpoint_of",
     "event_row",
@@ -67,15 +87,21 @@ __all__ = [
     "get_tag",
     "is_scanning",
     "kind_of",
+    "list_account_tags",
     "list_tags",
+    "metric_values",
     "new_event_id",
     "outbox_rows",
     "page_tokens",
     "paging",
+    "parse_logs_query",
+    "parse_metrics_query",
     "parse_query",
     "parse_stats_query",
+    "read_logs",
     "record",
     "stats_body",
     "tag_json",
+    "tag_metrics",
     "totals",
 ]

@@ -121,13 +121,29 @@ def _moment(params: Mapping[str, str], name: str, default: datetime) -> datetime
 
 def parse_stats_query(params: Mapping[str, str], events: Sequence[str], now: float) -> StatsQuery:
     """``params`` are the single-valued query parameters; ``events`` every ``event`` value."""
+    resolution = _resolution(params)
+    return _period(params, parse_events(events), resolution, now)
+
+
+def parse_period(params: Mapping[str, str], now: float) -> StatsQuery:
+    """``start``, ``end``, ``duration`` and ``resolution`` alone, as for the stats totals; the
+    query's ``events`` is empty (the Metrics API names metrics instead)."""
+    return _period(params, (), _resolution(params), now)
+
+
+def _resolution(params: Mapping[str, str]) -> str:
     resolution = (params.get("resolution") or "day").strip().lower()
     if resolution not in RESOLUTIONS:
         raise InvalidInput(
             "'resolution' parameter is invalid, valid values: 'month', 'day', 'hour'",
             field="resolution",
         )
-    chosen = parse_events(events)
+    return resolution
+
+
+def _period(
+    params: Mapping[str, str], events: tuple[str, ...], resolution: str, now: float
+) -> StatsQuery:
     end = _moment(params, "end", datetime.fromtimestamp(now, UTC))
     duration = params.get("duration")
     if duration:
@@ -136,7 +152,7 @@ def parse_stats_query(params: Mapping[str, str], events: Sequence[str], now: flo
         start = _moment(params, "start", end - DEFAULT_SPAN)
     if start > end:
         raise InvalidInput("'start' must not be after 'end'", field="start")
-    query = StatsQuery(chosen, floor(start, resolution), floor(end, resolution), resolution)
+    query = StatsQuery(events, floor(start, resolution), floor(end, resolution), resolution)
     if _bucket_count(query) > MAX_BUCKETS:
         raise InvalidInput(
             f"the period spans more than {MAX_BUCKETS} buckets of one {resolution}: "

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_
@@ -186,6 +186,7 @@ class Page:
     first_cursor: tuple[float, int] | None
     last_cursor: tuple[float, int] | None
     has_more: bool = False  # more events lie beyond this page in the reading direction
+    domains: list[str] = field(default_factory=list)  # each item's domain, in item order
 
 
 async def fetch(store: Store, query: EventQuery) -> Page:
@@ -205,7 +206,7 @@ async def fetch_across(
     there and no event is skipped.
     """
     forward = query.ascending != query.flip
-    rows: list[tuple[int, float, str]] = []
+    rows: list[tuple[int, float, str, str]] = []  # seq, timestamp, payload, domain
     bounds: list[tuple[float, int]] = []
     window = max(1, scan // max(1, len(domains))) if scan and is_scanning(query) else None
     async with store.read() as conn:
@@ -219,12 +220,13 @@ async def fetch_across(
                 if bound is not None:
                     bounds.append(bound)
                     where += _up_to(bound, forward=forward)
-            rows += await queries.select_events(
+            found = await queries.select_events(
                 conn,
                 where,
                 ascending=forward,
                 limit=query.limit + 1,  # one more tells whether there is more
             )
+            rows += [(seq, ts, payload, domain) for seq, ts, payload in found]
     rows.sort(key=lambda r: (r[1], r[0]), reverse=not forward)
     frontier = None
     if bounds:
@@ -241,22 +243,42 @@ async def fetch_across(
     if query.flip:
         rows.reverse()
         near, far = far, near
-    items = [json.loads(payload) for _, _, payload in rows]
-    return Page(items=items, query=query, first_cursor=near, last_cursor=far, has_more=has_more)
+    return Page(
+        items=[json.loads(payload) for _, _, payload, _ in rows],
+        query=query,
+        first_cursor=near,
+        last_cursor=far,
+        has_more=has_more,
+        domains=[domain for *_, domain in rows],
+    )
+
+
+async def count_across(store: Store, query: EventQuery, domains: Sequence[str]) -> dict[str, int]:
+    """How many events match ``query`` (its cursor aside) over ``domains``, per event type."""
+    whole = replace(query, cursor=None, flip=False)
+    counts: dict[str, int] = {}
+    async with store.read() as conn:
+        for domain in domains:
+            where = _where(replace(whole, domain=domain))
+            for event, n in (await queries.count_events_by_type(conn, where)).items():
+                counts[event] = counts.get(event, 0) + n
+    return counts
+
+
+def page_queries(page: Page) -> dict[str, EventQuery]:
+    """The queries of the ``first``, ``last``, ``next`` and ``previous`` pages."""
+    q = replace(page.query, cursor=None, flip=False)
+    return {
+        "first": q,
+        "last": replace(q, flip=True),
+        "next": replace(q, cursor=page.last_cursor or page.query.cursor, flip=False),
+        "previous": replace(q, cursor=page.first_cursor or page.query.cursor, flip=True),
+    }
 
 
 def page_tokens(page: Page) -> dict[str, str]:
     """The tokens of the ``first``, ``last``, ``next`` and ``previous`` pages."""
-    q = replace(page.query, cursor=None, flip=False)
-    nxt = replace(q, cursor=page.last_cursor or page.query.cursor, flip=False)
-    prev = replace(q, cursor=page.first_cursor or page.query.cursor, flip=True)
-    last = replace(q, flip=True)
-    return {
-        "first": q.token(),
-        "last": last.token(),
-        "next": nxt.token(),
-        "previous": prev.token(),
-    }
+    return {name: q.token() for name, q in page_queries(page).items()}
 
 
 def paging(page: Page, base_url: str) -> dict[str, str]:

@@ -117,3 +117,73 @@ async def delete_tag(store: Store, domain: str, tag: str) -> None:
 
     if not await store.write(remove):
         raise NotFound(MISSING)
+
+
+# -- account-wide tags (the ``/v1/analytics/tags`` API) ----------------------------------
+
+ACCOUNT_SORTS = ("tag", "firstseen", "lastseen")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTagPage:
+    tags: list[Tag]
+    total: int
+
+
+async def list_account_tags(
+    store: Store,
+    *,
+    prefix: str | None,
+    sort: str = "lastseen",
+    descending: bool = True,
+    skip: int = 0,
+    limit: int = 10,
+) -> AccountTagPage:
+    """The tags of every domain, each once: a tag used on several domains counts as one."""
+    if sort not in ACCOUNT_SORTS:
+        raise InvalidInput(f"'sort' must be one of {', '.join(ACCOUNT_SORTS)}", field="sort")
+    async with store.read() as conn:
+        rows, total = await queries.select_account_tags(
+            conn,
+            prefix=prefix.lower() if prefix else None,
+            sort=sort,
+            descending=descending,
+            skip=skip,
+            limit=limit,
+        )
+    return AccountTagPage([Tag.from_row(r) for r in rows], total)
+
+
+async def count_account_tags(store: Store) -> int:
+    return (await list_account_tags(store, prefix=None, limit=1)).total
+
+
+async def describe_account_tag(store: Store, tag: str, description: str) -> None:
+    """Set the description of the tag on every domain that has it."""
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(
+            f"'description' must be at most {MAX_DESCRIPTION} characters long",
+            field="description",
+        )
+
+    async def update(conn: AsyncConnection) -> bool:
+        domains = await queries.domains_with_tag(conn, tag.lower())
+        for domain in domains:
+            await queries.update_tag(conn, domain, tag.lower(), description)
+        return bool(domains)
+
+    if not await store.write(update):
+        raise NotFound(MISSING)
+
+
+async def delete_account_tag(store: Store, tag: str) -> None:
+    """Delete the tag and its counters on every domain."""
+
+    async def remove(conn: AsyncConnection) -> bool:
+        domains = await queries.domains_with_tag(conn, tag.lower())
+        for domain in domains:
+            await queries.delete_tag(conn, domain, tag.lower())
+        return bool(domains)
+
+    if not await store.write(remove):
+        raise NotFound(MISSING)

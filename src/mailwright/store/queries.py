@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -368,6 +369,15 @@ async def event_cursor_at(
         )
     ).first()
     return None if row is None else (float(row[0]), int(row[1]))
+
+
+async def count_events_by_type(
+    conn: AsyncConnection, where: Sequence[ColumnElement[bool]]
+) -> dict[str, int]:
+    """How many events match, per event type (types with none are left out)."""
+    e = schema.events
+    rows = await conn.execute(select(e.c.event, func.count()).where(*where).group_by(e.c.event))
+    return {str(r[0]): int(r[1]) for r in rows}
 
 
 # -- capture inbox -----------------------------------------------------------------------
@@ -758,8 +768,8 @@ async def sum_counters(
     """(bucket start, stat, count) for hours in [start, end), summed per ``step`` seconds
     (3600 or 86400) of one domain, or of every domain when ``domain`` is None; ``test`` reads
     the test-mode counters instead of the live ones."""
-    c = schema.test_stat_counters if test else schema.stat_counters
-    bucket = c.c.hour if step == 3600 else (c.c.hour // step) * step
+    c = _counters(test)
+    bucket = _bucket(c, step)
     where = [c.c.tag == tag, c.c.stat.in_(list(stats)), c.c.hour >= start, c.c.hour < end]
     if domain is not None:
         where.append(c.c.domain == domain)
@@ -769,6 +779,61 @@ async def sum_counters(
         .group_by(bucket, c.c.stat)
     )
     return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def _counters(test: bool) -> Table:
+    return schema.test_stat_counters if test else schema.stat_counters
+
+
+def _bucket(c: Table, step: int) -> ColumnElement[int]:
+    """The start of the ``step``-second bucket (3600 or 86400) holding each counter's hour."""
+    return c.c.hour if step == 3600 else (c.c.hour // step) * step
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CounterSlice:
+    """Which counters ``group_counters`` sums, and what it groups them by."""
+
+    start: int  # hours in [start, end)
+    end: int
+    step: int  # 3600 or 86400
+    test: bool = False  # the test-mode counters
+    tagged: bool = False  # each tag's counters instead of the "" (every message) ones
+    domains: tuple[str, ...] | None = None  # only these domains (None: all)
+    not_domains: tuple[str, ...] = ()
+    tags: tuple[str, ...] | None = None  # only these tags (with ``tagged``)
+    not_tags: tuple[str, ...] = ()
+    by_domain: bool = False
+    by_tag: bool = False
+
+
+async def group_counters(
+    conn: AsyncConnection, part: CounterSlice
+) -> list[tuple[int, str, str, str, int]]:
+    """(bucket start, domain, tag, stat, count) summed per bucket and, when asked, per domain
+    and per tag; the domain or tag is ``""`` when not grouped by."""
+    c = _counters(part.test)
+    bucket = _bucket(c, part.step)
+    where: list[ColumnElement[bool]] = [c.c.hour >= part.start, c.c.hour < part.end]
+    where.append(c.c.tag != "" if part.tagged else c.c.tag == "")
+    if part.domains is not None:
+        where.append(c.c.domain.in_(part.domains))
+    if part.not_domains:
+        where.append(c.c.domain.not_in(part.not_domains))
+    if part.tags is not None:
+        where.append(c.c.tag.in_(part.tags))
+    if part.not_tags:
+        where.append(c.c.tag.not_in(part.not_tags))
+    keys: list[ColumnElement[Any]] = [bucket.label("bucket"), c.c.stat]
+    keys += [c.c.domain] if part.by_domain else []
+    keys += [c.c.tag] if part.by_tag else []
+    rows = await conn.execute(select(*keys, func.sum(c.c.count)).where(*where).group_by(*keys))
+    found: list[tuple[int, str, str, str, int]] = []
+    for row in rows:
+        domain = str(row[2]) if part.by_domain else ""
+        tag = str(row[-2]) if part.by_tag else ""
+        found.append((int(row[0]), domain, tag, str(row[1]), int(row[-1])))
+    return found
 
 
 async def existing_tags(conn: AsyncConnection, domain: str, tags: Sequence[str]) -> set[str]:
@@ -831,6 +896,49 @@ async def delete_tag(conn: AsyncConnection, domain: str, tag: str) -> bool:
         await conn.execute(delete(c).where(c.c.domain == domain, c.c.tag == tag))
     result = await conn.execute(delete(t).where(t.c.domain == domain, t.c.tag == tag))
     return bool(result.rowcount)
+
+
+_ACCOUNT_TAG_ORDER = {"tag": "tag", "firstseen": "first_seen", "lastseen": "last_seen"}
+
+
+async def select_account_tags(
+    conn: AsyncConnection,
+    *,
+    prefix: str | None,
+    sort: str,
+    descending: bool,
+    skip: int,
+    limit: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the tags of every domain, each tag once (earliest first sighting, latest
+    last sighting, and the greatest description, so a described
+    one wins over an empty one), ordered by ``sort`` (tag, firstseen, lastseen)
+    then tag; and how many tags match in all."""
+    t = schema.tags
+    where = [t.c.tag.startswith(prefix, autoescape=True)] if prefix else []
+    merged = (
+        select(
+            t.c.tag,
+            func.max(t.c.description).label("description"),
+            func.min(t.c.first_seen).label("first_seen"),
+            func.max(t.c.last_seen).label("last_seen"),
+        )
+        .where(*where)
+        .group_by(t.c.tag)
+        .subquery()
+    )
+    tag = merged.c.tag.collate("C") if conn.dialect.name == "postgresql" else merged.c.tag
+    column = tag if sort == "tag" else merged.c[_ACCOUNT_TAG_ORDER[sort]]
+    order = [column.desc() if descending else column.asc(), tag]
+    rows = await conn.execute(select(merged).order_by(*order).offset(skip).limit(limit))
+    total = (await conn.execute(select(func.count()).select_from(merged))).scalar_one()
+    return [dict(r._mapping) for r in rows], int(total)
+
+
+async def domains_with_tag(conn: AsyncConnection, tag: str) -> list[str]:
+    t = schema.tags
+    rows = await conn.execute(select(t.c.domain).where(t.c.tag == tag).order_by(t.c.domain))
+    return [str(r[0]) for r in rows]
 
 
 async def open_times(
