@@ -14,6 +14,7 @@ from mailwright.api.context import (
     read_form,
     services,
 )
+from mailwright.delivery import cancel_queued
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.inbound import parse_inbound, stored_json
 from mailwright.messages import (
@@ -73,6 +74,18 @@ async def send_mime(request: Request) -> Response:
     form = await read_form(request)
     req = parse_mime_send(form.fields, form.uploads, now=datetime.now(UTC))
     return await _accept(request, domain, req)
+
+
+async def delete_envelopes(request: Request) -> Response:
+    """Delete the domain's queued mail (Mailgun's envelopes endpoint): every delivery waiting
+    in the queue, scheduled or between retries, fails now with a `failed` event (reason
+    `generic`) that says so; one being attempted at this moment finishes. `deleted` is how
+    many there were."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    domain = (await svc.domains.get(path_param(request, "domain").lower())).name
+    deleted = await cancel_queued(svc.store, domain, now=svc.clock())
+    return json_response({"message": "done", "deleted": deleted})
 
 
 async def _stored(request: Request):  # type: ignore[no-untyped-def]

@@ -71,6 +71,7 @@ ROUTES = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/v3/{domain}/messages", messages.send, methods=["POST"]),
     Route("/v3/{domain}/messages.mime", messages.send_mime, methods=["POST"]),
+    Route("/v3/{domain}/envelopes", messages.delete_envelopes, methods=["DELETE"]),
     Route(STORED, messages.get_stored, methods=["GET"]),
     Route(STORED, messages.resend, methods=["POST"]),
     Route(STORED + "/attachments/{index}", messages.get_stored_attachment, methods=["GET"]),

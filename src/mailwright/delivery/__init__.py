@@ -1,6 +1,7 @@
 """Outbound engine: claim due deliveries, resolve MX, speak SMTP (or capture), settle outcomes."""
 
 from mailwright.delivery.adaptive import AdaptivePolicy, AdaptiveState, allowed_rate, provider_of
+from mailwright.delivery.cancel import cancel_queued
 from mailwright.delivery.classify import Outcome, classify_reply
 from mailwright.delivery.egress_choice import SourceChooser
 from mailwright.delivery.health import (
@@ -63,6 +64,7 @@ __all__ = [
     "allowance",
     "allowed_rate",
     "attempts_of",
+    "cancel_queued",
     "classify_reply",
     "daily_limit",
     "deliveries_of",

@@ -271,6 +271,33 @@ async def claim_due(
     return [DeliveryRow.from_row(r) for r in rows]
 
 
+async def cancel_queued(
+    conn: AsyncConnection, domain: str, *, now: float, message: str
+) -> list[tuple[str, str]]:
+    """Fail every queued delivery of ``domain`` that no worker is attempting now (a lapsed
+    claim counts as free); answers each one's (message key, recipient)."""
+    d = schema.deliveries
+    rows = await conn.execute(
+        update(d)
+        .where(
+            d.c.domain == domain.lower(),
+            d.c.status == "queued",
+            or_(d.c.claimed_until.is_(None), d.c.claimed_until < now),
+        )
+        .values(
+            status="failed",
+            claimed_by=None,
+            claimed_until=None,
+            last_code=None,
+            last_message=message,
+            updated_at=now,
+        )
+        .returning(d.c.message_key, d.c.recipient, d.c.recipient_index)
+    )
+    ordered = sorted(rows, key=lambda r: (r.message_key, r.recipient_index))
+    return [(str(r.message_key), str(r.recipient)) for r in ordered]
+
+
 async def held_claims(conn: AsyncConnection, ids: Sequence[int], *, worker: str) -> set[int]:
     """Which of ``ids`` are still queued and claimed by ``worker`` (locked on PostgreSQL until
     the transaction ends, so no other worker can claim them meanwhile)."""
