@@ -129,6 +129,60 @@ async def test_crud_as_mailgun(api: httpx.AsyncClient, domain: str) -> None:
     assert list((await api.get(base)).json()["webhooks"]) == ["clicked"]
 
 
+async def test_v4_one_url_for_many_event_types(
+    api: httpx.AsyncClient, domain: str, receiver: Receiver
+) -> None:
+    v4, v3 = f"/v4/domains/{domain}/webhooks", f"/v3/domains/{domain}/webhooks"
+    url = receiver.url("/hooks")
+    await hook(api, domain, "delivered", "https://other.example/")
+    created = await api.post(v4, data={"url": url, "event_types": ["accepted", "delivered"]})
+    assert created.status_code == 200, created.text
+    assert created.json() == {
+        "webhooks": {
+            "accepted": {"urls": [url]},
+            "delivered": {"urls": ["https://other.example/", url]},
+        }
+    }
+    # The URL then receives both events of a send, as the v3 webhooks it shares would.
+    await send(api, domain)
+    await wait_until(arrived(receiver, 2))
+    assert sorted(r.json()["event-data"]["event"] for r in receiver.received) == [
+        "accepted",
+        "delivered",
+    ]
+
+    # PUT: the URL is on exactly the event types given.
+    updated = await api.put(v4, data={"url": url, "event_types": "opened"})
+    assert updated.json() == {
+        "webhooks": {
+            "delivered": {"urls": ["https://other.example/"]},
+            "opened": {"urls": [url]},
+        }
+    }
+    assert (await api.get(v3)).json()["webhooks"] == updated.json()["webhooks"]
+
+    # DELETE ?url= (comma-separated) takes the URLs off every event type.
+    deleted = await api.delete(v4, params={"url": f"{url},https://other.example/"})
+    assert deleted.json() == {"webhooks": {}}
+    assert (await api.delete(v4, params={"url": url})).status_code == 404
+
+    for data, field in (
+        ({"url": url}, "event_types"),
+        ({"url": url, "event_types": "bounced"}, "event_types"),
+        ({"event_types": "opened"}, "url"),
+        ({"url": ["https://a.example/", "https://b.example/"], "event_types": "opened"}, "url"),
+    ):
+        bad = await api.post(v4, data=data)
+        assert bad.status_code == 400, bad.text
+        assert field in bad.json()["message"]
+    for i in range(3):
+        await api.post(v4, data={"url": f"https://{i}.example/", "event_types": "clicked"})
+    full = await api.post(v4, data={"url": "https://4.example/", "event_types": "clicked"})
+    assert full.status_code == 400
+    assert "3 URLs" in full.json()["message"]
+    assert (await api.delete(v4)).status_code == 400
+
+
 @pytest.mark.parametrize(
     ("data", "status", "field"),
     [

@@ -178,6 +178,30 @@ QUERY[("GET", "/v1/dkim/keys")] = [
     {"name": "signing_domain", "in": "query", "required": False, "schema": _TEXT},
     {"name": "selector", "in": "query", "required": False, "schema": _TEXT},
 ]
+_EVENT_TYPES: Schema = {
+    "type": "array",
+    "items": {
+        "type": "string",
+        "enum": [
+            "accepted",
+            "delivered",
+            "opened",
+            "clicked",
+            "unsubscribed",
+            "complained",
+            "permanent_fail",
+            "temporary_fail",
+        ],
+    },
+    "minItems": 1,
+}
+for _method in ("POST", "PUT"):
+    FORMS[(_method, "/v4/domains/{domain}/webhooks")] = _form(
+        ("url", "event_types"), url={"type": "string", "format": "uri"}, event_types=_EVENT_TYPES
+    )
+QUERY[("DELETE", "/v4/domains/{domain}/webhooks")] = [
+    {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}},
+]
 QUERY[("DELETE", "/v1/dkim/keys")] = [
     {"name": "signing_domain", "in": "query", "required": True, "schema": _TEXT},
     {"name": "selector", "in": "query", "required": True, "schema": _TEXT},

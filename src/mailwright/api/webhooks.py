@@ -11,16 +11,21 @@ from starlette.routing import Route
 from mailwright.api.context import int_param, json_response, path_param, principal, read_form
 from mailwright.api.context import services as services_of
 from mailwright.domains import get_domain
+from mailwright.errors import InvalidInput
 from mailwright.events import WebhookKind
 from mailwright.webhooks import (
+    assign_url,
     delete_webhook,
     get_webhook,
     list_deliveries,
     list_webhooks,
     parse_kind,
+    parse_kinds,
+    parse_url,
     parse_urls,
     put_webhook,
     regenerate_signing_key,
+    remove_urls,
     send_test,
     signing_key,
 )
@@ -82,6 +87,55 @@ async def delete(request: Request) -> Response:
     return json_response({"message": "Webhook has been deleted", "webhook": {"urls": urls}})
 
 
+def _v4(hooks: dict[str, list[str]]) -> Response:
+    return json_response({"webhooks": {kind: {"urls": urls} for kind, urls in hooks.items()}})
+
+
+async def _url_and_kinds(request: Request) -> tuple[str, list[WebhookKind]]:
+    svc = services_of(request)
+    form = await read_form(request)
+    urls = await parse_urls(form.get_all("url"), svc.resolver, allow_private=svc.allow_private_urls)
+    if len(urls) > 1:
+        raise InvalidInput("one 'url' per request", field="url")
+    return urls[0], parse_kinds(form.get_all("event_types"))
+
+
+async def create_v4(request: Request) -> Response:
+    """Mailgun's v4 webhooks: form `url` and `event_types` (repeatable); the URL is added to
+    each of those webhooks (up to 3 URLs each). Answers every webhook of the domain."""
+    domain = await _domain(request, write=True)
+    svc = services_of(request)
+    url, kinds = await _url_and_kinds(request)
+    hooks = await assign_url(svc.store, domain, url, kinds, only=False, now=svc.clock())
+    svc.webhooks.forget(domain)
+    return _v4(hooks)
+
+
+async def update_v4(request: Request) -> Response:
+    """Mailgun's v4 webhooks: form `url` and `event_types` (repeatable); the URL is now on
+    exactly those webhooks (taken off the others). Answers every webhook of the domain."""
+    domain = await _domain(request, write=True)
+    svc = services_of(request)
+    url, kinds = await _url_and_kinds(request)
+    hooks = await assign_url(svc.store, domain, url, kinds, only=True, now=svc.clock())
+    svc.webhooks.forget(domain)
+    return _v4(hooks)
+
+
+async def delete_v4(request: Request) -> Response:
+    """Mailgun's v4 webhooks: `url` (query; several comma-separated) is taken off every
+    webhook. Answers what is left."""
+    domain = await _domain(request, write=True)
+    svc = services_of(request)
+    raw = ",".join(request.query_params.getlist("url"))
+    urls = [parse_url(u.strip()) for u in raw.split(",") if u.strip()]
+    if not urls:
+        raise InvalidInput("'url' parameter is missing", field="url")
+    hooks = await remove_urls(svc.store, domain, urls, now=svc.clock())
+    svc.webhooks.forget(domain)
+    return _v4(hooks)
+
+
 async def get_signing_key(request: Request) -> Response:
     """The account's HTTP webhook signing key (created on first use)."""
     (await principal(request)).require_account()
@@ -133,10 +187,14 @@ async def deliveries(request: Request) -> Response:
 
 
 HOOKS = "/v3/domains/{domain}/webhooks"
+HOOKS_V4 = "/v4/domains/{domain}/webhooks"
 SIGNING_KEY = "/v5/accounts/http_signing_key"
 
 ROUTES = [
     Route(HOOKS, list_all, methods=["GET"]),
+    Route(HOOKS_V4, create_v4, methods=["POST"]),
+    Route(HOOKS_V4, update_v4, methods=["PUT"]),
+    Route(HOOKS_V4, delete_v4, methods=["DELETE"]),
     Route(HOOKS, create, methods=["POST"]),
     Route(HOOKS + "/{webhook_id}", get_one, methods=["GET"]),
     Route(HOOKS + "/{webhook_id}", update, methods=["PUT"]),

@@ -6,17 +6,21 @@ from mailwright.webhooks.policy import Decision, Verdict, decide
 from mailwright.webhooks.sender import Destination, HttpPoster, Poster, PostResult, vet
 from mailwright.webhooks.service import (
     KINDS,
+    assign_url,
     delete_webhook,
     get_webhook,
     list_deliveries,
     list_webhooks,
     outbox_backlog,
     parse_kind,
+    parse_kinds,
     parse_urls,
     put_webhook,
+    remove_urls,
     send_test,
 )
 from mailwright.webhooks.signing import Signature, sign, verify
+from mailwright.webhooks.urls import parse_url
 from mailwright.webhooks.worker import SenderConfig, WebhookWorker
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "Signature",
     "Verdict",
     "WebhookWorker",
+    "assign_url",
     "decide",
     "delete_webhook",
     "get_webhook",
@@ -37,9 +42,12 @@ __all__ = [
     "list_webhooks",
     "outbox_backlog",
     "parse_kind",
+    "parse_kinds",
+    "parse_url",
     "parse_urls",
     "put_webhook",
     "regenerate_signing_key",
+    "remove_urls",
     "send_test",
     "sign",
     "signing_key",

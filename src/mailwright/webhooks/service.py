@@ -83,6 +83,61 @@ async def put_webhook(
     return list(urls)
 
 
+def parse_kinds(values: Sequence[str]) -> list[WebhookKind]:
+    """The v4 endpoints' ``event_types`` (repeatable), at least one."""
+    kinds = list(dict.fromkeys(parse_kind(v, field="event_types") for v in values if v.strip()))
+    if not kinds:
+        raise InvalidInput("'event_types' parameter is missing", field="event_types")
+    return kinds
+
+
+async def assign_url(
+    store: Store, domain: str, url: str, kinds: Sequence[WebhookKind], *, only: bool, now: float
+) -> dict[str, list[str]]:
+    """Mailgun's v4 webhooks, one URL for many event types: add ``url`` to each of ``kinds``
+    (``POST``); with ``only`` (``PUT``) also take it off every other kind. A kind already
+    holding 3 other URLs is a 400. Answers every webhook of the domain."""
+
+    async def write(conn: AsyncConnection) -> None:
+        current = (await queries.webhooks_of(conn, [domain])).get(domain, {})
+        for kind in KINDS:
+            urls = list(current.get(kind, []))
+            wanted = [u for u in urls if u != url]
+            if kind in kinds:
+                if len(wanted) >= MAX_URLS:
+                    raise InvalidInput(
+                        f"the {kind} webhook has {MAX_URLS} URLs already", field="event_types"
+                    )
+                wanted.append(url)
+            elif not only:
+                wanted = urls
+            if wanted != urls:
+                await queries.replace_webhook(conn, domain=domain, kind=kind, urls=wanted, now=now)
+
+    await store.write(write)
+    return await list_webhooks(store, domain)
+
+
+async def remove_urls(
+    store: Store, domain: str, urls: Sequence[str], *, now: float
+) -> dict[str, list[str]]:
+    """Mailgun's v4 ``DELETE``: take each of ``urls`` off every event type; answers what is
+    left. None of them in use is a 404."""
+
+    async def write(conn: AsyncConnection) -> None:
+        current = (await queries.webhooks_of(conn, [domain])).get(domain, {})
+        if not any(u in current.get(kind, []) for kind in KINDS for u in urls):
+            raise NotFound("Webhook not found")
+        for kind in KINDS:
+            have = current.get(kind, [])
+            kept = [u for u in have if u not in urls]
+            if kept != have:
+                await queries.replace_webhook(conn, domain=domain, kind=kind, urls=kept, now=now)
+
+    await store.write(write)
+    return await list_webhooks(store, domain)
+
+
 async def delete_webhook(store: Store, domain: str, kind: WebhookKind) -> list[str]:
     async def write(conn: AsyncConnection) -> list[str]:
         urls = (await queries.webhooks_of(conn, [domain])).get(domain, {}).get(kind, [])
