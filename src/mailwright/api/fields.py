@@ -202,6 +202,24 @@ for _method in ("POST", "PUT"):
 QUERY[("DELETE", "/v4/domains/{domain}/webhooks")] = [
     {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}},
 ]
+for _method, _path in (("POST", "/v1/webhooks"), ("PUT", "/v1/webhooks/{webhook_id}")):
+    FORMS[(_method, _path)] = _form(
+        ("url", "event_types"),
+        url={"type": "string", "format": "uri"},
+        event_types=_EVENT_TYPES,
+        description={"type": "string", "maxLength": 1000},
+    )
+_WEBHOOK_IDS: Schema = {
+    "name": "webhook_ids",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "examples": ["4f1c2a9e0b7d3e5f6a8c9d0e,5a6b7c8d9e0f1a2b3c4d5e6f"]},
+}
+QUERY[("GET", "/v1/webhooks")] = [_WEBHOOK_IDS]
+QUERY[("DELETE", "/v1/webhooks")] = [
+    _WEBHOOK_IDS,
+    {"name": "all", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}},
+]
 QUERY[("DELETE", "/v1/dkim/keys")] = [
     {"name": "signing_domain", "in": "query", "required": True, "schema": _TEXT},
     {"name": "selector", "in": "query", "required": True, "schema": _TEXT},

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailwright.api import (
+    account_webhooks,
     analytics,
     attempts,
     blocklists,
@@ -116,6 +117,7 @@ ROUTES = [
     Route(INBOX + "/{item_id}/attachments/{index}", inbox.get_attachment, methods=["GET"]),
     *suppressions.ROUTES,
     *webhooks.ROUTES,
+    *account_webhooks.ROUTES,
     *templates.ROUTES,
     Route(TRACKING[0], tracking.open_pixel, methods=["GET"]),
     Route(TRACKING[1], tracking.click, methods=["GET"]),
@@ -177,6 +179,16 @@ FILES_OK = {
 }
 
 
+# Mailgun's account webhooks answer changes with an empty 204.
+NO_CONTENT = frozenset(
+    {
+        ("PUT", "/v1/webhooks/{webhook_id}"),
+        ("DELETE", "/v1/webhooks/{webhook_id}"),
+        ("DELETE", "/v1/webhooks"),
+    }
+)
+
+
 # Monitoring answers Prometheus text, and readiness a 503 naming the failed check.
 MONITORING_OK = {
     "/metrics": {
@@ -197,6 +209,12 @@ def _request_body(method: str, path: str) -> dict[str, Any] | None:
     return None
 
 
+def _success(method: str, path: str) -> dict[str, Any]:
+    if (method, path) in NO_CONTENT:
+        return {"204": {"description": "Done; no content"}}
+    return {"200": FILES_OK.get(path, JSON_OK)}
+
+
 def _operation(route: Route, method: str) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
@@ -209,7 +227,7 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         "summary": " ".join((summary + " " + description).split()),
         "parameters": params,
         "responses": {
-            "200": JSON_OK,
+            **_success(method, route.path),
             "400": {"description": "Bad request", "content": ERROR},
             "404": {"description": "Not found", "content": ERROR},
         },
@@ -218,8 +236,6 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
         ok = TRACKING_OK[route.path]
         status = "302" if route.path == "/c/{token}" else "200"
         op["responses"] = {status: ok, "404": op["responses"]["404"]}
-    if route.path in FILES_OK:
-        op["responses"]["200"] = FILES_OK[route.path]
     if route.path in MONITORING_OK:
         op["responses"] = {"200": MONITORING_OK[route.path]}
         if route.path == "/readyz":

@@ -2,8 +2,11 @@
 
 Rows are written in the event's own transaction (``record`` and the accept path), so an event
 that was committed always has its webhook deliveries queued; the webhook worker sends them.
-``WebhookCache`` keeps each domain's webhooks a few seconds so accepting a message costs no
-query; the API forgets a domain when its webhooks change.
+An event triggers its domain's webhooks and the account webhooks (``with_account``); as
+Mailgun does, a URL on both levels for one event type is POSTed once. ``WebhookCache`` keeps
+each domain's webhooks (the account's included) a few seconds so accepting a message costs no
+query; the API forgets a domain when its webhooks change, and every domain when the account's
+do.
 """
 
 from __future__ import annotations
@@ -57,6 +60,23 @@ def endpoint_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
+def with_account(
+    domains: Sequence[str], found: queries.EventWebhooks
+) -> dict[str, dict[str, list[str]]]:
+    """Each of ``domains``' webhooks with the account webhooks added: per kind, the domain's
+    URLs, then the account's that are not among them (Mailgun: "webhook URLs are deduplicated
+    by event type, across account and domain levels"). A domain with none is left out."""
+    merged: dict[str, dict[str, list[str]]] = {}
+    for domain in dict.fromkeys(domains):
+        hooks = {kind: list(urls) for kind, urls in found.domains.get(domain, {}).items()}
+        for kind, urls in found.account.items():
+            have = hooks.setdefault(kind, [])
+            have.extend(url for url in urls if url not in have)
+        if hooks:
+            merged[domain] = hooks
+    return merged
+
+
 def outbox_rows(
     events: Sequence[Mapping[str, Any]], webhooks: Mapping[str, Webhooks], now: float
 ) -> list[dict[str, Any]]:
@@ -91,7 +111,9 @@ def outbox_rows(
 
 
 class WebhookCache:
-    """Each domain's webhooks, remembered ``seconds`` so the accept path runs no query."""
+    """Each domain's webhooks (the account webhooks included), remembered ``seconds`` so the
+    accept path runs no query. ``forget()`` with no domain forgets every domain: call it when
+    the account webhooks change."""
 
     def __init__(self, store: Store, clock: Callable[[], float], *, seconds: float = 5.0) -> None:
         self._store = store
@@ -113,7 +135,8 @@ class WebhookCache:
         self._loading[key] = loading
         try:
             async with self._store.read() as conn:
-                found: Webhooks = (await queries.webhooks_of(conn, [key])).get(key, {})
+                every = await queries.event_webhooks(conn, [key])
+            found: Webhooks = with_account([key], every).get(key, {})
         except BaseException as exc:
             loading.set_exception(exc)
             loading.exception()  # retrieved: callers that were not waiting don't warn

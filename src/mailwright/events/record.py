@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
 from mailwright.events.counters import counter_rows, stats_of, stats_of_payload, tag_keys
-from mailwright.events.outbox import outbox_rows
+from mailwright.events.outbox import outbox_rows, with_account
 from mailwright.events.types import EventType, LogLevel
 from mailwright.store import queries
 from mailwright.store.upsert import COUNTERS, TAGS_SEEN, TEST_COUNTERS, Upsert, UpsertRows
@@ -130,13 +130,14 @@ def event_row(
 
 
 async def record(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write event rows, an outbox row per webhook URL they trigger, and their stat counter
-    increments, in the caller's transaction (so no committed event can miss its webhooks or
-    its counts)."""
+    """Write event rows, an outbox row per webhook URL they trigger (their domain's webhooks
+    and the account's, each URL once), and their stat counter increments, in the caller's
+    transaction (so no committed event can miss its webhooks or its counts)."""
     if not rows:
         return
     await queries.insert_events(conn, rows)
-    webhooks = await queries.webhooks_of(conn, [row["domain"] for row in rows])
+    domains = [row["domain"] for row in rows]
+    webhooks = with_account(domains, await queries.event_webhooks(conn, domains))
     if webhooks:
         now = max(row["timestamp"] for row in rows)
         await queries.insert_outbox(conn, outbox_rows(rows, webhooks, now))

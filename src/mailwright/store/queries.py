@@ -14,8 +14,11 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -649,6 +652,95 @@ async def replace_webhook(
                 for i, url in enumerate(urls)
             ],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class EventWebhooks:
+    """The webhooks events may trigger: each domain's (domain -> kind -> URLs) and the
+    account's (kind -> URLs), URLs in their order."""
+
+    domains: dict[str, dict[str, list[str]]]
+    account: dict[str, list[str]]
+
+
+async def event_webhooks(conn: AsyncConnection, domains: Sequence[str]) -> EventWebhooks:
+    """The domain webhooks of ``domains`` and every account webhook, in one query."""
+    w, a, k = schema.webhooks, schema.account_webhooks, schema.account_webhook_kinds
+    own = select(
+        w.c.domain, w.c.kind, w.c.url, w.c.position.label("pos"), w.c.id.label("seq")
+    ).where(w.c.domain.in_(sorted(set(domains))))
+    account = select(
+        null().label("domain"),
+        k.c.kind,
+        a.c.url,
+        literal_column("0").label("pos"),
+        a.c.id.label("seq"),
+    ).join_from(k, a, k.c.webhook_id == a.c.webhook_id)
+    both = union_all(own, account)
+    rows = await conn.execute(both.order_by(both.selected_columns.pos, both.selected_columns.seq))
+    found = EventWebhooks(domains={}, account={})
+    for domain, kind, url, _, _ in rows:
+        hooks = found.account if domain is None else found.domains.setdefault(str(domain), {})
+        hooks.setdefault(str(kind), []).append(str(url))
+    return found
+
+
+async def account_webhooks(
+    conn: AsyncConnection, webhook_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Account webhooks in creation order, each with ``event_types`` (its kinds); only those
+    of ``webhook_ids`` when given."""
+    a, k = schema.account_webhooks, schema.account_webhook_kinds
+    query = select(a).order_by(a.c.id)
+    if webhook_ids is not None:
+        query = query.where(a.c.webhook_id.in_(sorted(set(webhook_ids))))
+    hooks = [dict(r._mapping) for r in await conn.execute(query)]
+    if not hooks:
+        return []
+    kinds = await conn.execute(
+        select(k.c.webhook_id, k.c.kind)
+        .where(k.c.webhook_id.in_([h["webhook_id"] for h in hooks]))
+        .order_by(k.c.webhook_id, k.c.kind)
+    )
+    by_id: dict[str, list[str]] = {}
+    for webhook_id, kind in kinds:
+        by_id.setdefault(str(webhook_id), []).append(str(kind))
+    for hook in hooks:
+        hook["event_types"] = by_id.get(hook["webhook_id"], [])
+    return hooks
+
+
+async def put_account_webhook(
+    conn: AsyncConnection,
+    *,
+    webhook_id: str,
+    url: str,
+    description: str,
+    kinds: Sequence[str],
+    now: float | None,
+) -> None:
+    """Create the account webhook (``now`` is its creation time), or replace its URL,
+    description and kinds (``now`` None)."""
+    a, k = schema.account_webhooks, schema.account_webhook_kinds
+    values = {"url": url, "description": description}
+    if now is None:
+        await conn.execute(update(a).where(a.c.webhook_id == webhook_id).values(values))
+        await conn.execute(delete(k).where(k.c.webhook_id == webhook_id))
+    else:
+        await conn.execute(insert(a), [values | {"webhook_id": webhook_id, "created_at": now}])
+    await conn.execute(insert(k), [{"webhook_id": webhook_id, "kind": kind} for kind in kinds])
+
+
+async def delete_account_webhooks(conn: AsyncConnection, webhook_ids: Sequence[str] | None) -> None:
+    """Delete the account webhooks of ``webhook_ids``; every one when None."""
+    a, k = schema.account_webhooks, schema.account_webhook_kinds
+    if webhook_ids is None:
+        await conn.execute(delete(k))
+        await conn.execute(delete(a))
+        return
+    ids = sorted(set(webhook_ids))
+    await conn.execute(delete(k).where(k.c.webhook_id.in_(ids)))
+    await conn.execute(delete(a).where(a.c.webhook_id.in_(ids)))
 
 
 async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

@@ -308,6 +308,27 @@ webhooks = Table(
     UniqueConstraint("domain", "kind", "url", name="uq_webhooks_domain_kind_url"),
 )
 
+# Mailgun's account webhooks (``/v1/webhooks``): one URL for some event types, fired for the
+# events of every domain. ``webhook_id`` is the id the API shows; ``id`` keeps creation order.
+account_webhooks = Table(
+    "account_webhooks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("webhook_id", name="uq_account_webhooks_webhook_id"),
+)
+
+# The event types (webhook kinds) of each account webhook: one row per (webhook, kind).
+account_webhook_kinds = Table(
+    "account_webhook_kinds",
+    metadata,
+    Column("webhook_id", String(32), primary_key=True),
+    Column("kind", String(32), primary_key=True),  # accepted | delivered | ... | temporary_fail
+)
+
 # The webhook outbox: one row per (event, webhook URL), written in the event's own transaction
 # and claimed by the webhook worker with a lease, as deliveries are.
 webhook_outbox = Table(

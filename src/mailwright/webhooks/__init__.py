@@ -1,6 +1,15 @@
-"""Webhooks: Mailgun's domain webhooks API, the signing key, and the outbox worker that signs
-and POSTs each event (``events.record`` writes the outbox rows)."""
+"""Webhooks: Mailgun's domain and account webhooks APIs, the signing key, and the outbox
+worker that signs and POSTs each event (``events.record`` writes the outbox rows)."""
 
+from mailwright.webhooks.account import (
+    create_account_webhook,
+    delete_account_webhooks,
+    get_account_webhook,
+    list_account_webhooks,
+    parse_description,
+    parse_ids,
+    update_account_webhook,
+)
 from mailwright.webhooks.keys import regenerate_signing_key, signing_key
 from mailwright.webhooks.policy import Decision, Verdict, decide
 from mailwright.webhooks.sender import Destination, HttpPoster, Poster, PostResult, vet
@@ -35,12 +44,18 @@ __all__ = [
     "Verdict",
     "WebhookWorker",
     "assign_url",
+    "create_account_webhook",
     "decide",
+    "delete_account_webhooks",
     "delete_webhook",
+    "get_account_webhook",
     "get_webhook",
+    "list_account_webhooks",
     "list_deliveries",
     "list_webhooks",
     "outbox_backlog",
+    "parse_description",
+    "parse_ids",
     "parse_kind",
     "parse_kinds",
     "parse_url",
@@ -51,6 +66,7 @@ __all__ = [
     "send_test",
     "sign",
     "signing_key",
+    "update_account_webhook",
     "verify",
     "vet",
 ]
