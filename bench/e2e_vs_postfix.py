@@ -416,21 +416,29 @@ async def bench_mailwright(
 # --- RSS with deliveries queued behind a tempfailing destination ---------------------------------
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of ``pid`` plus its children, MB."""
+def rss_of(pid: int) -> dict[int, tuple[float, float]]:
+    """(VmRSS, VmHWM) in MB of ``pid`` and of each of its children, by pid."""
     pids = [pid]
     with contextlib.suppress(OSError):
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         pids += [int(c) for c in children]
-    rss = hwm = 0.0
+    found: dict[int, tuple[float, float]] = {}
     for p in pids:
+        rss = hwm = 0.0
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1]) / 1024
+                    rss = int(line.split()[1]) / 1024
                 elif line.startswith("VmHWM:"):
-                    hwm += int(line.split()[1]) / 1024
-    return rss, hwm
+                    hwm = int(line.split()[1]) / 1024
+        found[p] = (rss, hwm)
+    return found
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` plus its children, MB."""
+    each = rss_of(pid).values()
+    return sum(r for r, _ in each), sum(h for _, h in each)
 
 
 async def bench_rss(tmp: Path, dns_addr: str, total: int, settle: float) -> dict[str, Any]:
@@ -464,6 +472,7 @@ async def bench_rss(tmp: Path, dns_addr: str, total: int, settle: float) -> dict
                 peak = max(peak, rss_mb(pid)[0])
                 await asyncio.sleep(0.5)
             final, hwm = rss_mb(pid)
+            each = rss_of(pid)
             attempts = s.count()
     return {
         "queued": batches * per_batch,
@@ -474,6 +483,8 @@ async def bench_rss(tmp: Path, dns_addr: str, total: int, settle: float) -> dict
         "rss_after_settle_mb": final,
         "rss_peak_sampled_mb": max(peak, final),
         "vmhwm_mb": hwm,
+        # The server first, then its worker children: (VmRSS, VmHWM) at the end.
+        "per_process_mb": [each[p] for p in sorted(each, key=lambda p: p != pid)],
         "settle_seconds": settle,
         "sink_sessions_note": f"sink mesg counter {attempts} (should stay 0: RCPT is refused)",
     }
@@ -575,6 +586,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
             f"{r['settle_seconds']:g}s {r['rss_after_settle_mb']:.0f} MB, peak sampled "
             f"{r['rss_peak_sampled_mb']:.0f} MB, VmHWM {r['vmhwm_mb']:.0f} MB "
             f"(target < {TARGET_RSS_MB:.0f} MB) {'PASS' if ok else 'FAIL'}"
+        )
+        print(
+            "  per process at the end (VmRSS / VmHWM): "
+            + ", ".join(
+                f"{'server' if i == 0 else f'worker {i}'} {rss:.0f} / {hwm:.0f} MB"
+                for i, (rss, hwm) in enumerate(r["per_process_mb"])
+            )
         )
         print(f"  {r['sink_sessions_note']}")
 

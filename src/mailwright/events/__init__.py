@@ -31,11 +31,13 @@ from mailwright.events.query import (
     parse_query,
 )
 from mailwright.events.record import (
+    LONG_TO,
     MessageFacts,
     accepted_upserts,
     event_row,
     new_event_id,
     record,
+    to_is_apart,
 )
 from mailwright.events.stats import stats_body, totals
 from mailwright.events.tags import (
@@ -52,10 +54,12 @@ from mailwright.events.tags import (
     list_tags,
     tag_json,
 )
+from mailwright.events.to_headers import fill_events, fill_payloads
 from mailwright.events.types import EventType, LogLevel, Severity
 
 __all__ = [
     "FORM_KINDS",
+    "LONG_TO",
     "AccountTagPage",
     "EventQuery",
     "EventType",
@@ -82,6 +86,8 @@ __all__ = [
     "event_row",
     "fetch",
     "fetch_across",
+    "fill_events",
+    "fill_payloads",
     "form_payload",
     "form_row",
     "get_tag",
@@ -103,5 +109,6 @@ __all__ = [
     "stats_body",
     "tag_json",
     "tag_metrics",
+    "to_is_apart",
     "totals",
 ]

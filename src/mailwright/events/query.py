@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from mailwright.errors import InvalidInput
 from mailwright.events.clauses import escape_like, to_clause
 from mailwright.events.filters import FIELDS, parse
 from mailwright.events.timeparse import parse_bool, parse_time
+from mailwright.events.to_headers import EMPTY_TO, fill_events
 from mailwright.store import Store, queries, schema
 
 MAX_LIMIT = 300
@@ -29,7 +30,19 @@ COLUMNS: dict[str, Any] = {
     "event": schema.events.c.event,
     "severity": schema.events.c.severity,
     "recipient": schema.events.c.recipient,
-    "to": schema.events.c.to,
+    # A To header kept apart is matched where it is kept (``events.to_headers``).
+    "to": case(
+        (
+            schema.events.c.to == "",
+            func.coalesce(
+                select(schema.event_to_headers.c.to)
+                .where(schema.event_to_headers.c.message_id == schema.events.c.message_id)
+                .scalar_subquery(),
+                "",
+            ),
+        ),
+        else_=schema.events.c.to,
+    ),
     "from": schema.events.c.sender,
     "subject": schema.events.c.subject,
     "message-id": schema.events.c.message_id,
@@ -243,8 +256,12 @@ async def fetch_across(
     if query.flip:
         rows.reverse()
         near, far = far, near
+    items = [json.loads(payload) for _, _, payload, _ in rows]
+    if any(EMPTY_TO in payload for _, _, payload, _ in rows):
+        async with store.read() as conn:
+            await fill_events(conn, items)
     return Page(
-        items=[json.loads(payload) for _, _, payload, _ in rows],
+        items=items,
         query=query,
         first_cursor=near,
         last_cursor=far,

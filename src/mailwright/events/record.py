@@ -45,6 +45,9 @@ class MessageFacts:
     # recipient (by lowercased address): its events carry its own values, as Mailgun's do
     # (django-anymail's merge_metadata is sent this way).
     recipient_user_variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The To header is stored once in ``event_to_headers`` (see ``to_is_apart``): the events
+    # keep an empty ``to`` and readers fill it in.
+    to_apart: bool = False
 
     def user_variables_of(self, recipient: str) -> dict[str, Any]:
         own = self.recipient_user_variables.get(recipient.lower())
@@ -59,6 +62,16 @@ class MessageFacts:
 
 
 FACT_FIELDS = tuple(f.name for f in fields(MessageFacts))
+
+# A To header longer than this, shared by every recipient (not a batch send), is kept once per
+# message rather than in each of its events (``schema.event_to_headers``).
+LONG_TO = 1000
+
+
+def to_is_apart(to_header: str, *, is_batch: bool) -> bool:
+    """Whether a message's events keep its To header apart: one the recipients share that is
+    longer than ``LONG_TO`` (its size times the recipients would grow with their square)."""
+    return not is_batch and len(to_header) > LONG_TO
 
 
 def new_event_id() -> str:
@@ -108,6 +121,8 @@ def event_row(
 ) -> dict[str, Any]:
     """One row of the events table; ``extra`` adds or replaces top-level event fields."""
     to = recipient if facts.is_batch else facts.to_header
+    if facts.to_apart and not facts.is_batch:
+        to = ""  # in event_to_headers; readers fill it in (events.to_headers)
     payload = _payload(facts, event, recipient, timestamp, to) | extra
     return {
         "id": payload["id"],

@@ -22,6 +22,7 @@ from mailwright.events import (
     accepted_upserts,
     event_row,
     outbox_rows,
+    to_is_apart,
 )
 from mailwright.messages.expand import Expansion, delivery_row, open_hours
 from mailwright.messages.form import SendRequest, message_id_at
@@ -48,6 +49,7 @@ def storage_url(public_url: str, domain: str, key: str) -> str:
 def _facts(
     req: SendRequest, *, domain: str, key: str, message_id: str, url: str, method: str
 ) -> MessageFacts:
+    to_header = _to_header(req)
     return MessageFacts(
         domain=domain,
         message_id=message_id,
@@ -55,7 +57,7 @@ def _facts(
         storage_url=url,
         sender=req.sender,
         from_header=req.from_header,
-        to_header=_to_header(req),
+        to_header=to_header,
         subject=req.subject,
         size=req.size,
         method=method,
@@ -65,6 +67,7 @@ def _facts(
         user_variables=dict(req.user_variables),
         attachments=list(req.attachments),
         recipient_user_variables=_personal_variables(req),
+        to_apart=to_is_apart(to_header, is_batch=req.is_batch),
     )
 
 
@@ -159,6 +162,9 @@ async def accept(
         (schema.deliveries, deliveries),
         (schema.events, events),
     ]
+    if facts.to_apart:
+        to_row = {"message_id": message_id, "to": facts.to_header, "created_at": now}
+        rows.append((schema.event_to_headers, [to_row]))
     hooks = await webhooks.get(domain) if webhooks is not None else {}
     if hooks.get("accepted"):
         rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))

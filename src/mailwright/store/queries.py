@@ -360,7 +360,24 @@ async def purge_expired(conn: AsyncConnection, now: float) -> int:
 
 
 async def purge_events(conn: AsyncConnection, before: float) -> None:
-    await conn.execute(delete(schema.events).where(schema.events.c.timestamp < before))
+    e, t = schema.events, schema.event_to_headers
+    await conn.execute(delete(e).where(e.c.timestamp < before))
+    # A To header kept apart goes with its message's last event (``ix_events_to_apart``).
+    await conn.execute(
+        delete(t).where(
+            t.c.created_at < before,
+            ~select(e.c.seq).where(e.c.to == "", e.c.message_id == t.c.message_id).exists(),
+        )
+    )
+
+
+async def to_headers_of(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, str]:
+    """The To headers kept apart (``event_to_headers``) of these messages, by Message-Id."""
+    if not message_ids:
+        return {}
+    t = schema.event_to_headers
+    rows = await conn.execute(select(t.c.message_id, t.c.to).where(t.c.message_id.in_(message_ids)))
+    return {str(mid): str(to) for mid, to in rows}
 
 
 # -- events ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -205,6 +206,26 @@ events = Table(
     Index("ix_events_domain_time", "domain", "timestamp"),
     Index("ix_events_domain_event_time", "domain", "event", "timestamp"),
     Index("ix_events_recipient", "recipient"),  # validation's engagement lookup
+    # Events whose To header is kept apart (``event_to_headers``): only these are indexed.
+    Index(
+        "ix_events_to_apart",
+        "message_id",
+        sqlite_where=text("\"to\" = ''"),
+        postgresql_where=text("\"to\" = ''"),
+    ),
+)
+
+# A long To header (a message sent to many addresses at once, each of whom sees them all) is
+# kept here once per message: each of the message's events, one per recipient and more for
+# every later state, then stores an empty ``to`` (column and payload) instead of its own copy,
+# and readers fill it in (``events.to_headers``). Without it, 1,000 recipients wrote 1,000
+# copies of a 20 KB header per event type (40 GB for a million).
+event_to_headers = Table(
+    "event_to_headers",
+    metadata,
+    Column("message_id", String(255), primary_key=True),
+    Column("to", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
 )
 
 inbox = Table(

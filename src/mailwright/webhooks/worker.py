@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.events import FORM_KINDS
+from mailwright.events import FORM_KINDS, fill_payloads
 from mailwright.logs import get_logger
 from mailwright.resolver import Resolver
 from mailwright.store import Store, queries
@@ -147,6 +147,7 @@ class WebhookWorker:
                 skip_locked=self._store.is_postgres,
                 exclude_endpoints=busy,
             )
+            await fill_payloads(conn, rows)  # To headers kept apart (events.to_headers)
             return (await current_key(conn, self._store.keyring, now=now) if rows else ""), rows
 
         return await self._store.write(claim) if limit > 0 else ("", [])
