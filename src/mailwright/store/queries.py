@@ -366,7 +366,10 @@ async def purge_events(conn: AsyncConnection, before: float) -> None:
     await conn.execute(
         delete(t).where(
             t.c.created_at < before,
-            ~select(e.c.seq).where(e.c.to == "", e.c.message_id == t.c.message_id).exists(),
+            # A literal '' (not a bound parameter) lets SQLite use the partial index.
+            ~select(e.c.seq)
+            .where(e.c.to == literal_column("''"), e.c.message_id == t.c.message_id)
+            .exists(),
         )
     )
 
