@@ -362,10 +362,13 @@ async def purge_expired(conn: AsyncConnection, now: float) -> int:
 async def purge_events(conn: AsyncConnection, before: float) -> None:
     e, t = schema.events, schema.event_to_headers
     await conn.execute(delete(e).where(e.c.timestamp < before))
-    # A To header kept apart goes with its message's last event (``ix_events_to_apart``).
+    # A To header kept apart goes with its message's last event (``ix_events_to_apart``),
+    # once the message itself is gone (a message still stored may have events to come).
+    m = schema.messages
     await conn.execute(
         delete(t).where(
             t.c.created_at < before,
+            ~select(m.c.id).where(m.c.message_id == t.c.message_id).exists(),
             # A literal '' (not a bound parameter) lets SQLite use the partial index.
             ~select(e.c.seq)
             .where(e.c.to == literal_column("''"), e.c.message_id == t.c.message_id)
