@@ -12,7 +12,6 @@ from datetime import datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
@@ -21,7 +20,16 @@ from mailwright.events import record
 from mailwright.store import Store, schema
 from mailwright.webhooks import verify
 from tests.conftest import API_KEY
-from tests.integration.test_webhooks import FAST, arrived, hook, outbox, send
+from tests.integration.test_webhooks import (
+    FAST,
+    Boom,
+    arrived,
+    event_row,
+    hook,
+    outbox,
+    record_then_fail,
+    send,
+)
 from tests.support.dns import LoopbackDNS
 from tests.support.receiver import Receiver
 from tests.support.wait import wait_until
@@ -81,42 +89,6 @@ async def other_domain(api: httpx.AsyncClient) -> str:
     response = await api.post("/v4/domains", data={"name": "other.example"})
     assert response.status_code == 200, response.text
     return "other.example"
-
-
-def event_row(event_id: str, domain: str) -> dict:
-    return {
-        "id": event_id,
-        "domain": domain,
-        "timestamp": time.time(),
-        "event": "failed",
-        "severity": "permanent",
-        "recipient": "x@example.com",
-        "message_id": "m@x",
-        "sender": "s",
-        "to": "t",
-        "subject": "s",
-        "tags_key": "||",
-        "attachments": "",
-        "size": 1,
-        "list": None,
-        "payload": "{}",
-    }
-
-
-class Boom(Exception):
-    pass
-
-
-async def record_then_fail(
-    store: Store, event_id: str, domain: str, urls: list[str] | None = None
-) -> None:
-    """Record an event, see its outbox rows (``urls``) in the transaction, then roll back."""
-    async with store.engine.begin() as conn:
-        await record(conn, [event_row(event_id, domain)])
-        if urls is not None:
-            found = await conn.execute(select(schema.webhook_outbox.c.url))
-            assert found.scalars().all() == urls
-        raise Boom
 
 
 # -- the API ---------------------------------------------------------------------------------

@@ -13,40 +13,18 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.events import LONG_TO
 from mailwright.store import Store, queries, schema
-from tests.conftest import API_KEY
 from tests.integration.test_webhooks import arrived, hook
 from tests.support.receiver import Receiver
 from tests.support.wait import wait_until
 
 
 @pytest.fixture
-async def runtime(settings: Settings, store: Store) -> AsyncIterator[Runtime]:
-    """The api and a capture worker, webhooks allowed to loopback."""
-    changed = settings.with_changes(allow_private_urls=True)
-    running = build_runtime(changed, frozenset({"api", "worker"}), store=store)
-    await first_start(changed, store)
-    await running.start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def domain(api: httpx.AsyncClient) -> str:
-    name: str = (await api.get("/v4/domains")).json()["items"][0]["name"]
-    return name
+def settings(settings: Settings) -> Settings:
+    """The conftest's server (API and capture worker), webhooks allowed to loopback."""
+    return settings.with_changes(allow_private_urls=True)
 
 
 @pytest.fixture
@@ -59,15 +37,15 @@ PEOPLE = [(f"Recipient Number {i}", f"recipient-number-{i}@example.com") for i i
 TO = ", ".join(f"{name} <{address}>" for name, address in PEOPLE)
 
 
-async def _send(api: httpx.AsyncClient, domain: str, **extra: str) -> str:
-    data = {"from": f"Shop <shop@{domain}>", "to": TO, "subject": "All of you", "text": "x"}
-    response = await api.post(f"/v3/{domain}/messages", data=data | extra)
+async def _send(client: httpx.AsyncClient, sandbox: str, **extra: str) -> str:
+    data = {"from": f"Shop <shop@{sandbox}>", "to": TO, "subject": "All of you", "text": "x"}
+    response = await client.post(f"/v3/{sandbox}/messages", data=data | extra)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])[1:-1]
 
 
-async def _events(api: httpx.AsyncClient, domain: str, **params: str) -> list[dict]:
-    page = await api.get(f"/v3/{domain}/events", params={"limit": "300", **params})
+async def _events(client: httpx.AsyncClient, sandbox: str, **params: str) -> list[dict]:
+    page = await client.get(f"/v3/{sandbox}/events", params={"limit": "300", **params})
     assert page.status_code == 200, page.text
     items: list[dict] = page.json()["items"]
     return items
@@ -87,12 +65,12 @@ async def _stored(store: Store, message_id: str) -> tuple[list[dict], list[dict]
 
 
 async def test_a_shared_long_to_header_is_stored_once_and_shown_whole(
-    api: httpx.AsyncClient, domain: str, receiver: Receiver, store: Store
+    client: httpx.AsyncClient, sandbox: str, receiver: Receiver, store: Store
 ) -> None:
     assert len(TO) > LONG_TO
-    await hook(api, domain, "accepted", receiver.url("/accepted"))
-    await hook(api, domain, "delivered", receiver.url("/delivered"))
-    message_id = await _send(api, domain)
+    await hook(client, sandbox, "accepted", receiver.url("/accepted"))
+    await hook(client, sandbox, "delivered", receiver.url("/delivered"))
+    message_id = await _send(client, sandbox)
     await wait_until(arrived(receiver, 2 * len(PEOPLE)))
 
     # Stored: one copy of the header; every event row and payload without it.
@@ -102,7 +80,7 @@ async def test_a_shared_long_to_header_is_stored_once_and_shown_whole(
     assert all(row["to"] == "" and TO not in row["payload"] for row in events)
 
     # The Events API shows each event with the whole header, as Mailgun does.
-    items = await _events(api, domain, **{"message-id": message_id})
+    items = await _events(client, sandbox, **{"message-id": message_id})
     assert len(items) == 2 * len(PEOPLE)
     assert {e["message"]["headers"]["to"] for e in items} == {TO}
     assert {e["recipient"] for e in items} == {address for _, address in PEOPLE}
@@ -113,47 +91,49 @@ async def test_a_shared_long_to_header_is_stored_once_and_shown_whole(
     assert {e["message"]["headers"]["to"] for e in posted} == {TO}
 
     # The `to` filter matches inside the header kept apart, and only there.
-    short = await _send_short(api, domain)
-    found = await _events(api, domain, to="recipient-number-29@example.com", event="accepted")
+    short = await _send_short(client, sandbox)
+    found = await _events(client, sandbox, to="recipient-number-29@example.com", event="accepted")
     assert len(found) == len(PEOPLE)
     assert {e["message"]["headers"]["message-id"] for e in found} == {message_id}
-    found = await _events(api, domain, to="NOT recipient-number-29@example.com", event="accepted")
+    found = await _events(
+        client, sandbox, to="NOT recipient-number-29@example.com", event="accepted"
+    )
     assert {e["message"]["headers"]["message-id"] for e in found} == {short}
-    assert await _events(api, domain, to="nobody@example.com") == []
+    assert await _events(client, sandbox, to="nobody@example.com") == []
 
 
-async def _send_short(api: httpx.AsyncClient, domain: str) -> str:
-    data = {"from": f"Shop <shop@{domain}>", "to": "solo@example.com", "subject": "s", "text": "x"}
-    response = await api.post(f"/v3/{domain}/messages", data=data)
+async def _send_short(client: httpx.AsyncClient, sandbox: str) -> str:
+    data = {"from": f"Shop <shop@{sandbox}>", "to": "solo@example.com", "subject": "s", "text": "x"}
+    response = await client.post(f"/v3/{sandbox}/messages", data=data)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])[1:-1]
 
 
 async def test_batch_sends_and_short_headers_keep_their_own(
-    api: httpx.AsyncClient, domain: str, store: Store
+    client: httpx.AsyncClient, sandbox: str, store: Store
 ) -> None:
     # A batch send addresses each copy to its recipient alone: nothing to keep apart.
     variables = {address: {"n": i} for i, (_, address) in enumerate(PEOPLE)}
-    batch = await _send(api, domain, **{"recipient-variables": json.dumps(variables)})
+    batch = await _send(client, sandbox, **{"recipient-variables": json.dumps(variables)})
     events, kept = await _stored(store, batch)
     assert kept == []
     assert {row["to"] for row in events} == {row["recipient"] for row in events}
-    items = await _events(api, domain, **{"message-id": batch, "event": "accepted"})
+    items = await _events(client, sandbox, **{"message-id": batch, "event": "accepted"})
     assert {e["message"]["headers"]["to"] for e in items} == {a for _, a in PEOPLE}
 
-    short = await _send_short(api, domain)
+    short = await _send_short(client, sandbox)
     events, kept = await _stored(store, short)
     assert kept == []
     assert {row["to"] for row in events} == {"solo@example.com"}
 
 
 async def test_the_kept_header_goes_with_its_message_and_last_event(
-    api: httpx.AsyncClient, domain: str, store: Store
+    client: httpx.AsyncClient, sandbox: str, store: Store
 ) -> None:
-    message_id = await _send(api, domain)
+    message_id = await _send(client, sandbox)
 
     async def delivered() -> bool:
-        found = await _events(api, domain, **{"message-id": message_id, "event": "delivered"})
+        found = await _events(client, sandbox, **{"message-id": message_id, "event": "delivered"})
         return len(found) == len(PEOPLE)
 
     await wait_until(delivered)
@@ -170,10 +150,10 @@ async def test_the_kept_header_goes_with_its_message_and_last_event(
         return int(await store.write(run))
 
     assert await purge(now - 3600) == 1  # its events are younger: kept
-    items = await _events(api, domain, **{"message-id": message_id, "event": "accepted"})
+    items = await _events(client, sandbox, **{"message-id": message_id, "event": "accepted"})
     assert {e["message"]["headers"]["to"] for e in items} == {TO}
     # Its events are gone, but the message is stored still (it may have events to come).
     assert await purge(now + 3600) == 1
-    assert await _events(api, domain, **{"message-id": message_id}) == []
+    assert await _events(client, sandbox, **{"message-id": message_id}) == []
     # The message past its retention too: so is the header.
     assert await purge(now + 3600, messages=True) == 0

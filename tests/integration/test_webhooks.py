@@ -89,6 +89,43 @@ def arrived(receiver: Receiver, n: int):
     return probe
 
 
+def event_row(event_id: str, domain: str) -> dict:
+    """An events row of a permanent failure, as ``record`` takes it."""
+    return {
+        "id": event_id,
+        "domain": domain,
+        "timestamp": time.time(),
+        "event": "failed",
+        "severity": "permanent",
+        "recipient": "x@example.com",
+        "message_id": "m@x",
+        "sender": "s",
+        "to": "t",
+        "subject": "s",
+        "tags_key": "||",
+        "attachments": "",
+        "size": 1,
+        "list": None,
+        "payload": "{}",
+    }
+
+
+class Boom(Exception):
+    pass
+
+
+async def record_then_fail(
+    store: Store, event_id: str, domain: str, urls: list[str] | None = None
+) -> None:
+    """Record an event, see its outbox rows (``urls``) in the transaction, then roll back."""
+    async with store.engine.begin() as conn:
+        await record(conn, [event_row(event_id, domain)])
+        if urls is not None:
+            found = await conn.execute(select(schema.webhook_outbox.c.url))
+            assert found.scalars().all() == urls
+        raise Boom
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 
@@ -236,40 +273,13 @@ async def test_signing_key_get_and_regenerate(api: httpx.AsyncClient) -> None:
 async def test_record_writes_outbox_rows_in_the_callers_transaction(
     api: httpx.AsyncClient, domain: str, store: Store
 ) -> None:
-    await hook(api, domain, "permanent_fail", "http://127.0.0.1:9/a", "http://127.0.0.1:9/b")
-    row = {
-        "id": "ev-rolled-back",
-        "domain": domain,
-        "timestamp": time.time(),
-        "event": "failed",
-        "severity": "permanent",
-        "recipient": "x@example.com",
-        "message_id": "m@x",
-        "sender": "s",
-        "to": "t",
-        "subject": "s",
-        "tags_key": "||",
-        "attachments": "",
-        "size": 1,
-        "list": None,
-        "payload": "{}",
-    }
-
-    class Boom(Exception):
-        pass
-
-    async def record_then_fail() -> None:
-        async with store.engine.begin() as conn:
-            await record(conn, [row])
-            count = await conn.execute(select(schema.webhook_outbox.c.url))
-            assert len(count.all()) == 2  # written with the event ...
-            raise Boom
-
+    urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+    await hook(api, domain, "permanent_fail", *urls)
     with pytest.raises(Boom):
-        await record_then_fail()
+        await record_then_fail(store, "ev-rolled-back", domain, urls)  # written with the event ...
     assert await outbox(store) == []  # ... and gone with it
     async with store.engine.begin() as conn:
-        await record(conn, [row | {"id": "ev-kept"}])
+        await record(conn, [event_row("ev-kept", domain)])
     rows = await outbox(store)
     assert [(r["event_id"], r["kind"], r["url"]) for r in rows] == [
         ("ev-kept", "permanent_fail", "http://127.0.0.1:9/a"),

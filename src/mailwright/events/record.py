@@ -121,7 +121,7 @@ def event_row(
 ) -> dict[str, Any]:
     """One row of the events table; ``extra`` adds or replaces top-level event fields."""
     to = recipient if facts.is_batch else facts.to_header
-    if facts.to_apart and not facts.is_batch:
+    if facts.to_apart:  # never a batch send (to_is_apart)
         to = ""  # in event_to_headers; readers fill it in (events.to_headers)
     payload = _payload(facts, event, recipient, timestamp, to) | extra
     return {
