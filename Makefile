@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser serve test check lint format bench clean
+.PHONY: install browser node-sdk serve test check lint format bench clean
 
 install: $(STAMP)
 
@@ -20,7 +20,10 @@ serve: install
 browser:
 	scripts/install-browser
 
-test: install browser
+node-sdk:
+	scripts/install-node-sdk
+
+test: install browser node-sdk
 	scripts/check
 	scripts/test
 
@@ -35,4 +38,4 @@ bench: install
 	$(BIN)/python bench/accept.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache tests/node/node_modules
