@@ -7,7 +7,9 @@ with httpx), events and stored messages.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -16,10 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server
+from mailwright.webhooks import verify
+from tests.e2e.conftest import Server, StartServer
 from tests.e2e.test_sdk import fetch, inbox, poll, wait_inbox
 from tests.support.dns import LoopbackDNS
 from tests.support.node_sdk import NodeSDK, call, node_buffer, node_date
+from tests.support.receiver import Receiver
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -607,3 +612,50 @@ def test_errors_reach_the_caller(server: Server) -> None:
     [unauthorized] = node(server, key="not-the-key").run(call("domains.list"))
     assert (unauthorized.ok, unauthorized.status) == (False, 401)
     assert inbox(server) == []
+
+
+async def test_webhook_url_test_and_signed_posts(
+    dns: LoopbackDNS, start_server: StartServer
+) -> None:
+    """``webhooks.create(domain, id, url, true)`` tests a URL; a real webhook's POSTs verify with
+    the account's signing key. The SDK runs in a thread: the receiver answers on this loop."""
+    server = start_server(
+        MAILWRIGHT_ALLOW_PRIVATE_URLS="true", MAILWRIGHT_DNS_SERVER=dns.nameserver
+    )
+    sdk = node(server)
+    async with Receiver(answer=b"Hi!") as receiver:
+        tested = await asyncio.to_thread(
+            sdk.one, "webhooks.create", server.sandbox, "opened", receiver.url("/test"), True
+        )
+        assert tested == {"code": "200", "message": "Hi!"}
+        [probe] = receiver.received
+        assert probe.json()["event-data"]["flags"]["is-system-test"] is True
+
+        hook = await asyncio.to_thread(
+            sdk.one, "webhooks.create", server.sandbox, "delivered", receiver.url("/delivered")
+        )
+        assert hook == {
+            "id": "delivered",
+            "url": receiver.url("/delivered"),
+            "urls": [receiver.url("/delivered")],
+        }
+        sent = await asyncio.to_thread(
+            sdk.one,
+            "messages.create",
+            server.sandbox,
+            {"from": f"w@{server.sandbox}", "to": "hooked@example.com", "text": "x"},
+        )
+        queued(sent)
+
+        async def delivered_posted() -> bool:
+            return any(r.path == "/delivered" for r in receiver.received)
+
+        await wait_until(delivered_posted, within=30)
+    with server.http() as http:
+        key = http.get("/v5/accounts/http_signing_key").json()["http_signing_key"]
+    [post] = [r for r in receiver.received if r.path == "/delivered"]
+    data = post.json()
+    assert verify(key, data["signature"], now=time.time())
+    assert data["event-data"]["event"] == "delivered"
+    assert data["event-data"]["recipient"] == "hooked@example.com"
+    assert data["event-data"]["message"]["headers"]["message-id"] == sent["id"].strip("<>")

@@ -441,8 +441,8 @@ async def test_test_event(api: httpx.AsyncClient, domain: str, receiver: Receive
     assert response.json() == {
         "message": "Test event sent",
         "results": [
-            {"url": receiver.url("/one"), "status": 200, "error": None},
-            {"url": receiver.url("/two"), "status": 200, "error": None},
+            {"url": receiver.url("/one"), "status": 200, "error": None, "answer": "ok"},
+            {"url": receiver.url("/two"), "status": 200, "error": None, "answer": "ok"},
         ],
     }
     key = (await api.get("/v5/accounts/http_signing_key")).json()["http_signing_key"]
@@ -463,6 +463,49 @@ async def test_test_event(api: httpx.AsyncClient, domain: str, receiver: Receive
     ]
     missing = await api.post(f"/mailwright/v1/domains/{domain}/webhooks/clicked/test")
     assert missing.status_code == 404
+
+
+async def test_mailgun_webhook_url_test(api: httpx.AsyncClient, domain: str) -> None:
+    """Mailgun's ``PUT .../webhooks/{id}/test`` (mailgun.js ``webhooks.create(..., test=true)``):
+    a signed test event goes to the given URL, configured or not, and the answer carries the
+    receiver's status and reply."""
+    async with Receiver(status=500, answer=b"Hi!") as receiver:
+        response = await api.put(
+            f"/v3/domains/{domain}/webhooks/opened/test", data={"url": receiver.url("/t")}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"code": "500", "message": "Hi!"}
+        [got] = receiver.received
+    assert got.path == "/t"
+    data = got.json()
+    key = (await api.get("/v5/accounts/http_signing_key")).json()["http_signing_key"]
+    assert verify(key, data["signature"], now=time.time())
+    assert data["event-data"]["event"] == "opened"
+    assert data["event-data"]["flags"]["is-system-test"] is True
+    # the webhook itself was not created by the test
+    assert (await api.get(f"/v3/domains/{domain}/webhooks/opened")).status_code == 404
+    listed = await api.get("/mailwright/v1/webhooks/deliveries", params={"domain": domain})
+    assert [(d["url"], d["status"], d["last_status"]) for d in listed.json()["items"]] == [
+        (receiver.url("/t"), "failed", 500)
+    ]
+
+    # nobody listening: no HTTP answer, and why
+    closed = Receiver()
+    refused = await api.put(
+        f"/v3/domains/{domain}/webhooks/opened/test", data={"url": closed.url("/t")}
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["code"] is None
+    assert refused.json()["message"]
+
+    for data_, field in (({}, "'url'"), ({"url": "ftp://x.example/"}, "'url'")):
+        bad = await api.put(f"/v3/domains/{domain}/webhooks/opened/test", data=data_)
+        assert bad.status_code == 400, bad.text
+        assert field in bad.json()["message"]
+    unknown = await api.put(
+        f"/v3/domains/{domain}/webhooks/no-such-kind/test", data={"url": "https://x.example/"}
+    )
+    assert unknown.status_code == 400, unknown.text
 
 
 # -- the worker on its own: concurrency per endpoint, timeouts --------------------------------

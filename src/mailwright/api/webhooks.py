@@ -169,6 +169,38 @@ async def send_test_event(request: Request) -> Response:
     return json_response({"message": "Test event sent", "results": results})
 
 
+async def test_url(request: Request) -> Response:
+    """Test a URL for this webhook (Mailgun's `PUT .../webhooks/{id}/test`, form `url`): POST a
+    signed test event of this kind (`flags.is-system-test`) to it now and answer the receiver's
+    HTTP status as `code` (a string, as Mailgun's; null when no HTTP answer came) and the start of
+    its reply as `message` (or why there was no answer). The URL need not be one of the
+    webhook's; the POST is listed in the webhook deliveries."""
+    domain = await _domain(request, write=True)
+    svc = services_of(request)
+    kind = _kind(request)
+    form = await read_form(request)
+    urls = await parse_urls(
+        [form.get("url") or ""], svc.resolver, allow_private=svc.allow_private_urls
+    )
+    [result] = await send_test(
+        svc.store,
+        svc.webhook_poster,
+        svc.resolver,
+        domain,
+        kind,
+        allow_private=svc.allow_private_urls,
+        now=svc.clock(),
+        urls=urls,
+    )
+    status = result["status"]
+    return json_response(
+        {
+            "code": None if status is None else str(status),
+            "message": result["answer"] if status is not None else result["error"],
+        }
+    )
+
+
 async def deliveries(request: Request) -> Response:
     """mailwright extension: webhook deliveries, newest first (`status` queued, retrying,
     delivered, dropped or failed; `domain`; `limit` up to 1000) with attempts and last error."""
@@ -199,6 +231,7 @@ ROUTES = [
     Route(HOOKS + "/{webhook_id}", get_one, methods=["GET"]),
     Route(HOOKS + "/{webhook_id}", update, methods=["PUT"]),
     Route(HOOKS + "/{webhook_id}", delete, methods=["DELETE"]),
+    Route(HOOKS + "/{webhook_id}/test", test_url, methods=["PUT"]),
     Route(SIGNING_KEY, get_signing_key, methods=["GET"]),
     Route(SIGNING_KEY, regenerate_key, methods=["POST"]),
     Route(

@@ -222,10 +222,14 @@ async def send_test(
     *,
     allow_private: bool,
     now: float,
+    urls: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """POST a test event to each URL of the webhook now; what each receiver answered. Each POST
-    is also kept as a finished outbox row, so the deliveries list shows it."""
-    urls = await get_webhook(store, domain, kind)
+    """POST a test event to each URL of the webhook now (or to ``urls``, already parsed); what
+    each receiver answered: ``status`` (None without an HTTP answer), ``error`` and the start of
+    its reply (``answer``). Each POST is also kept as a finished outbox row, so the deliveries
+    list shows it."""
+    if urls is None:
+        urls = await get_webhook(store, domain, kind)
 
     async def key_of(conn: AsyncConnection) -> str:
         return await current_key(conn, store.keyring, now=now)
@@ -238,7 +242,9 @@ async def send_test(
         signature = sign(key, int(now), secrets.token_hex(TOKEN_LENGTH // 2))
         destination = await vet(url, resolver, allow_private=allow_private)
         result = await poster.post(url, body(signature, payload), destination)
-        results.append({"url": url, "status": result.status, "error": result.error})
+        results.append(
+            {"url": url, "status": result.status, "error": result.error, "answer": result.answer}
+        )
         rows.append(_test_row(event["id"], domain, kind, url, payload, result, now))
 
     async def write(conn: AsyncConnection) -> None:
