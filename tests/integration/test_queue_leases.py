@@ -9,10 +9,12 @@ import gc
 import json
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,14 @@ import pytest
 from sqlalchemy.exc import SAWarning
 
 from mailwright.app import build_services
+from mailwright.delivery import WorkerConfig
 from mailwright.store import Store
 from mailwright.store.sealing import generate_entry
 from tests.conftest import API_KEY
 from tests.e2e.conftest import Server, base_environment, free_port, mailwright_command
 from tests.integration.test_delivery_mx import mx_settings, sandbox_of, send
 from tests.support.dns import LoopbackDNS
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import Script, SmtpSink
 from tests.support.wait import wait_until
 from tests.support.workers import accepting, attempts, deliveries, delivery_worker
 
@@ -183,6 +186,52 @@ async def send_all(client: httpx.AsyncClient, domain: str, recipients: list[str]
     await asyncio.gather(*(send_one(rcpt) for rcpt in recipients))
 
 
+def most_held_by_one_worker() -> int:
+    """Deliveries to one domain a worker can hold in flight at once: it claims again (up to
+    ``batch`` at a time) while it has fewer than ``per_domain_in_flight`` of that domain's in
+    progress, and never more than ``max_in_flight`` in all (``WorkerConfig``'s defaults, which
+    ``serve --role worker`` runs with)."""
+    default = {f.name: f.default for f in fields(WorkerConfig) if isinstance(f.default, int)}
+    batch, per_domain, most = (
+        default[name] for name in ("batch", "per_domain_in_flight", "max_in_flight")
+    )
+    return min(per_domain - 1 + batch, most)
+
+
+class Rendezvous:
+    """Scripts for SMTP sinks that hold each sink's first transaction at RCPT until every sink
+    has one: whichever worker process delivers first keeps its claims in flight, settling
+    nothing, until the other has claimed deliveries too and begun delivering them.
+
+    A sink calls its ``script`` in the sink's own event loop thread, so waiting there holds
+    every transaction of that sink, which is the point. ``release`` lets blocked sinks go
+    (a failing test must not leave a sink's thread waiting); ``met`` says whether every sink
+    really arrived.
+    """
+
+    def __init__(self, parties: int, *, within: float) -> None:
+        self._parties = parties
+        self._within = within
+        self._lock = threading.Lock()
+        self._arrived: set[int] = set()
+        self._open = threading.Event()
+        self.met = False
+
+    def script(self, party: int) -> Script:
+        def arrive(rcpt: str) -> None:
+            with self._lock:
+                self._arrived.add(party)
+                if len(self._arrived) == self._parties:
+                    self.met = True
+                    self._open.set()
+            self._open.wait(self._within)  # returns at once after the rendezvous
+
+        return arrive
+
+    def release(self) -> None:
+        self._open.set()
+
+
 async def wait_all_delivered(store: Store, count: int) -> list[dict[str, Any]]:
     async def all_delivered() -> list[dict[str, Any]]:
         rows = await deliveries(store)
@@ -197,53 +246,59 @@ async def wait_all_delivered(store: Store, count: int) -> list[dict[str, Any]]:
 async def test_two_worker_processes_deliver_each_recipient_once(
     database_url: str, store: Store, loopback_dns: LoopbackDNS, serve: Serve
 ) -> None:
+    # One more than a worker process can hold at once: the first one to claim cannot take all.
+    bulk = [f"user{i}@rcpt.test" for i in range(most_held_by_one_worker() + 1)]
     # Each worker process sends to its own sink (MAILWRIGHT_MX_PORT), so the sink that received
-    # a message names the process that delivered it.
-    with SmtpSink() as first_sink, SmtpSink() as second_sink:
-        common = {
-            "MAILWRIGHT_DATABASE_URL": database_url,
-            "MAILWRIGHT_API_KEY": API_KEY,
-            "MAILWRIGHT_DELIVERY": "mx",
-            "MAILWRIGHT_DNS_SERVER": loopback_dns.nameserver,
-            "MAILWRIGHT_SECRET_KEYS": generate_entry(),  # each process has its own data dir
-        }
-        api = serve("api", **common)
-        async with httpx.AsyncClient(
-            base_url=api.base_url, auth=("api", API_KEY), timeout=10
-        ) as client:
-            await wait_healthy(api, client)
-            workers = [
-                serve("worker", **common, MAILWRIGHT_MX_PORT=str(sink.port))
-                for sink in (first_sink, second_sink)
-            ]
-            domain = await sandbox_of(client)
+    # a message names the process that delivered it. Neither sink takes a message before both
+    # have a transaction under way: the process that claims first holds its claims meanwhile,
+    # and the other has to claim from the rest of the queue beside it.
+    rendezvous = Rendezvous(2, within=60)
+    with (
+        SmtpSink(script=rendezvous.script(0)) as first_sink,
+        SmtpSink(script=rendezvous.script(1)) as second_sink,
+    ):
+        try:
+            common = {
+                "MAILWRIGHT_DATABASE_URL": database_url,
+                "MAILWRIGHT_API_KEY": API_KEY,
+                "MAILWRIGHT_DELIVERY": "mx",
+                "MAILWRIGHT_DNS_SERVER": loopback_dns.nameserver,
+                "MAILWRIGHT_SECRET_KEYS": generate_entry(),  # each process has its own data dir
+            }
+            api = serve("api", **common)
+            async with httpx.AsyncClient(
+                base_url=api.base_url, auth=("api", API_KEY), timeout=10
+            ) as client:
+                await wait_healthy(api, client)
+                workers = [
+                    serve("worker", **common, MAILWRIGHT_MX_PORT=str(sink.port))
+                    for sink in (first_sink, second_sink)
+                ]
+                domain = await sandbox_of(client)
+                await send_all(client, domain, bulk)
 
-            # One message at a time until each worker has delivered one: both are polling.
-            warmups: list[str] = []
+                async def both_delivering() -> bool:
+                    for worker in workers:
+                        assert worker.process.poll() is None, worker.output()
+                    return rendezvous.met
 
-            async def both_polling() -> bool:
-                for worker in workers:
-                    assert worker.process.poll() is None, worker.output()
-                warmups.append(f"warmup{len(warmups)}@rcpt.test")
-                await send(client, domain, warmups[-1])
-                return bool(first_sink.messages and second_sink.messages)
-
-            await wait_until(both_polling, within=20, interval=0.2)
-            bulk = [f"user{i}@rcpt.test" for i in range(300)]
-            await send_all(client, domain, bulk)
-            settled = await wait_all_delivered(store, len(warmups) + len(bulk))
+                # Fails if one process never claims anything while the other holds its claims.
+                await wait_until(both_delivering, within=45, interval=0.05)
+                settled = await wait_all_delivered(store, len(bulk))
+        finally:
+            rendezvous.release()
         tried = await attempts(store)
         for worker in workers:
             worker.stop()
 
     received = [rcpt for m in [*first_sink.messages, *second_sink.messages] for rcpt in m.rcpt_tos]
-    assert Counter(received) == Counter(warmups + bulk)  # every recipient exactly once
+    assert Counter(received) == Counter(bulk)  # every recipient exactly once
     assert {d["attempts"] for d in settled} == {1}  # no delivery was ever claimed twice
     assert len(tried) == len(settled)
-    # Both processes took part in the bulk, and each one's log agrees with its sink.
+    # Both processes delivered, and each one's log agrees with its sink.
     for sink, worker in zip((first_sink, second_sink), workers, strict=True):
         share = [rcpt for m in sink.messages for rcpt in m.rcpt_tos]
-        assert set(share) & set(bulk)
+        assert share
         assert settled_by(worker) == len(share)
 
 
