@@ -156,6 +156,9 @@ def build_services(settings: Settings, store: Store) -> Services:
         previews=BulkJobs(
             store, settings.data_dir / "validation" / "preview", time.time, kind="preview"
         ),
+        list_validations=BulkJobs(
+            store, settings.data_dir / "validation" / "list", time.time, kind="list"
+        ),
         oauth=Authority(store, issuer=public, lifetime=settings.oauth_token_seconds),
         limits=RequestLimits(
             key=build_limiter(store, settings.rate_limit_key),
@@ -277,6 +280,7 @@ class Runtime:
     webhook_worker: WebhookWorker | None = None
     bulk_worker: BulkWorker | None = None
     preview_worker: BulkWorker | None = None
+    list_validation_worker: BulkWorker | None = None
     ssl_context: ssl.SSLContext | None = None  # trust store for MX/relay TLS (tests inject one)
     submission: Listener | None = None
     mx: Listener | None = None
@@ -322,6 +326,10 @@ class Runtime:
             self.bulk_worker.start()
             self.preview_worker = BulkWorker(self.services.previews, self.services.validator)
             self.preview_worker.start()
+            self.list_validation_worker = BulkWorker(
+                self.services.list_validations, self.services.validator
+            )
+            self.list_validation_worker.start()
             self.inbound_worker = build_inbound_worker(self.settings, self.services, self.kick)
             self.inbound_worker.start()
             self._tasks.append(asyncio.create_task(self._purge_loop()))
@@ -380,6 +388,8 @@ class Runtime:
             self.bulk_worker.kick()
         if self.preview_worker is not None:
             self.preview_worker.kick()
+        if self.list_validation_worker is not None:
+            self.list_validation_worker.kick()
         if self.inbound_worker is not None:
             self.inbound_worker.kick()
 
@@ -406,6 +416,7 @@ class Runtime:
             self.webhook_worker,
             self.bulk_worker,
             self.preview_worker,
+            self.list_validation_worker,
         ]
         for part in workers:
             await _stop(part)

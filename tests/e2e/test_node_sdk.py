@@ -441,11 +441,11 @@ def test_lists_members_and_templates(server: Server) -> None:
         call("domains.domainTemplates.listVersions", server.sandbox, "t1"),
         call("domains.domainTemplates.get", server.sandbox, "t1", {"active": "yes"}),
         call("domains.domainTemplates.destroy", server.sandbox, "t1"),
-        call("lists.destroy", address),
+        call("lists.validate", address),
     )
     (
         created, member, members_added, first_page, unsubscribed, got, sent, template, version,
-        versions, active, template_gone, list_gone,
+        versions, active, template_gone, validating,
     ) = outcomes  # fmt: skip
     assert created.value()["address"] == address
     assert member.value() == {
@@ -468,7 +468,26 @@ def test_lists_members_and_templates(server: Server) -> None:
     assert sorted(v["tag"] for v in versions.value()["template"]["versions"]) == ["v1", "v2"]
     assert active.value()["version"]["tag"] == "v2"
     assert template_gone.value()["templateName"] == "t1"
-    assert list_gone.value()["address"] == address
+    assert validating.value() == {
+        "status": 200,
+        "id": address,
+        "message": "The validation job was submitted.",
+    }
+
+    # the list's validation job covers every member, subscribed or not
+    def validated() -> Any:
+        got = sdk.one("lists.validationResult", address)["validationResult"]
+        return got if got["status"] == "completed" else None
+
+    result = poll(validated, what="the list validation to complete")
+    assert result["id"] == address
+    assert result["quantity"] == 3
+    assert result["records_processed"] == 3
+    assert sum(result["summary"]["result"].values()) == 3
+    assert fetch(server, result["download_url"]["csv"]).text.count("\n") == 4
+    canceled = sdk.one("lists.cancelValidation", address)
+    assert canceled == {"status": 200, "message": "Validation job canceled."}
+    assert sdk.one("lists.destroy", address)["address"] == address
 
     # the list send went to the two subscribed members, each with their own vars
     for address_, n in (("m1@example.com", 1), ("m2@example.com", 2)):

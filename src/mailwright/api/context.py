@@ -61,6 +61,7 @@ class Services:
     validator: Validator
     bulk: BulkJobs
     previews: BulkJobs
+    list_validations: BulkJobs  # kind list: /v3/lists/{address}/validate
     oauth: Authority  # OAuth clients and Bearer access tokens
     allow_private_urls: bool = False  # MAILWRIGHT_ALLOW_PRIVATE_URLS
     limits: RequestLimits = field(default_factory=RequestLimits)  # MAILWRIGHT_RATE_LIMIT_*

@@ -1,7 +1,10 @@
-"""Mailgun's mailing lists: ``/v3/lists`` and ``/v3/lists/{address}/members``."""
+"""Mailgun's mailing lists: ``/v3/lists`` and ``/v3/lists/{address}/members``. A list's
+validation (``/v3/lists/{address}/validate``) is served with the other validation jobs, in
+``api/validation.py``."""
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -18,7 +21,7 @@ from mailwright.api.context import (
     read_form,
     services,
 )
-from mailwright.errors import InvalidInput
+from mailwright.errors import InvalidInput, NotFound
 
 MAX_LIMIT = 1000
 
@@ -110,11 +113,13 @@ async def update(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    """Delete a mailing list and its members."""
+    """Delete a mailing list, its members and its validation job."""
     await _authorise(request, write=True)
     svc = services(request)
     address = await lists.delete(svc.store, path_param(request, "address"))
     svc.lists.forget()
+    with contextlib.suppress(NotFound):  # the list had none
+        await svc.list_validations.delete(address)
     return json_response({"message": "Mailing list has been removed", "address": address})
 
 

@@ -165,17 +165,22 @@ TRACKING_OK = {
 }
 
 
-# Bulk validation results download as files.
-_RESULTS = "/mailwright/v1/address/validate/bulk/{list_id}/results"
+# Bulk and mailing-list validation results download as files.
+_RESULTS = (
+    "/mailwright/v1/address/validate/bulk/{list_id}/results",
+    "/mailwright/v1/lists/{address}/validate/results",
+)
+_CSV_OK = {
+    "description": "One CSV row per address",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+_JSON_ARRAY_OK = {
+    "description": "A JSON array of validation answers",
+    "content": {"application/json": {"schema": {"type": "array"}}},
+}
 FILES_OK = {
-    _RESULTS + ".csv": {
-        "description": "One CSV row per address",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    },
-    _RESULTS + ".json": {
-        "description": "A JSON array of validation answers",
-        "content": {"application/json": {"schema": {"type": "array"}}},
-    },
+    **{results + ".csv": _CSV_OK for results in _RESULTS},
+    **{results + ".json": _JSON_ARRAY_OK for results in _RESULTS},
 }
 
 

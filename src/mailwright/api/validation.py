@@ -1,11 +1,14 @@
 """Mailgun's address validation: ``GET``/``POST /v4/address/validate`` and the bulk jobs
 ``/v4/address/validate/bulk[/{list_id}]`` (and their summary-only previews,
 ``/v4/address/validate/preview[/{list_id}]``), whose results download from our own extension paths
-(``/mailwright/v1/address/validate/bulk/{list_id}/results.csv|json``) with the API key."""
+(``/mailwright/v1/address/validate/bulk/{list_id}/results.csv|json``) with the API key.
+Mailing-list validations (``/v3/lists/{address}/validate``) are bulk jobs over a list's members,
+shown in the same shape; theirs download from ``/mailwright/v1/lists/{address}/validate/``."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -20,11 +23,13 @@ from mailwright.api.context import (
     services,
 )
 from mailwright.errors import InvalidInput, NotFound
-from mailwright.validation import MAX_INPUT, job_summary_fields
+from mailwright.validation import MAX_INPUT, BulkJobs, job_summary_fields, submit_list
 
 BULK = "/v4/address/validate/bulk"
 PREVIEW = "/v4/address/validate/preview"
 DOWNLOAD = "/mailwright/v1/address/validate/bulk/{list_id}"
+LIST = "/v3/lists/{address}/validate"
+LIST_DOWNLOAD = "/mailwright/v1/lists/{address}/validate"
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -73,9 +78,11 @@ async def validate_post(request: Request) -> Response:
     )
 
 
-def _job_json(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def _job_json(request: Request, row: dict[str, Any], download: str = DOWNLOAD) -> dict[str, Any]:
     body = job_summary_fields(row)
-    base = services(request).public_url.rstrip("/") + DOWNLOAD.format(list_id=row["id"])
+    # a list address may hold characters a path must escape ("+", "/", non-ASCII)
+    where = download.format(list_id=row["id"], address=quote(row["id"], safe="@"))
+    base = services(request).public_url.rstrip("/") + where
     completed = row["status"] == "completed"
     body["download_url"] = (
         {"csv": f"{base}/results.csv", "json": f"{base}/results.json"} if completed else None
@@ -134,26 +141,69 @@ async def bulk_delete(request: Request) -> Response:
     return json_response({"message": "Validation job canceled."})
 
 
-async def _download(request: Request, suffix: str, media_type: str) -> Response:
+async def _download(
+    request: Request, jobs: BulkJobs, job_id: str, suffix: str, media_type: str
+) -> Response:
     (await principal(request)).require_account()
-    bulk = services(request).bulk
-    list_id = path_param(request, "list_id")
-    row = await bulk.get(list_id)
+    row = await jobs.get(job_id)
     if row["status"] != "completed":
-        raise NotFound(f"validation job {list_id} has no results yet")
+        raise NotFound(f"validation job {job_id} has no results yet")
     return FileResponse(
-        bulk.path(list_id, suffix), media_type=media_type, filename=f"{list_id}.{suffix}"
+        jobs.path(job_id, suffix), media_type=media_type, filename=f"{job_id}.{suffix}"
     )
 
 
 async def download_csv(request: Request) -> Response:
     """The results of a completed bulk validation job as CSV (one row per address)."""
-    return await _download(request, "csv", "text/csv")
+    bulk = services(request).bulk
+    return await _download(request, bulk, path_param(request, "list_id"), "csv", "text/csv")
 
 
 async def download_json(request: Request) -> Response:
     """The results of a completed bulk validation job as a JSON array of v4 answers."""
-    return await _download(request, "json", "application/json")
+    bulk = services(request).bulk
+    list_id = path_param(request, "list_id")
+    return await _download(request, bulk, list_id, "json", "application/json")
+
+
+async def list_validate(request: Request) -> Response:
+    """Validate every member of a mailing list (subscribed or not): a bulk job whose id is the
+    list's address. A finished job of the list is replaced; one still running is a 400."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    address = await submit_list(svc.list_validations, svc.store, path_param(request, "address"))
+    svc.on_accepted()
+    return json_response({"id": address, "message": "The validation job was submitted."})
+
+
+async def list_validation_get(request: Request) -> Response:
+    """A mailing list's validation job, shaped as a bulk job: status, progress, summary and
+    result download links."""
+    (await principal(request)).require_account()
+    jobs = services(request).list_validations
+    row = await jobs.get(path_param(request, "address").lower())
+    return json_response(_job_json(request, row, LIST_DOWNLOAD))
+
+
+async def list_validation_delete(request: Request) -> Response:
+    """Cancel a mailing list's validation job and delete its results."""
+    (await principal(request)).require_account(write=True)
+    await services(request).list_validations.delete(path_param(request, "address").lower())
+    return json_response({"message": "Validation job canceled."})
+
+
+async def list_download_csv(request: Request) -> Response:
+    """The results of a completed mailing-list validation as CSV (one row per member)."""
+    jobs = services(request).list_validations
+    address = path_param(request, "address").lower()
+    return await _download(request, jobs, address, "csv", "text/csv")
+
+
+async def list_download_json(request: Request) -> Response:
+    """The results of a completed mailing-list validation as a JSON array of v4 answers."""
+    jobs = services(request).list_validations
+    address = path_param(request, "address").lower()
+    return await _download(request, jobs, address, "json", "application/json")
 
 
 _PREVIEW_STATUS = {
@@ -223,4 +273,9 @@ ROUTES = [
     Route(PREVIEW + "/{list_id}", preview_delete, methods=["DELETE"]),
     Route(DOWNLOAD + "/results.csv", download_csv, methods=["GET"]),
     Route(DOWNLOAD + "/results.json", download_json, methods=["GET"]),
+    Route(LIST, list_validate, methods=["POST"]),
+    Route(LIST, list_validation_get, methods=["GET"]),
+    Route(LIST, list_validation_delete, methods=["DELETE"]),
+    Route(LIST_DOWNLOAD + "/results.csv", list_download_csv, methods=["GET"]),
+    Route(LIST_DOWNLOAD + "/results.json", list_download_json, methods=["GET"]),
 ]

@@ -12,7 +12,7 @@ import functools
 import io
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -397,6 +397,23 @@ async def page_members(
             conn, row["id"], subscribed=subscribed, limit=limit, page=page, cursor=cursor
         )
     return Page([member_json(r) for r in rows], limit)
+
+
+async def member_addresses(
+    store: Store, list_address: str, *, chunk: int
+) -> AsyncIterator[list[str]]:
+    """Every member's address (subscribed or not), ``chunk`` at a time in address order. Each
+    chunk is its own short read (keyset paging), so neither memory nor a transaction grows with
+    the list."""
+    row = await _require(store, list_address)
+    last: str | None = None
+    while True:
+        async with store.read() as conn:
+            found = await lists.member_addresses(conn, row["id"], after=last, limit=chunk)
+        if not found:
+            return
+        yield found
+        last = found[-1]
 
 
 async def unsubscribe(store: Store, list_address: str, address: str) -> bool:

@@ -170,6 +170,18 @@ async def unsubscribe_member(conn: AsyncConnection, list_address: str, address: 
     return bool(result.rowcount)
 
 
+async def member_addresses(
+    conn: AsyncConnection, list_id: int, *, after: str | None, limit: int
+) -> list[str]:
+    """Up to ``limit`` member addresses (subscribed or not) after ``after``, in address order:
+    one keyset page."""
+    query = select(M.c.address).where(M.c.list_id == list_id)
+    if after is not None:
+        query = query.where(M.c.address > after)
+    rows = await conn.execute(query.order_by(M.c.address).limit(limit))
+    return [r[0] for r in rows]
+
+
 async def stream_subscribed(
     conn: AsyncConnection, list_id: int, *, chunk: int
 ) -> AsyncIterator[list[dict[str, Any]]]:

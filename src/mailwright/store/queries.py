@@ -1132,13 +1132,18 @@ async def address_histories(
 
 
 async def insert_validation_job(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """False when a job of that kind with that id exists."""
+    """False when a job of that kind with that id exists (``ON CONFLICT DO NOTHING``: two
+    processes submitting the same id at once get one job and one refusal, not an error)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as lite_insert
+
     jobs = schema.validation_jobs
-    exists = select(jobs.c.id).where(jobs.c.kind == values["kind"], jobs.c.id == values["id"])
-    if (await conn.execute(exists)).first():
-        return False
-    await conn.execute(insert(jobs), [values])
-    return True
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else lite_insert
+    statement = dialect_insert(jobs).values(**values)
+    done = await conn.execute(
+        statement.on_conflict_do_nothing(index_elements=[jobs.c.kind, jobs.c.id])
+    )
+    return done.rowcount > 0
 
 
 async def get_validation_job(

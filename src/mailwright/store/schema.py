@@ -481,9 +481,11 @@ list_members = Table(
 validation_jobs = Table(
     "validation_jobs",
     metadata,
-    Column("kind", String(16), primary_key=True),  # bulk | preview (separate id namespaces)
-    Column("id", String(128), primary_key=True),  # the list name the client chose
-    Column("status", String(16), nullable=False),  # created | processing | completed | failed
+    Column("kind", String(16), primary_key=True),  # bulk | preview | list (own id namespaces)
+    # the list name the client chose; for kind list, the mailing list's address
+    Column("id", String(320), primary_key=True),
+    # (uploading ->) created | processing | completed | failed
+    Column("status", String(16), nullable=False),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),  # progress heartbeat; stale = worker died
     Column("quantity", Integer, nullable=False),

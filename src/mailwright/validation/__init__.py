@@ -2,6 +2,7 @@
 
 from mailwright.validation.bulk import PREVIEW_SAMPLE, BulkJobs, BulkWorker, job_summary_fields
 from mailwright.validation.grammar import GRAMMARS, Grammar, check
+from mailwright.validation.list_jobs import submit_list
 from mailwright.validation.service import (
     Prober,
     Validator,
@@ -33,4 +34,5 @@ __all__ = [
     "job_summary_fields",
     "mailbox_from",
     "parse",
+    "submit_list",
 ]

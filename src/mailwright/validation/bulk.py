@@ -15,6 +15,13 @@ the same table (their own id namespace), kept by a ``BulkJobs(..., kind="preview
 their own ``BulkWorker``: only the first ``PREVIEW_SAMPLE`` addresses of the upload are
 validated, only the summary counts are kept (no result files), and the upload is deleted once
 the preview completes.
+
+Mailing-list validations (Mailgun's ``/v3/lists/{address}/validate``) are jobs of kind ``list``
+whose id is the list's address, so their files are named by its SHA-256 (an address may hold
+characters no file name should). ``submit_batches`` writes their upload from the members: the
+row is inserted as ``uploading`` (no worker claims it), the CSV is written one batch at a time,
+then the row becomes ``created`` and runs like any bulk job. A finished job with the same id is
+replaced; a running one refuses the submission.
 """
 
 from __future__ import annotations
@@ -22,16 +29,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.errors import InvalidInput, NotFound
+from mailwright.errors import InvalidInput, NotFound, ServiceError
 from mailwright.logs import get_logger
 from mailwright.store import Store, queries
 from mailwright.validation.service import Validator
@@ -43,7 +51,12 @@ BATCH = 500
 CONCURRENCY = 250
 STALE_AFTER = 300.0
 PREVIEW_SAMPLE = 1000
-KINDS = ("bulk", "preview")
+KINDS = ("bulk", "preview", "list")
+_NOUNS = {
+    "bulk": "validation job",
+    "preview": "validation preview",
+    "list": "validation job for mailing list",
+}
 RESULTS = ("deliverable", "undeliverable", "do_not_send", "catch_all", "unknown")
 RISKS = ("high", "medium", "low", "unknown")
 CSV_FIELDS = (
@@ -84,6 +97,14 @@ def check_list_id(list_id: str) -> str:
     return list_id
 
 
+def is_running(row: dict[str, Any], now: float) -> bool:
+    """Created and processing jobs are running (a worker claims a stale one again); an upload
+    that stopped ``STALE_AFTER`` seconds ago never finishes, like a completed or failed job."""
+    if row["status"] == "uploading":
+        return bool(row["updated_at"] >= now - STALE_AFTER)
+    return row["status"] in ("created", "processing")
+
+
 def email_column(header: list[str]) -> int:
     for index, name in enumerate(header):
         if name.strip().lower() == EMAIL_COLUMN:
@@ -110,8 +131,31 @@ class BulkJobs:
         # a preview validates the first PREVIEW_SAMPLE addresses and keeps only the summary
         self.sample: int | None = PREVIEW_SAMPLE if kind == "preview" else None
 
+    def check_id(self, job_id: str) -> str:
+        # a list job's id is its list's address, which the lists package has checked
+        return job_id if self.kind == "list" else check_list_id(job_id)
+
     def path(self, job_id: str, suffix: str) -> Path:
-        return self.directory / f"{check_list_id(job_id)}.{suffix}"
+        stem = (
+            hashlib.sha256(job_id.encode()).hexdigest()
+            if self.kind == "list"
+            else check_list_id(job_id)
+        )
+        return self.directory / f"{stem}.{suffix}"
+
+    def _values(self, job_id: str, status: str, quantity: int) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "kind": self.kind,
+            "id": job_id,
+            "status": status,
+            "created_at": now,
+            "updated_at": now,
+            "quantity": quantity,
+            "records_processed": 0,
+            "summary": json.dumps(empty_summary()),
+            "error": None,
+        }
 
     async def submit(self, job_id: str, data: bytes) -> None:
         check_list_id(job_id)
@@ -120,19 +164,8 @@ class BulkJobs:
         except UnicodeDecodeError:
             raise InvalidInput("the CSV file is not UTF-8", field="file") from None
         quantity = await asyncio.to_thread(_count_rows, text)
-        now = self._clock()
         await asyncio.to_thread(self._write_upload, job_id, text)
-        values = {
-            "kind": self.kind,
-            "id": job_id,
-            "status": "created",
-            "created_at": now,
-            "updated_at": now,
-            "quantity": quantity,
-            "records_processed": 0,
-            "summary": json.dumps(empty_summary()),
-            "error": None,
-        }
+        values = self._values(job_id, "created", quantity)
 
         async def insert(conn: AsyncConnection) -> bool:
             return await queries.insert_validation_job(conn, values)
@@ -142,7 +175,51 @@ class BulkJobs:
 
     @property
     def _noun(self) -> str:
-        return "validation job" if self.kind == "bulk" else "validation preview"
+        return _NOUNS[self.kind]
+
+    async def submit_batches(self, job_id: str, batches: AsyncIterator[list[str]]) -> None:
+        """A job over the addresses of ``batches``, its upload written one batch at a time; a
+        finished job with this id is replaced, a running one is a 400."""
+        await self._reserve(job_id)
+        try:
+            quantity = await self._write_batches(job_id, batches)
+        except (OSError, ServiceError) as exc:  # a full disk; the list deleted meanwhile
+            await self.report(job_id, {"status": "failed", "error": str(exc)})
+            raise
+        if not await self.report(job_id, {"status": "created", "quantity": quantity}):
+            log.info("validation_job_cancelled", job_id=job_id)  # deleted while uploading
+            await asyncio.to_thread(self.remove_files, job_id)
+
+    async def _reserve(self, job_id: str) -> None:
+        values = self._values(job_id, "uploading", 0)
+
+        async def reserve(conn: AsyncConnection) -> bool:
+            row = await queries.get_validation_job(conn, self.kind, job_id)
+            if row is not None:
+                if is_running(row, values["created_at"]):
+                    return False
+                await queries.delete_validation_job(conn, self.kind, job_id)
+            return await queries.insert_validation_job(conn, values)
+
+        if not await self._store.write(reserve):
+            raise InvalidInput(f"{self._noun} {job_id} is still running", field="list_id")
+        # the replaced job's files; none of ours exist before the upload below
+        await asyncio.to_thread(self.remove_files, job_id)
+
+    async def _write_batches(self, job_id: str, batches: AsyncIterator[list[str]]) -> int:
+        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+        path = self.path(job_id, "upload.csv")
+        upload = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="")
+        quantity = 0
+        try:
+            writer = csv.writer(upload)
+            await asyncio.to_thread(writer.writerow, [EMAIL_COLUMN])
+            async for batch in batches:
+                await asyncio.to_thread(writer.writerows, ([a] for a in batch))
+                quantity += len(batch)
+        finally:
+            await asyncio.to_thread(upload.close)
+        return quantity
 
     def _write_upload(self, job_id: str, text: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -150,7 +227,7 @@ class BulkJobs:
 
     async def get(self, job_id: str) -> dict[str, Any]:
         async with self._store.read() as conn:
-            row = await queries.get_validation_job(conn, self.kind, check_list_id(job_id))
+            row = await queries.get_validation_job(conn, self.kind, self.check_id(job_id))
         if row is None:
             raise NotFound(f"{self._noun} {job_id} not found")
         return row
@@ -161,7 +238,7 @@ class BulkJobs:
 
     async def delete(self, job_id: str) -> None:
         async def remove(conn: AsyncConnection) -> bool:
-            return await queries.delete_validation_job(conn, self.kind, check_list_id(job_id))
+            return await queries.delete_validation_job(conn, self.kind, self.check_id(job_id))
 
         if not await self._store.write(remove):
             raise NotFound(f"{self._noun} {job_id} not found")
