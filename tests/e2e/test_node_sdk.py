@@ -564,10 +564,19 @@ def test_reports_validation_and_keys(server: Server, dns: LoopbackDNS) -> None:
     )
     assert revoked.status == 401
 
-    # address validation, one address and a bulk job
+    # address validation, one address (with the public key, as a browser would) and a bulk job
     dns.add("example.com. 300 IN MX 10 mx.example.com.")
     dns.add("mx.example.com. 300 IN A 127.0.0.1")
-    one = sdk.one("validate.get", "alice.smith@example.com")
+    public = sdk.one("apiKeys.regeneratePublicKey")
+    assert public["status"] == 200
+    assert public["message"] == "The public key has been regenerated"
+    assert public["key"].startswith("pubkey-")
+    browser = node(server, key=public["key"])
+    one_outcome, listed = browser.run(
+        call("validate.get", "alice.smith@example.com"), call("domains.list")
+    )
+    one = one_outcome.value()
+    assert (listed.ok, listed.status) == (False, 403)
     assert one["address"] == "alice.smith@example.com"
     assert (one["result"], one["risk"], one["reason"]) == ("deliverable", "low", [])
     bad = sdk.one("validate.get", "not-an-address")

@@ -88,3 +88,67 @@ async def test_expired_key_is_refused(client: httpx.AsyncClient, store: Store) -
 async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", auth=None)
     assert response.json() == {"status": "ok"}
+
+
+async def test_public_key_validates_addresses_and_nothing_else(
+    client: httpx.AsyncClient, sandbox: str, store: Store
+) -> None:
+    made = await client.post("/v1/keys/public")
+    assert made.status_code == 200, made.text
+    body = made.json()
+    assert body["message"] == "The public key has been regenerated"
+    secret = body["key"]
+    assert secret.startswith("pubkey-")
+    assert len(secret) == len("pubkey-") + 32
+    public = ("api", secret)
+
+    for method, path in (("GET", "/v4/address/validate"), ("POST", "/v4/address/validate")):
+        params = {"address": "someone@example.com"}
+        answer = await client.request(
+            method,
+            path,
+            auth=public,
+            params=params if method == "GET" else None,
+            data=params if method == "POST" else None,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["address"] == "someone@example.com"
+    refused = {"message": "The public key may only be used for address validation"}
+    for method, path, data in (
+        ("GET", "/v4/domains", None),
+        ("GET", f"/v3/{sandbox}/events", None),
+        ("POST", f"/v3/{sandbox}/messages", SEND),
+        ("POST", "/v1/keys", {"role": "admin"}),
+        ("POST", "/v1/keys/public", None),
+        ("GET", "/v4/address/validate/bulk", None),
+    ):
+        response = await client.request(method, path, data=data, auth=public)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json() == refused
+
+    # stored hashed, not listed with the API keys
+    async with store.read() as conn:
+        hashes = [r[0] for r in await conn.execute(select(schema.api_keys.c.secret_hash))]
+    assert hashlib.sha256(secret.encode()).hexdigest() in hashes
+    listed = (await client.get("/v1/keys")).json()
+    assert listed["total_count"] == 1
+    assert {item["kind"] for item in listed["items"]} == {"user"}
+
+    # regenerating replaces it: the old one stops working at once
+    again = (await client.post("/v1/keys/public")).json()["key"]
+    assert again != secret
+    gone = await client.get(
+        "/v4/address/validate", params={"address": "a@example.com"}, auth=public
+    )
+    assert gone.status_code == 401
+    fresh = ("api", again)
+    ok = await client.get("/v4/address/validate", params={"address": "a@example.com"}, auth=fresh)
+    assert ok.status_code == 200, ok.text
+    async with store.read() as conn:
+        kinds = [r[0] for r in await conn.execute(select(schema.api_keys.c.kind))]
+    assert kinds.count("public") == 1
+
+    # only admin (or developer) keys may make it
+    basic = (await client.post("/v1/keys", data={"role": "basic"})).json()["key"]["secret"]
+    denied = await client.post("/v1/keys/public", auth=("api", basic))
+    assert denied.status_code == 403

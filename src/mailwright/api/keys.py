@@ -6,7 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mailwright.api.context import json_response, path_param, principal, read_form, services
-from mailwright.auth import create_key, delete_key, key_json, list_keys, parse_ranges
+from mailwright.auth import (
+    create_key,
+    delete_key,
+    key_json,
+    list_keys,
+    parse_ranges,
+    regenerate_public_key,
+)
 from mailwright.errors import Forbidden, InvalidInput
 
 
@@ -66,3 +73,17 @@ async def delete(request: Request) -> Response:
     await delete_key(svc.store, path_param(request, "key_id"))
     svc.keys.forget()
     return json_response({"message": "key deleted"})
+
+
+async def regenerate_public(request: Request) -> Response:
+    """Make the account's public validation key (`pubkey-…`) anew and answer it, once: it may
+    call address validation (`/v4/address/validate`) and nothing else; the one it replaces stops
+    working. It is not listed with the API keys."""
+    who = await principal(request)
+    who.require_account(write=True)
+    if who.role not in ("admin", "developer"):
+        raise Forbidden("only admin keys may regenerate the public key")
+    svc = services(request)
+    secret = await regenerate_public_key(svc.store, svc.clock())
+    svc.keys.forget()
+    return json_response({"key": secret, "message": "The public key has been regenerated"})

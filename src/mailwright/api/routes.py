@@ -107,6 +107,7 @@ ROUTES = [
     ),
     Route("/v1/keys", keys.list_all, methods=["GET"]),
     Route("/v1/keys", keys.create, methods=["POST"]),
+    Route("/v1/keys/public", keys.regenerate_public, methods=["POST"]),
     Route("/v1/keys/{key_id}", keys.delete, methods=["DELETE"]),
     Route("/mailwright/v1/messages/{key}/attempts", attempts.list_for_message, methods=["GET"]),
     Route(INBOX, inbox.list_all, methods=["GET"]),

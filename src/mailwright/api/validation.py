@@ -56,7 +56,7 @@ def _address(value: str | None) -> str:
 async def validate_get(request: Request) -> Response:
     """Validate one address: `address` (required), `provider_lookup` (true/false, default true:
     probe the mailbox when probing is enabled)."""
-    (await principal(request)).require_account()
+    (await principal(request)).require_validation()
     params = request.query_params
     address = _address(params.get("address"))
     lookup = _provider_lookup(params.get("provider_lookup"))
@@ -67,7 +67,7 @@ async def validate_get(request: Request) -> Response:
 
 async def validate_post(request: Request) -> Response:
     """Validate one address given as form field `address` (and optional `provider_lookup`)."""
-    (await principal(request)).require_account()
+    (await principal(request)).require_validation()
     form = await read_form(request)
     address = _address(form.get("address"))
     lookup = _provider_lookup(

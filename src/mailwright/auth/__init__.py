@@ -24,6 +24,7 @@ from mailwright.auth.keys import (
     key_json,
     list_keys,
     parse_basic,
+    regenerate_public_key,
 )
 from mailwright.auth.limits import RequestLimit, RequestLimiter, RequestLimits, Verdict
 from mailwright.auth.oauth import SCOPES, Authority, OAuthClient, client_json
@@ -68,4 +69,5 @@ __all__ = [
     "list_keys",
     "parse_basic",
     "parse_ranges",
+    "regenerate_public_key",
 ]

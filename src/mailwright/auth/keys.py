@@ -35,6 +35,10 @@ log = get_logger(__name__)
 
 ROLES = ("admin", "developer", "sending", "basic")
 KINDS = ("user", "domain", "web")
+# Mailgun's public validation key: one per account, role and kind "public", made (and made
+# again) only by POST /v1/keys/public; it may validate addresses and nothing else.
+PUBLIC = "public"
+PUBLIC_PREFIX = "pubkey-"
 ENVIRONMENTS = ("live", "test")
 CACHE_SECONDS = 5.0
 FLUSH_SECONDS = 5.0  # last_used_at is written at most this often per process
@@ -44,6 +48,11 @@ CACHE_MAX = 10_000
 def new_secret() -> str:
     """Mailgun-shaped private key: ``<32 hex>-<8 hex>-<8 hex>``."""
     return f"{secrets.token_hex(16)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+
+
+def new_public_secret() -> str:
+    """Mailgun-shaped public validation key: ``pubkey-<32 hex>``."""
+    return PUBLIC_PREFIX + secrets.token_hex(16)
 
 
 def hash_secret(secret: str) -> str:
@@ -70,28 +79,42 @@ class Principal:
         return self.environment == "test"
 
     @property
+    def is_public(self) -> bool:
+        return self.scopes is None and self.role == PUBLIC
+
+    @property
     def can_send(self) -> bool:
-        """Keys: all but read-only (basic); tokens: the send or manage scope."""
+        """Keys: all but read-only (basic) and public ones; tokens: the send or manage scope."""
         if self.scopes is not None:
             return bool(self.scopes & {"send", "manage"})
-        return self.role != "basic"
+        return self.role not in ("basic", PUBLIC)
 
     @property
     def can_read(self) -> bool:
-        """Keys: all but sending keys; tokens: the read or manage scope."""
+        """Keys: all but sending and public keys; tokens: the read or manage scope."""
         if self.scopes is not None:
             return bool(self.scopes & {"read", "manage"})
-        return self.role != "sending"
+        return self.role not in ("sending", PUBLIC)
 
     @property
     def can_write(self) -> bool:
-        """Keys: all but basic and sending; tokens: the manage scope."""
+        """Keys: all but basic, sending and public; tokens: the manage scope."""
         if self.scopes is not None:
             return "manage" in self.scopes
-        return self.role not in ("basic", "sending")
+        return self.role not in ("basic", "sending", PUBLIC)
+
+    def _refuse_public(self) -> None:
+        if self.is_public:
+            raise Forbidden("The public key may only be used for address validation")
+
+    def require_validation(self) -> None:
+        """Address validation: the public key, or any key that may read the account."""
+        if not self.is_public:
+            self.require_account()
 
     def require_send(self, domain: str) -> None:
         """Read-only (basic) keys may not send; sending keys send for their own domain only."""
+        self._refuse_public()
         if not self.can_send:
             raise Forbidden(
                 "This key has read-only access"
@@ -107,6 +130,7 @@ class Principal:
 
     def require_account(self, *, write: bool = False) -> None:
         """Everything but sending needs an account (non-domain) key; writes need more than basic."""
+        self._refuse_public()
         token = self.scopes is not None
         if self.is_domain_key or not self.can_read:
             raise Forbidden(
@@ -349,11 +373,29 @@ async def create_key(
     return row, secret
 
 
+async def regenerate_public_key(store: Store, now: float) -> str:
+    """Make the account's public validation key (again); returns its secret, shown only now.
+    The key it replaces stops working in every API process once this returns."""
+    secret = new_public_secret()
+    values = _values(secret, now, role=PUBLIC, kind=PUBLIC, description="public validation key")
+
+    async def replace(conn: AsyncConnection) -> None:
+        for row in await queries.list_keys(conn, kind=PUBLIC):
+            await queries.delete_key(conn, row.id)
+            await queries.notify_keys_changed(conn, row.id)
+        await queries.insert_key(conn, values)
+
+    await store.write(replace)
+    return secret
+
+
 async def list_keys(
     store: Store, *, domain_name: str | None = None, kind: str | None = None
 ) -> list[KeyRow]:
+    """The API keys (the public validation key is not one of them: Mailgun lists it apart)."""
     async with store.read() as conn:
-        return await queries.list_keys(conn, domain_name=domain_name, kind=kind)
+        rows = await queries.list_keys(conn, domain_name=domain_name, kind=kind)
+    return [row for row in rows if row.kind != PUBLIC]
 
 
 async def delete_key(store: Store, key_id: str) -> None:
