@@ -607,6 +607,28 @@ def test_reports_validation_and_keys(server: Server, dns: LoopbackDNS) -> None:
         "risk": {"high": 1, "low": 1, "medium": 0, "unknown": 0},
     }
     assert fetch(server, done["downloadUrl"]["csv"]).text.count("\n") == 3
+    now = datetime.now(UTC)
+    window = {
+        "start": node_date(now - timedelta(hours=2)),
+        "end": node_date(now + timedelta(hours=1)),
+    }
+    usage, bounces = (
+        o.value()
+        for o in sdk.run(
+            call(
+                "metrics.getAccountUsage",
+                {
+                    **window,
+                    "resolution": "hour",
+                    "metrics": ["email_validation_bulk_count"],
+                    "include_aggregates": True,
+                },
+            ),
+            call("bounceClassification.list", {**window, "dimensions": ["domain.name"]}),
+        )
+    )
+    assert usage["aggregates"]["metrics"] == {"email_validation_bulk_count": 2}
+    assert bounces["items"] == []  # captured mail has no SMTP failures to classify
     assert (
         sdk.one("validate.multipleValidation.destroy", "node-job")["message"]
         == "Validation job canceled."

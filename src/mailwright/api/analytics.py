@@ -1,5 +1,6 @@
-"""Mailgun's account analytics with JSON bodies: ``POST /v1/analytics/metrics`` and the
-account-wide tags of ``/v1/analytics/tags`` (the Node SDK's ``mg.metrics`` and ``mg.tags``).
+"""Mailgun's account analytics with JSON bodies: ``POST /v1/analytics/metrics``, the usage
+metrics of ``POST /v1/analytics/usage/metrics`` and the account-wide tags of
+``/v1/analytics/tags`` (the Node SDK's ``mg.metrics`` and ``mg.tags``).
 
 Both read what the v3 stats and tags endpoints read, with their authorization: an account
 key (domain keys and domain-scoped OAuth clients are refused), changes need write access, and
@@ -30,6 +31,7 @@ from mailwright.events import (
 )
 from mailwright.events.analytics import METRICS
 from mailwright.events.tags import ACCOUNT_SORTS
+from mailwright.validation.usage import parse_usage_query, usage_metrics
 
 TAGS = "/v1/analytics/tags"
 DEFAULT_TAG_LIMIT = 10
@@ -53,6 +55,20 @@ async def metrics(request: Request) -> Response:
     svc = services(request)
     query = parse_metrics_query(body, svc.clock())
     return json_response(await account_metrics(svc.store, query, test=who.is_test))
+
+
+async def usage(request: Request) -> Response:
+    """Account usage metrics (JSON body), as for the metrics: `start`, `end`, `resolution`,
+    `duration`, `dimensions` (time; subaccount answers 400), `metrics`
+    (email_validation_bulk_count: addresses validated by bulk jobs, email_validation_list_count:
+    by mailing-list validations, each counted when its job ends; single validations, previews,
+    seed tests, link checks and the other services mailwright has no record of answer 400),
+    `include_aggregates`, `pagination`."""
+    who = await principal(request)
+    who.require_account()
+    body = await json_object(request)
+    svc = services(request)
+    return json_response(await usage_metrics(svc.store, parse_usage_query(body, svc.clock())))
 
 
 def _seen(timestamp: float) -> str:
@@ -197,6 +213,7 @@ async def tag_limits(request: Request) -> Response:
 
 ROUTES = [
     Route("/v1/analytics/metrics", metrics, methods=["POST"]),
+    Route("/v1/analytics/usage/metrics", usage, methods=["POST"]),
     Route(TAGS, list_tags, methods=["POST"]),
     Route(TAGS, update_tag, methods=["PUT"]),
     Route(TAGS, delete_tag, methods=["DELETE"]),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailwright.delivery import bounce_metrics as bounces
 from mailwright.events.analytics import DIMENSIONS, METRICS
+from mailwright.validation.usage import USAGE
 
 Schema = dict[str, Any]
 
@@ -316,6 +318,66 @@ JSON_BODIES: dict[tuple[str, str], Schema] = {
     ),
     ("PUT", "/v1/analytics/tags"): _form(("tag", "description"), tag=_TEXT, description=_TEXT),
     ("DELETE", "/v1/analytics/tags"): _form(("tag",), tag=_TEXT),
+    ("POST", "/v1/analytics/usage/metrics"): _form(
+        ("metrics",),
+        start=_RFC2822,
+        end=_RFC2822,
+        resolution={"type": "string", "enum": ["hour", "day", "month"]},
+        duration={"type": "string", "examples": ["7d", "24h", "1m"]},
+        dimensions={
+            "type": "array",
+            "items": {"enum": list(USAGE.dimensions)},
+            "uniqueItems": True,
+        },
+        metrics={"type": "array", "items": {"enum": list(USAGE.metrics)}, "minItems": 1},
+        include_subaccounts=_BOOL,
+        include_aggregates=_BOOL,
+        pagination=_pagination(1500, {"type": "string", "examples": ["time:asc"]}),
+    ),
+    ("POST", "/v2/bounce-classification/metrics"): _form(
+        (),
+        start=_RFC2822,
+        end=_RFC2822,
+        resolution={"type": "string", "enum": list(bounces.RESOLUTIONS)},
+        duration={"type": "string", "examples": ["24h0m0s", "90m", "7d"]},
+        dimensions={
+            "type": "array",
+            "items": {"enum": list(bounces.DIMENSIONS)},
+            "uniqueItems": True,
+        },
+        metrics={"type": "array", "items": {"enum": list(bounces.METRICS)}},
+        filter={
+            "type": "object",
+            "properties": {
+                "AND": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "attribute": {"type": "string", "enum": list(bounces.FILTERS)},
+                            "comparator": {"type": "string", "enum": list(bounces.COMPARATORS)},
+                            "values": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": bounces.MAX_VALUES,
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"label": _TEXT, "value": _TEXT},
+                                    "required": ["value"],
+                                },
+                            },
+                        },
+                        "required": ["attribute", "comparator", "values"],
+                    },
+                }
+            },
+            "required": ["AND"],
+        },
+        include_subaccounts=_BOOL,
+        pagination=_pagination(
+            bounces.MAX_LIMIT, {"type": "string", "examples": ["critical_bounce_count:desc"]}
+        ),
+    ),
 }
 _LOGS_CONDITION: Schema = {
     "type": "object",

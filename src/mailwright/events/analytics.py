@@ -19,12 +19,17 @@ has no counter for; every outgoing message it accepts is sent, so accepted outgo
 Metrics the counters cannot back (unique opens and clicks, first-attempt deliveries, ...) and
 dimensions other than ``time``, ``domain`` and ``tag`` are refused by name. The period is the
 Stats API's: whole buckets, from the one holding ``start`` to the one holding ``end``.
+
+The query and the answer are an engine other endpoints of the same shape reuse with a
+``Catalog`` of their own (the usage metrics, ``validation/usage.py``): what they count, their
+dimensions and filters, and the Mailgun names they refuse with the reason. ``SENDING`` is this
+API's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,19 +131,50 @@ MAX_LIMIT = 1500
 MAX_SKIP = 1_000_000
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    """What one endpoint of the Metrics API's shape offers: count metrics (each summed from a
+    bucket's counters), rates (count over base count), dimensions and ``filter`` attributes
+    (``domain`` and ``tag`` are the ones the engine knows), and the Mailgun metrics and
+    dimensions it refuses, each with the reason its 400 gives ("" for none)."""
+
+    counts: Mapping[str, Callable[[Counts], int]]
+    rates: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    refused_metrics: Mapping[str, str] = field(default_factory=dict)
+    dimensions: tuple[str, ...]
+    refused_dimensions: Mapping[str, str] = field(default_factory=dict)
+    filters: tuple[str, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (*self.counts, *self.rates)
+
+
+SENDING = Catalog(
+    counts=COUNTS,
+    rates=RATES,
+    refused_metrics=dict.fromkeys(sorted(UNSUPPORTED_METRICS), "no counter backs it"),
+    dimensions=DIMENSIONS,
+    refused_dimensions=dict.fromkeys(sorted(UNSUPPORTED_DIMENSIONS), ""),
+    filters=("domain", "tag"),
+)
+
+
 def rate(count: int, base: int) -> str:
     return f"{100 * count / base:.2f}" if base else "0.00"
 
 
-def metric_values(names: Iterable[str], counts: Counts) -> dict[str, Value]:
-    """The named metrics (each of ``METRICS``) from a bucket's counters."""
+def metric_values(
+    names: Iterable[str], counts: Counts, catalog: Catalog = SENDING
+) -> dict[str, Value]:
+    """The named metrics (each of ``catalog.metrics``) from a bucket's counters."""
     found: dict[str, Value] = {}
     for name in names:
-        if name in COUNTS:
-            found[name] = COUNTS[name](counts)
+        if name in catalog.counts:
+            found[name] = catalog.counts[name](counts)
         else:
-            count, base = RATES[name]
-            found[name] = rate(COUNTS[count](counts), COUNTS[base](counts))
+            count, base = catalog.rates[name]
+            found[name] = rate(catalog.counts[count](counts), catalog.counts[base](counts))
     return found
 
 
@@ -169,14 +205,21 @@ class MetricsQuery:
     skip: int
     limit: int
     include_aggregates: bool
+    catalog: Catalog = SENDING
+
+    def span(self) -> tuple[int, int]:
+        """The period in Unix seconds: from the first bucket's start to the last one's end."""
+        resolution = self.period.resolution
+        end = next_bucket(self.period.end, resolution)
+        return int(self.period.start.timestamp()), int(end.timestamp())
 
     def counter_slice(self, *, test: bool) -> queries.CounterSlice:
-        resolution = self.period.resolution
+        start, end = self.span()
         is_tagged = "tag" in self.dimensions or self.tags != Scope()
         return queries.CounterSlice(
-            start=int(self.period.start.timestamp()),
-            end=int(next_bucket(self.period.end, resolution).timestamp()),
-            step=3600 if resolution == "hour" else 86400,
+            start=start,
+            end=end,
+            step=3600 if self.period.resolution == "hour" else 86400,
             test=test,
             tagged=is_tagged,
             domains=self.domains.only,
@@ -191,7 +234,7 @@ class MetricsQuery:
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def _text(body: Mapping[str, Any], name: str) -> str | None:
+def text_field(body: Mapping[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None or isinstance(value, str):
         return value
@@ -200,7 +243,7 @@ def _text(body: Mapping[str, Any], name: str) -> str | None:
     raise InvalidInput(f"'{name}' must be a string", field=name)
 
 
-def _names(body: Mapping[str, Any], name: str) -> list[str]:
+def name_list(body: Mapping[str, Any], name: str) -> list[str]:
     value = body.get(name)
     if value is None:
         return []
@@ -209,7 +252,7 @@ def _names(body: Mapping[str, Any], name: str) -> list[str]:
     return list(dict.fromkeys(v.strip().lower() for v in value))
 
 
-def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
+def flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
     value = body.get(name)
     if value is None:
         return default
@@ -220,46 +263,51 @@ def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
     raise InvalidInput(f"'{name}' must be true or false", field=name)
 
 
-def parse_dimensions(body: Mapping[str, Any]) -> tuple[str, ...]:
-    names = _names(body, "dimensions")
+def parse_dimensions(body: Mapping[str, Any], catalog: Catalog = SENDING) -> tuple[str, ...]:
+    names = name_list(body, "dimensions")
+    supported = ", ".join(catalog.dimensions)
     for name in names:
-        if name in UNSUPPORTED_DIMENSIONS:
+        if name in catalog.refused_dimensions:
+            reason = catalog.refused_dimensions[name]
+            because = f" ({reason})" if reason else ""
             raise InvalidInput(
-                f"'dimensions': '{name}' is not supported by mailwright; "
-                f"supported: {', '.join(DIMENSIONS)}",
+                f"'dimensions': '{name}' is not supported by mailwright{because}; "
+                f"supported: {supported}",
                 field="dimensions",
             )
-        if name not in DIMENSIONS:
+        if name not in catalog.dimensions:
             raise InvalidInput(
-                f"'dimensions': unknown dimension '{name}'; supported: {', '.join(DIMENSIONS)}",
+                f"'dimensions': unknown dimension '{name}'; supported: {supported}",
                 field="dimensions",
             )
     return tuple(names)
 
 
-def parse_metrics(body: Mapping[str, Any]) -> tuple[str, ...]:
-    names = _names(body, "metrics")
+def parse_metrics(body: Mapping[str, Any], catalog: Catalog = SENDING) -> tuple[str, ...]:
+    names = name_list(body, "metrics")
     if not names:
         raise InvalidInput("'metrics' must name at least one metric", field="metrics")
     for name in names:
-        if name in UNSUPPORTED_METRICS:
+        if name in catalog.refused_metrics:
             raise InvalidInput(
-                f"'metrics': '{name}' is not supported by mailwright (no counter backs it)",
+                f"'metrics': '{name}' is not supported by mailwright "
+                f"({catalog.refused_metrics[name]})",
                 field="metrics",
             )
-        if name not in METRICS:
+        if name not in catalog.metrics:
             raise InvalidInput(f"'metrics': unknown metric '{name}'", field="metrics")
     return tuple(names)
 
 
-def _condition(item: Any) -> tuple[str, bool, tuple[str, ...]]:
+def _condition(item: Any, attributes: Sequence[str]) -> tuple[str, bool, tuple[str, ...]]:
     """(attribute, is_equal, values) of one ``filter.AND`` condition."""
     if not isinstance(item, dict):
         raise InvalidInput("'filter.AND' must be a list of conditions", field="filter")
     attribute, comparator = item.get("attribute"), item.get("comparator")
-    if attribute not in ("domain", "tag"):
+    if not isinstance(attribute, str) or attribute not in attributes:
         raise InvalidInput(
-            f"'filter': attribute {attribute!r} is not supported; supported: domain, tag",
+            f"'filter': attribute {attribute!r} is not supported; "
+            f"supported: {', '.join(attributes) or 'none'}",
             field="filter",
         )
     if comparator not in COMPARATORS:
@@ -282,19 +330,20 @@ def _condition(item: Any) -> tuple[str, bool, tuple[str, ...]]:
     return attribute, comparator == "=", tuple(dict.fromkeys(found))
 
 
-def parse_filter(body: Mapping[str, Any]) -> dict[str, Scope]:
+def parse_filter(body: Mapping[str, Any], catalog: Catalog = SENDING) -> dict[str, Scope]:
     """Per attribute: the values every ``=`` condition allows, less every ``!=`` one."""
     raw = body.get("filter")
     if raw is None:
-        return {"domain": Scope(), "tag": Scope()}
+        return dict.fromkeys(catalog.filters, Scope())
     conditions = raw.get("AND") if isinstance(raw, dict) else None
     if not isinstance(conditions, list):
         raise InvalidInput("'filter' must be {\"AND\": [conditions]}", field="filter")
+    parsed = [_condition(item, catalog.filters) for item in conditions]
     scopes: dict[str, Scope] = {}
-    for attribute in ("domain", "tag"):
+    for attribute in catalog.filters:
         only: set[str] | None = None
         excluded: set[str] = set()
-        for name, is_equal, values in map(_condition, conditions):
+        for name, is_equal, values in parsed:
             if name != attribute:
                 continue
             if is_equal:
@@ -307,7 +356,7 @@ def parse_filter(body: Mapping[str, Any]) -> dict[str, Scope]:
     return scopes
 
 
-def _integer(raw: Any, name: str, default: int, low: int, high: int) -> int:
+def pagination_integer(raw: Any, name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
@@ -317,7 +366,7 @@ def _integer(raw: Any, name: str, default: int, low: int, high: int) -> int:
     return raw
 
 
-def _sort(raw: Any, allowed: Sequence[str]) -> tuple[str, str | None, bool]:
+def pagination_sort(raw: Any, allowed: Sequence[str]) -> tuple[str, str | None, bool]:
     if raw is None or raw == "":
         return "", None, False
     if not isinstance(raw, str):
@@ -332,17 +381,20 @@ def _sort(raw: Any, allowed: Sequence[str]) -> tuple[str, str | None, bool]:
     return raw, key, direction == "desc"
 
 
-def parse_metrics_query(body: Mapping[str, Any], now: float) -> MetricsQuery:
-    """The JSON body of ``POST /v1/analytics/metrics``; every mistake is a 400 naming it."""
+def parse_metrics_query(
+    body: Mapping[str, Any], now: float, catalog: Catalog = SENDING
+) -> MetricsQuery:
+    """The JSON body of ``POST /v1/analytics/metrics`` (or of an endpoint of its shape, with
+    its ``catalog``); every mistake is a 400 naming it."""
     params = {
         name: text
         for name in ("start", "end", "resolution", "duration")
-        if (text := _text(body, name)) is not None
+        if (text := text_field(body, name)) is not None
     }
     period = parse_period(params, now)
-    dimensions, metrics = parse_dimensions(body), parse_metrics(body)
-    scopes = parse_filter(body)
-    tags = scopes["tag"]
+    dimensions, metrics = parse_dimensions(body, catalog), parse_metrics(body, catalog)
+    scopes = parse_filter(body, catalog)
+    tags = scopes.get("tag", Scope())
     if "tag" not in dimensions and tags != Scope() and (tags.excluded or len(tags.only or ()) != 1):
         # Without the tag dimension each message must count once: a message carrying two
         # of the tags would be counted twice, so only one tag can be asked for.
@@ -350,26 +402,27 @@ def parse_metrics_query(body: Mapping[str, Any], now: float) -> MetricsQuery:
             "'filter' on 'tag' needs the 'tag' dimension unless it is one '=' with one value",
             field="filter",
         )
-    _flag(body, "include_subaccounts", False)  # there are no subaccounts
+    flag(body, "include_subaccounts", False)  # there are no subaccounts
     pagination = body.get("pagination")
     if pagination is None:
         pagination = {}
     if not isinstance(pagination, dict):
         raise InvalidInput("'pagination' must be an object", field="pagination")
-    sort, key, descending = _sort(pagination.get("sort"), (*dimensions, *metrics))
+    sort, key, descending = pagination_sort(pagination.get("sort"), (*dimensions, *metrics))
     return MetricsQuery(
         period=period,
         duration=params.get("duration") or None,
         dimensions=dimensions,
         metrics=metrics,
-        domains=scopes["domain"],
+        domains=scopes.get("domain", Scope()),
         tags=tags,
         sort=sort,
         sort_key=key,
         descending=descending,
-        skip=_integer(pagination.get("skip"), "skip", 0, 0, MAX_SKIP),
-        limit=_integer(pagination.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        include_aggregates=_flag(body, "include_aggregates", True),
+        skip=pagination_integer(pagination.get("skip"), "skip", 0, 0, MAX_SKIP),
+        limit=pagination_integer(pagination.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        include_aggregates=flag(body, "include_aggregates", True),
+        catalog=catalog,
     )
 
 
@@ -421,15 +474,24 @@ def _order(query: MetricsQuery, items: list[tuple[tuple[Any, ...], dict[str, Val
 
 
 async def account_metrics(store: Store, query: MetricsQuery, *, test: bool) -> dict[str, Any]:
-    """Mailgun's metrics answer: one item per combination of dimension values that has any
-    count (every bucket for a plain time series), ``pagination`` applied after sorting."""
+    """Mailgun's metrics answer over the stat counters."""
     async with store.read() as conn:
         rows = await queries.group_counters(conn, query.counter_slice(test=test))
+    return metrics_body(query, rows)
+
+
+def metrics_body(
+    query: MetricsQuery, rows: Iterable[tuple[int, str, str, str, int]]
+) -> dict[str, Any]:
+    """Mailgun's metrics answer from (bucket start, domain, tag, counter, count) rows: one item
+    per combination of dimension values that has any count (every bucket for a plain time
+    series), ``pagination`` applied after sorting."""
+    catalog = query.catalog
     groups, total = _groups(query, rows)
-    items = [(key, metric_values(query.metrics, counts)) for key, counts in groups.items()]
+    items = [(key, metric_values(query.metrics, counts, catalog)) for key, counts in groups.items()]
     _order(query, items)
     page = items[query.skip : query.skip + query.limit]
-    aggregates = metric_values(query.metrics, total) if query.include_aggregates else {}
+    aggregates = metric_values(query.metrics, total, catalog) if query.include_aggregates else {}
     body: dict[str, Any] = {
         "start": rfc2822(query.period.start),
         "end": rfc2822(query.period.end),

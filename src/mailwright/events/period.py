@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +22,9 @@ RESOLUTIONS = ("hour", "day", "month")
 MAX_BUCKETS = 10_000
 DEFAULT_SPAN = timedelta(days=7)
 _DURATION = re.compile(r"(\d{1,6})([hdm])")
+_CLOCK_PART = re.compile(r"(\d{1,9}(?:\.\d{1,9})?)([dhms])")
+_CLOCK_DURATION = re.compile(rf"(?:{_CLOCK_PART.pattern}){{1,4}}")
+_CLOCK_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,24 @@ def subtract_duration(end: datetime, text: str) -> datetime:
         raise InvalidInput("'duration' is too long", field="duration") from None
 
 
+def subtract_clock_duration(end: datetime, text: str) -> datetime:
+    """Go's ``time.ParseDuration`` units, as Mailgun's bounce classification reads
+    ``duration`` (``24h0m0s``, ``48h``, ``90m``), plus ``d`` for days (``30d``); unlike
+    ``subtract_duration``, ``m`` is minutes."""
+    if _CLOCK_DURATION.fullmatch(text.strip()) is None:
+        raise InvalidInput(
+            "'duration' must be numbers followed by d, h, m or s, e.g. 24h0m0s, 90m or 7d",
+            field="duration",
+        )
+    seconds = sum(
+        float(amount) * _CLOCK_UNITS[unit] for amount, unit in _CLOCK_PART.findall(text.strip())
+    )
+    try:
+        return end - timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidInput("'duration' is too long", field="duration") from None
+
+
 def parse_events(values: Sequence[str]) -> tuple[str, ...]:
     """The repeated ``event`` parameter (comma-separated lists are taken too), each once."""
     events = [e.strip().lower() for value in values for e in value.split(",") if e.strip()]
@@ -125,31 +146,39 @@ def parse_stats_query(params: Mapping[str, str], events: Sequence[str], now: flo
     return _period(params, parse_events(events), resolution, now)
 
 
-def parse_period(params: Mapping[str, str], now: float) -> StatsQuery:
+def parse_period(
+    params: Mapping[str, str],
+    now: float,
+    *,
+    resolutions: Sequence[str] = RESOLUTIONS,
+    back: Callable[[datetime, str], datetime] = subtract_duration,
+) -> StatsQuery:
     """``start``, ``end``, ``duration`` and ``resolution`` alone, as for the stats totals; the
-    query's ``events`` is empty (the Metrics API names metrics instead)."""
-    return _period(params, (), _resolution(params), now)
+    query's ``events`` is empty (the Metrics API names metrics instead). ``resolutions`` are
+    the ones allowed, ``back`` reads ``duration``."""
+    return _period(params, (), _resolution(params, resolutions), now, back)
 
 
-def _resolution(params: Mapping[str, str]) -> str:
+def _resolution(params: Mapping[str, str], allowed: Sequence[str] = RESOLUTIONS) -> str:
     resolution = (params.get("resolution") or "day").strip().lower()
-    if resolution not in RESOLUTIONS:
+    if resolution not in allowed:
+        valid = ", ".join(f"'{r}'" for r in reversed(allowed))
         raise InvalidInput(
-            "'resolution' parameter is invalid, valid values: 'month', 'day', 'hour'",
-            field="resolution",
+            f"'resolution' parameter is invalid, valid values: {valid}", field="resolution"
         )
     return resolution
 
 
 def _period(
-    params: Mapping[str, str], events: tuple[str, ...], resolution: str, now: float
+    params: Mapping[str, str],
+    events: tuple[str, ...],
+    resolution: str,
+    now: float,
+    back: Callable[[datetime, str], datetime] = subtract_duration,
 ) -> StatsQuery:
     end = _moment(params, "end", datetime.fromtimestamp(now, UTC))
     duration = params.get("duration")
-    if duration:
-        start = subtract_duration(end, duration)
-    else:
-        start = _moment(params, "start", end - DEFAULT_SPAN)
+    start = back(end, duration) if duration else _moment(params, "start", end - DEFAULT_SPAN)
     if start > end:
         raise InvalidInput("'start' must not be after 'end'", field="start")
     query = StatsQuery(events, floor(start, resolution), floor(end, resolution), resolution)

@@ -4,6 +4,7 @@ Imports no other package of ours.
 """
 
 from mailwright.store import (
+    analytics,
     blocklists,
     credentials,
     dashboard,
@@ -53,6 +54,7 @@ __all__ = [
     "MissingKey",
     "SealError",
     "Store",
+    "analytics",
     "async_url",
     "blocklists",
     "create_engine",

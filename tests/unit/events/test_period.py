@@ -13,6 +13,7 @@ from mailwright.events.period import (
     parse_events,
     parse_stats_query,
     rfc2822,
+    subtract_clock_duration,
     subtract_duration,
 )
 
@@ -127,3 +128,27 @@ def test_buckets_and_format() -> None:
     assert rfc2822(utc(2012, 2, 14)) == "Tue, 14 Feb 2012 00:00:00 UTC"
     assert subtract_duration(utc(2024, 5, 31), "3m") == utc(2024, 2, 29)
     assert subtract_duration(utc(2024, 1, 15), "13m") == utc(2022, 12, 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "back"),
+    [
+        ("24h0m0s", 86400),
+        ("48h", 2 * 86400),
+        ("90m", 90 * 60),  # minutes, not months
+        ("30s", 30),
+        ("7d", 7 * 86400),
+        ("1h30m", 5400),
+        ("1.5h", 5400),
+    ],
+)
+def test_clock_durations(text: str, back: int) -> None:
+    end = utc(2024, 3, 31, 12)
+    assert (end - subtract_clock_duration(end, text)).total_seconds() == back
+
+
+@pytest.mark.parametrize("text", ["", "7", "1w", "h", "1h 2m", "99999999999d", "999999999d"])
+def test_bad_clock_durations(text: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        subtract_clock_duration(utc(2024, 3, 31), text)
+    assert raised.value.field == "duration"

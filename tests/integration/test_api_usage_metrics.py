@@ -1,0 +1,238 @@
+"""Mailgun's usage metrics through the API, on both stores: bulk validation jobs run by the
+worker-role runtime count their addresses when they complete, mailing-list validation jobs
+likewise, previews and unfinished jobs do not; the metrics mailwright has no record for are
+400s naming them, as are bad bodies."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mailwright.app import Runtime, build_runtime, first_start
+from mailwright.config import Settings
+from mailwright.store import Store, queries
+from tests.support.dns import LoopbackDNS
+from tests.support.wait import wait_until
+
+API_KEY = "key-usage-test"
+URL = "/v1/analytics/usage/metrics"
+BULK = "/v4/address/validate/bulk"
+COUNTS = ["email_validation_bulk_count", "email_validation_list_count"]
+ZONE = """
+example.com. 300 IN MX 10 mx.example.com.
+"""
+
+
+@pytest.fixture
+def dns() -> Iterator[LoopbackDNS]:
+    with LoopbackDNS(ZONE) as server:
+        yield server
+
+
+@pytest.fixture
+async def runtime(
+    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS
+) -> AsyncIterator[Runtime]:
+    settings = Settings.from_env(
+        environ={
+            "MAILWRIGHT_DATA_DIR": str(tmp_path),
+            "MAILWRIGHT_DATABASE_URL": database_url,
+            "MAILWRIGHT_API_KEY": API_KEY,
+            "MAILWRIGHT_PUBLIC_URL": "http://testserver",
+            "MAILWRIGHT_DNS_SERVER": dns.nameserver,
+        }
+    )
+    runtime = build_runtime(settings, frozenset({"api", "worker"}), store=store)
+    await first_start(settings, store)
+    await runtime.start()
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=runtime.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+    ) as http:
+        yield http
+
+
+async def validate_list(client: httpx.AsyncClient, path: str, addresses: list[str]) -> None:
+    upload = "email\n" + "".join(f"{a}\n" for a in addresses)
+    files = {"file": ("list.csv", upload.encode(), "text/csv")}
+    submitted = await client.post(path, files=files)
+    assert submitted.status_code in (200, 202), submitted.text  # a preview answers 202
+
+    async def completed() -> bool:
+        body = (await client.get(path)).json()
+        status = body["preview"]["status"] if "preview" in body else body["status"]
+        return status in ("completed", "preview_complete")
+
+    await wait_until(completed, within=20)
+
+
+def job(kind: str, job_id: str, status: str, processed: int, at: float) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "id": job_id,
+        "status": status,
+        "created_at": at - 60,
+        "updated_at": at,
+        "quantity": processed,
+        "records_processed": processed,
+        "summary": json.dumps({"result": {}, "risk": {}}),
+        "error": None,
+    }
+
+
+@pytest.fixture
+async def jobs(client: httpx.AsyncClient, store: Store) -> float:
+    """Bulk jobs of 3 and 2 addresses and a preview of 2, run by the worker; recorded
+    directly: a mailing-list validation of 4 completed now, one of 7 two days ago, a bulk job
+    still processing (10 so far)."""
+    await validate_list(client, f"{BULK}/first", ["a@example.com", "b@example.com", "nope"])
+    await validate_list(client, f"{BULK}/second", ["c@example.com", "d@example.com"])
+    await validate_list(client, "/v4/address/validate/preview/peek", ["e@example.com", "f@x"])
+    now = time.time()
+
+    async def record(conn: Any) -> None:
+        for values in (
+            job("list", "team@lists.example.com", "completed", 4, now),
+            job("list", "old@lists.example.com", "completed", 7, now - 2 * 86400),
+            job("bulk", "running", "processing", 10, now),
+        ):
+            assert await queries.insert_validation_job(conn, values)
+
+    await store.write(record)
+    return now
+
+
+async def query(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await client.post(URL, json={"duration": "1d", "metrics": COUNTS} | body)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def test_finished_jobs_count_when_they_end(client: httpx.AsyncClient, jobs: float) -> None:
+    body = await query(client, dimensions=["time"])
+    assert body["resolution"] == "day"
+    assert body["duration"] == "1d"
+    assert body["dimensions"] == ["time"]
+    # Yesterday's bucket and today's, zeros included, as the metrics answer them.
+    assert [i["dimensions"][0]["value"] for i in body["items"]] == [body["start"], body["end"]]
+    assert body["items"][-1]["metrics"] == {
+        "email_validation_bulk_count": 5,
+        "email_validation_list_count": 4,
+    }
+    assert body["aggregates"]["metrics"] == {
+        "email_validation_bulk_count": 5,
+        "email_validation_list_count": 4,
+    }
+
+    week = await query(client, duration="7d", include_aggregates=True)
+    assert week["items"] == [{"dimensions": [], "metrics": week["aggregates"]["metrics"]}]
+    assert week["aggregates"]["metrics"] == {
+        "email_validation_bulk_count": 5,
+        "email_validation_list_count": 11,
+    }
+
+    hours = await query(
+        client,
+        resolution="hour",
+        duration="3h",
+        dimensions=["time"],
+        metrics=["email_validation_bulk_count"],
+        end=time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(jobs)),
+    )
+    assert len(hours["items"]) == 4
+    assert hours["items"][-1]["dimensions"][0]["value"] == time.strftime(
+        "%a, %d %b %Y %H:00:00 +0000", time.gmtime(jobs)
+    )
+    assert sum(i["metrics"]["email_validation_bulk_count"] for i in hours["items"][-2:]) == 5
+
+    # Deleting a job takes its usage with it.
+    assert (await client.delete(f"{BULK}/second")).status_code == 200
+    after = await query(client)
+    assert after["aggregates"]["metrics"]["email_validation_bulk_count"] == 3
+
+
+async def test_sdk_style_body(client: httpx.AsyncClient, jobs: float) -> None:
+    """As mailgun.js sends it: Date objects as toUTCString(), subaccounts, sort and limits."""
+    body = await query(
+        client,
+        start=time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(jobs - 86400)),
+        end=time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(jobs)),
+        duration=None,
+        dimensions=["time"],
+        include_subaccounts=False,
+        pagination={"sort": "email_validation_list_count:desc", "limit": 1},
+    )
+    assert body["pagination"] == {
+        "sort": "email_validation_list_count:desc",
+        "skip": 0,
+        "limit": 1,
+        "total": 2,
+    }
+    assert body["items"][0]["metrics"]["email_validation_list_count"] == 4
+    assert "duration" not in body
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"metrics": ["email_validation_count"]}, "single validations are not recorded"),
+        ({"metrics": ["email_validation_single_count"]}, "email_validation_single_count"),
+        ({"metrics": ["seed_test_count"]}, "no seed test service"),
+        ({"metrics": ["email_preview_count"]}, "email_preview_count"),
+        ({"metrics": ["ip_blocklist_monitoring_count"]}, "latest answer"),
+        ({"metrics": ["processed_count"]}, "processed_count"),
+        ({"metrics": ["accepted_count"]}, "unknown metric 'accepted_count'"),
+        ({"metrics": []}, "metrics"),
+        ({"metrics": COUNTS, "dimensions": ["subaccount"]}, "no subaccounts"),
+        ({"metrics": COUNTS, "dimensions": ["domain"]}, "domain"),
+        (
+            {
+                "metrics": COUNTS,
+                "filter": {
+                    "AND": [{"attribute": "subaccount", "comparator": "!=", "values": ["1"]}]
+                },
+            },
+            "subaccount",
+        ),
+        ({"metrics": COUNTS, "resolution": "week"}, "resolution"),
+        ({"metrics": COUNTS, "duration": "2w"}, "duration"),
+        ({"metrics": COUNTS, "start": "soon"}, "start"),
+        ({"metrics": COUNTS, "pagination": {"limit": 0}}, "limit"),
+        ({"metrics": COUNTS, "include_aggregates": "perhaps"}, "include_aggregates"),
+        (b"{", "body"),
+    ],
+)
+async def test_bad_queries_are_400(
+    client: httpx.AsyncClient, body: dict[str, Any] | bytes, named: str
+) -> None:
+    if isinstance(body, bytes):
+        response = await client.post(
+            URL, content=body, headers={"Content-Type": "application/json"}
+        )
+    else:
+        response = await client.post(URL, json=body)
+    assert response.status_code == 400, response.text
+    assert named in response.json()["message"]
+
+
+async def test_domain_keys_are_refused(client: httpx.AsyncClient) -> None:
+    domain = (await client.get("/v4/domains")).json()["items"][0]["name"]
+    created = await client.post(
+        "/v1/keys", data={"role": "sending", "kind": "domain", "domain_name": domain}
+    )
+    scoped = ("api", created.json()["key"]["secret"])
+    refused = await client.post(URL, json={"metrics": COUNTS}, auth=scoped)
+    assert refused.status_code == 403, refused.text
