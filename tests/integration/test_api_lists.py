@@ -230,6 +230,12 @@ async def test_bulk_json_upsert_csv_and_member_paging(
         assert response.status_code == 400
         assert "members" in response.json()["message"]
     assert (await client.post(f"{base}.json", data={})).status_code == 400
+    # one bad address refuses the whole batch, naming it; nothing of the batch is stored
+    mixed = json.dumps(["e@example.com", "bad@@example.com"])
+    refused = await client.post(f"{base}.json", data={"members": mixed})
+    assert refused.status_code == 400
+    assert "'bad@@example.com'" in refused.json()["message"]
+    assert (await client.get(base)).json()["total_count"] == 4
     no_column = await client.post(f"{base}.csv", files={"members": ("m.csv", b"email\nx@y.z\n")})
     assert no_column.status_code == 400
 

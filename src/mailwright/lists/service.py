@@ -48,7 +48,8 @@ def _address(value: object, field: str) -> str:
         raise InvalidInput(f"'{field}' parameter is missing", field=field)
     found = normalise(value) if isinstance(value, str) else None
     if found is None:
-        raise InvalidInput(f"'{field}' parameter is not a valid address", field=field)
+        given = repr(value)[:200]
+        raise InvalidInput(f"'{field}' parameter is not a valid address: {given}", field=field)
     return found
 
 
