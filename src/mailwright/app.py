@@ -60,6 +60,7 @@ from mailwright.delivery import (
 from mailwright.domains import (
     BlocklistConfig,
     BlocklistMonitor,
+    DkimRotator,
     DnsPlan,
     DomainCache,
     ensure_sandbox,
@@ -84,7 +85,7 @@ from mailwright.inbound import (
 )
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
-from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, verp_key
+from mailwright.messages import MAX_MESSAGE_BYTES, MonthlyLimit, TrackingKey, verp_key
 from mailwright.resolver import Resolver
 from mailwright.store import Backlog, Keyring, Store, dkim_keys, inbound, limits, queries, sealed
 from mailwright.tracking import Tracker
@@ -104,6 +105,8 @@ from mailwright.webhooks import HttpPoster, SenderConfig, WebhookWorker, outbox_
 log = get_logger(__name__)
 
 PURGE_EVERY_SECONDS = 300.0
+# How often the worker starts due DKIM rotations and looks for their new keys' records.
+DKIM_ROTATION_EVERY_SECONDS = 300.0
 SUBMISSION_AUTH_TRIES = 5
 
 
@@ -173,6 +176,7 @@ def build_services(settings: Settings, store: Store) -> Services:
         oidc=build_oidc(settings, store),
         oidc_user_claim=settings.oidc_user_claim,
         oidc_create_users=settings.oidc_create_users,
+        monthly_limit=MonthlyLimit(store),
     )
 
 
@@ -286,6 +290,7 @@ class Runtime:
     mx: Listener | None = None
     inbound_worker: InboundWorker | None = None
     blocklist_monitor: BlocklistMonitor | None = None
+    dkim_rotator: DkimRotator | None = None
     uptime_monitor: UptimeMonitor | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -336,6 +341,8 @@ class Runtime:
             self.blocklist_monitor = build_blocklist_monitor(self.settings, self.services)
             if self.blocklist_monitor is not None:
                 self.blocklist_monitor.start()
+            self.dkim_rotator = build_dkim_rotator(self.services)
+            self.dkim_rotator.start()
         if "smtp" in self.roles and self.settings.submission_addr is not None:
             self.submission = await start_submission(self.settings, self.services)
         if "smtp" in self.roles and self.settings.smtp_addr is not None:
@@ -412,6 +419,7 @@ class Runtime:
                 await task
         workers: list[_Stoppable | None] = [
             self.blocklist_monitor,
+            self.dkim_rotator,
             self.worker,
             self.webhook_worker,
             self.bulk_worker,
@@ -481,6 +489,18 @@ def build_blocklist_monitor(settings: Settings, services: Services) -> Blocklist
     return BlocklistMonitor(services.store, services.resolver, config, time.time)
 
 
+def build_dkim_rotator(services: Services) -> DkimRotator:
+    """Looks the resolver and the clock up on ``services`` each round, so a test that points
+    them elsewhere drives it too; activated keys sign at once (the domain is forgotten)."""
+    return DkimRotator(
+        services.store,
+        lambda: services.resolver,
+        lambda: services.clock(),
+        every=DKIM_ROTATION_EVERY_SECONDS,
+        on_activated=services.domains.forget,
+    )
+
+
 def build_runtime(
     settings: Settings,
     roles: frozenset[str],
@@ -512,6 +532,7 @@ def submission_handler(
         domains=services.domains,
         webhooks=services.webhooks,
         lists=services.lists,
+        monthly_limit=services.monthly_limit,
         # Looked up per message: serve points it at the worker processes after start().
         on_accepted=lambda: services.on_accepted(),
         clock=services.clock,
@@ -654,6 +675,7 @@ def build_inbound_worker(
         RouteCache(services.store, time.monotonic),
         verp_key=lambda: verp_key(services.store, now=time.time()),
         on_accepted=on_accepted,
+        monthly_limit=services.monthly_limit,
     )
     return InboundWorker(
         services.store,

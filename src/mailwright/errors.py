@@ -8,6 +8,7 @@ timeout) are values, not exceptions. ``api/errors.py`` is the single mapping to 
     + PayloadTooLarge     -- a message over the size limit (413)
   - Unauthorized          -- missing or wrong credentials (401)
   - Forbidden             -- credentials valid but not allowed here (403)
+    + SendingLimitReached -- a send over the account's custom monthly message limit (403)
   - NotFound              -- the named resource does not exist (404)
   - Conflict              -- the resource already exists (400 in Mailgun's API)
   - RateLimited           -- over a request limit (429); carries the limit's state for headers
@@ -47,6 +48,10 @@ class Unauthorized(ServiceError):
 
 class Forbidden(ServiceError):
     """Forbidden."""
+
+
+class SendingLimitReached(Forbidden):
+    """The account's custom monthly message limit does not allow this send."""
 
 
 class NotFound(ServiceError):

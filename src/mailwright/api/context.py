@@ -31,7 +31,7 @@ from mailwright.egress import EgressDirectory
 from mailwright.errors import InvalidInput, PayloadTooLarge
 from mailwright.events import WebhookCache
 from mailwright.lists import ListDirectory
-from mailwright.messages import MAX_MESSAGE_BYTES, TrackingKey, Upload
+from mailwright.messages import MAX_MESSAGE_BYTES, MonthlyLimit, TrackingKey, Upload
 from mailwright.resolver import Resolver
 from mailwright.store import Store
 from mailwright.tracking import Tracker
@@ -71,6 +71,8 @@ class Services:
     oidc: OidcClient | None = None  # dashboard single sign-on (MAILWRIGHT_OIDC_*), when set
     oidc_user_claim: str = "email"  # MAILWRIGHT_OIDC_USER_CLAIM
     oidc_create_users: bool = False  # MAILWRIGHT_OIDC_CREATE_USERS
+    # The account's custom monthly message limit, for the accept path; None: not enforced.
+    monthly_limit: MonthlyLimit | None = None
     on_accepted: Callable[[], None] = lambda: None
     # This process's delivery attempts by (outcome, reply class), for /metrics.
     attempt_counts: Callable[[], Mapping[tuple[str, str], int]] = dict

@@ -1,6 +1,8 @@
-"""DKIM keys: Mailgun's domain-key endpoints (``/v1/dkim/keys``, ``/v4/domains/{name}/keys``)
+"""DKIM keys: Mailgun's domain-key endpoints (``/v1/dkim/keys``, ``/v4/domains/{name}/keys``),
+its automatic rotation (``/v1/dkim_management/domains/{name}/rotation`` and ``.../rotate``)
 and our rotation extension (``/mailwright/v1/domains/{name}/dkim/keys``, ``.../dkim/rotate``
-and ``.../dkim/activate``), both over the same keys (``domains/key_management.py``)."""
+and ``.../dkim/activate``), all over the same keys (``domains/key_management.py``,
+``domains/autorotation.py``)."""
 
 from __future__ import annotations
 
@@ -19,21 +21,29 @@ from mailwright.api.context import (
     services,
 )
 from mailwright.domains import activate_key, key_json, list_keys, rotate_key
+from mailwright.domains import autorotation as auto
 from mailwright.domains import key_management as km
 from mailwright.errors import InvalidInput
 
 DKIM = "/mailwright/v1/domains/{name}/dkim"
+DKIM_MANAGEMENT = "/v1/dkim_management/domains/{name}"
 
 
 async def get_keys(request: Request) -> Response:
     """Every DKIM key of the domain: `selector`, `algorithm` (rsa or ed25519), `state`
     (pending, active, retiring or retired), `created_at`, `activated_at`, `retire_at` and the
-    `dns_record` to publish."""
+    `dns_record` to publish; and `rotation`, the automatic rotation setting (`enabled`,
+    `interval`, `next_rotation_at`)."""
     (await principal(request)).require_account()
     svc = services(request)
-    row, keys = await list_keys(svc.store, path_param(request, "name"))
+    row, setting, keys = await auto.get_rotation(svc.store, path_param(request, "name"))
     now = svc.clock()
-    return json_response({"items": [key_json(k, row.name, now) for k in keys]})
+    return json_response(
+        {
+            "items": [key_json(k, row.name, now) for k in keys],
+            "rotation": auto.rotation_json(setting, keys),
+        }
+    )
 
 
 async def rotate(request: Request) -> Response:
@@ -187,6 +197,31 @@ async def mailgun_delete_key(request: Request) -> Response:
     return json_response({"message": "success"})
 
 
+async def mailgun_update_rotation(request: Request) -> Response:
+    """Turn automatic DKIM rotation on or off: `rotation_enabled` (true or false, required),
+    `rotation_interval` (such as 5d or 720h; at least 5d; default 180d). Once the active key
+    is older than the interval the worker makes a new pending key; it signs once its DNS
+    record (in `records`) is published and verifies."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    form = await read_form(request)
+    now = svc.clock()
+    row, setting, keys = await auto.update_rotation(
+        svc.store, path_param(request, "name"), form.as_dict(), now=now
+    )
+    return json_response(auto.mailgun_rotation_json(row, setting, keys, now=now))
+
+
+async def mailgun_rotate(request: Request) -> Response:
+    """Start a DKIM rotation now, automatic rotation on or off: a new pending key (see
+    `GET /v4/domains/{name}/keys`) that signs once its DNS record is published and verifies;
+    the worker activates it."""
+    (await principal(request)).require_account(write=True)
+    svc = services(request)
+    await auto.rotate_now(svc.store, path_param(request, "name"), now=svc.clock())
+    return json_response({"message": "ok"})
+
+
 ROUTES = [
     Route("/v1/dkim/keys", mailgun_list_keys, methods=["GET"]),
     Route("/v1/dkim/keys", mailgun_create_key, methods=["POST"]),
@@ -194,6 +229,8 @@ ROUTES = [
     Route("/v4/domains/{name}/keys", mailgun_domain_keys, methods=["GET"]),
     Route("/v4/domains/{name}/keys/{selector}/activate", mailgun_activate, methods=["PUT"]),
     Route("/v4/domains/{name}/keys/{selector}/deactivate", mailgun_deactivate, methods=["PUT"]),
+    Route(DKIM_MANAGEMENT + "/rotation", mailgun_update_rotation, methods=["PUT"]),
+    Route(DKIM_MANAGEMENT + "/rotate", mailgun_rotate, methods=["POST"]),
     Route(DKIM + "/keys", get_keys, methods=["GET"]),
     Route(DKIM + "/rotate", rotate, methods=["POST"]),
     Route(DKIM + "/activate", activate, methods=["POST"]),

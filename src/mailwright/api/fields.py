@@ -150,6 +150,11 @@ FORMS: dict[tuple[str, str], Schema] = {
         grace_days={"type": "number", "minimum": 0, "maximum": 365},
     ),
     ("POST", "/mailwright/v1/domains/{name}/dkim/activate"): _form((), selector=_TEXT),
+    ("PUT", "/v1/dkim_management/domains/{name}/rotation"): _form(
+        ("rotation_enabled",),
+        rotation_enabled=_YES_NO,
+        rotation_interval={"type": "string", "pattern": "^([0-9]+[dhms])+$", "examples": ["5d"]},
+    ),
 }
 FORMS[("POST", "/v3/domains")] = FORMS[("POST", "/v4/domains")]
 _LABEL: Schema = {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"}
@@ -252,6 +257,12 @@ FORMS |= {
         description=_TEXT,
     ),
 }
+# Mailgun's custom monthly message limit: the Node SDK sends it in the query (a form works too).
+_MONTHLY_LIMIT: Schema = {"type": "integer", "minimum": 1, "maximum": 10**12}
+QUERY[("PUT", "/v5/accounts/limit/custom/monthly")] = [
+    {"name": "limit", "in": "query", "required": True, "schema": _MONTHLY_LIMIT},
+]
+FORMS[("PUT", "/v5/accounts/limit/custom/monthly")] = _form((), limit=_MONTHLY_LIMIT)
 
 # Bodies that are JSON objects (Mailgun's /v1/analytics endpoints), by operation.
 _RFC2822: Schema = {"type": "string", "examples": ["Fri, 20 Nov 2026 00:00:00 +0000"]}

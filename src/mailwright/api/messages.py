@@ -48,6 +48,7 @@ async def _accept(request: Request, domain: str, req: SendRequest) -> Response:
         webhooks=svc.webhooks,
         lists=await svc.lists.lists_among(req.recipients),
         environment=who.environment,
+        monthly_limit=svc.monthly_limit,
     )
     svc.on_accepted()
     return json_response({"id": accepted.id, "message": accepted.message})

@@ -1,5 +1,6 @@
 """Sending domains: DNS records to publish, DKIM keys and signing, verification checks."""
 
+from mailwright.domains.autorotation import DkimRotator, RotationRound
 from mailwright.domains.blocklists import (
     BlocklistConfig,
     BlocklistMonitor,
@@ -45,9 +46,11 @@ __all__ = [
     "CheckResult",
     "Diagnosis",
     "DkimKey",
+    "DkimRotator",
     "DnsPlan",
     "DnsRecord",
     "DomainCache",
+    "RotationRound",
     "SendingQuota",
     "activate_key",
     "blocklist_json",

@@ -152,9 +152,14 @@ async def rotate_key(
     *,
     now: float,
     imported: tuple[DkimKey, int] | None = None,
+    is_activated_on_publish: bool = False,
+    is_replacing_pending: bool = True,
 ) -> tuple[DomainRow, DkimKeyRow]:
-    """A new pending key; an earlier pending key of the same algorithm is replaced.
-    ``imported``: an RSA key and its size (``import_key``) instead of a generated one."""
+    """A new pending key; an earlier pending key of the same algorithm is replaced, or with
+    ``is_replacing_pending=False`` kept and answered instead of a new one (a rotation already
+    under way). ``imported``: an RSA key and its size (``import_key``) instead of a generated
+    one. ``is_activated_on_publish``: the rotation worker activates it once its record
+    verifies."""
     row, keys = await list_keys(store, name)
     request = parse_rotate(form, default_size=row.dkim_key_size)
     taken = {
@@ -176,9 +181,20 @@ async def rotate_key(
         "state": "pending",
         "activated_at": None,
         "grace_seconds": request.grace_seconds,
+        "is_activated_on_publish": is_activated_on_publish,
     }
 
     async def insert(conn: AsyncConnection) -> DkimKeyRow:
+        if not is_replacing_pending:
+            # Looked at again in the writing transaction: two workers that both decided to
+            # rotate leave one pending key.
+            under_way = [
+                k
+                for k in await dkim_keys.list_keys(conn, row.id)
+                if k.state == "pending" and k.algorithm == request.algorithm
+            ]
+            if under_way:
+                return under_way[0]
         await dkim_keys.delete_pending(conn, row.id, request.algorithm)
         await dkim_keys.insert_key(conn, values)
         found = [k for k in await dkim_keys.list_keys(conn, row.id) if k.selector == selector]

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright import jsontext
+from mailwright.errors import SendingLimitReached
 from mailwright.events import (
     EventType,
     LogLevel,
@@ -51,7 +52,7 @@ from mailwright.inbound.routes import (
     plan,
 )
 from mailwright.logs import get_logger
-from mailwright.messages import Upload, accept, parse_mime_send, storage_url
+from mailwright.messages import MonthlyLimit, Upload, accept, parse_mime_send, storage_url
 from mailwright.messages.verp import ReturnPathMatch, parse_return_path
 from mailwright.resolver import Resolver
 from mailwright.store import Store, inbound, queries, schema
@@ -133,6 +134,7 @@ class Inbound:
     verp_key: Callable[[], Awaitable[bytes]]
     on_accepted: Callable[[], None] = lambda: None
     clock: Callable[[], float] = time.time
+    monthly_limit: MonthlyLimit | None = None  # a forward is a send: it counts and may be refused
     _key: bytes | None = field(default=None, init=False)
     # SPF and DKIM checks wait on DNS in threads: enough of them for the processor's concurrency.
     _threads: ThreadPoolExecutor = field(
@@ -256,15 +258,22 @@ class Inbound:
             field="message", filename="message.mime", content_type="message/rfc822", data=raw
         )
         req = parse_mime_send([("to", address)], [upload], now=datetime.fromtimestamp(now, UTC))
-        await accept(
-            self.store,
-            req,
-            domain=domain,
-            public_url=self.config.public_url,
-            retention=self.config.retention,
-            now=now,
-            method="smtp",
-        )
+        try:
+            await accept(
+                self.store,
+                req,
+                domain=domain,
+                public_url=self.config.public_url,
+                retention=self.config.retention,
+                now=now,
+                method="smtp",
+                monthly_limit=self.monthly_limit,
+            )
+        except SendingLimitReached as exc:  # the route's other actions are done; this one is not
+            log.warning(
+                "inbound_forward_refused", recipient=rcpt, forward=address, reason=exc.message
+            )
+            return
         self.on_accepted()
 
 

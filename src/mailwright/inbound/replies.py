@@ -17,6 +17,7 @@ S538_ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authent
 S550_BARE_NEWLINE = "550 5.5.2 Error: bare <LF> or <CR> received (RFC 5321 2.3.8)"
 S550_SENDER_NOT_ALLOWED = "550 5.7.1 {what} {address} is not a sender of domain {domain}"
 S550_DOMAIN_GONE = "550 5.7.1 The sending domain {domain} of these credentials no longer exists"
+S550_SENDING_LIMIT = "550 5.7.1 {text}"  # the account's custom monthly message limit
 S552_TOO_BIG = "552 5.3.4 {text}"
 S554_INVALID = "554 5.6.0 {text}"
 

@@ -38,7 +38,7 @@ from aiosmtpd.smtp import (
 
 from mailwright.auth import Credential, CredentialCache
 from mailwright.domains import DomainCache
-from mailwright.errors import InvalidInput, NotFound, PayloadTooLarge
+from mailwright.errors import InvalidInput, NotFound, PayloadTooLarge, SendingLimitReached
 from mailwright.events import WebhookCache
 from mailwright.inbound import replies
 from mailwright.inbound.headers import HEADER_OF, split_controls
@@ -46,7 +46,14 @@ from mailwright.inbound.line_ends import has_bare_newline, to_crlf
 from mailwright.inbound.senders import is_sender_allowed
 from mailwright.lists import ListDirectory
 from mailwright.logs import get_logger
-from mailwright.messages import MAX_RECIPIENTS, SendRequest, Upload, accept, parse_mime_send
+from mailwright.messages import (
+    MAX_RECIPIENTS,
+    MonthlyLimit,
+    SendRequest,
+    Upload,
+    accept,
+    parse_mime_send,
+)
 from mailwright.store import Store
 
 log = get_logger(__name__)
@@ -92,8 +99,10 @@ class SubmissionHandler:
         lists: ListDirectory,
         on_accepted: Callable[[], None],
         clock: Callable[[], float],
+        monthly_limit: MonthlyLimit | None = None,
     ) -> None:
         self._store = store
+        self._monthly_limit = monthly_limit
         self._config = config
         self._credentials = credentials
         self._domains = domains
@@ -279,11 +288,14 @@ class SubmissionHandler:
                 method="smtp",
                 webhooks=self._webhooks,
                 lists=await self._lists.lists_among(req.recipients),
+                monthly_limit=self._monthly_limit,
             )
         except NotFound:
             return replies.S550_DOMAIN_GONE.format(domain=credential.domain)
         except InvalidInput as exc:  # e.g. a template or list the message names is wrong
             return replies.S554_INVALID.format(text=replies.one_line(exc.message))
+        except SendingLimitReached as exc:  # refused, as the HTTP API refuses it: not queued
+            return replies.S550_SENDING_LIMIT.format(text=replies.one_line(exc.message))
         except Exception:
             # Never lose a message silently: a 4xx keeps it in the client's queue.
             log.exception("smtp_accept_failed", login=credential.login, peer=str(session.peer))

@@ -10,6 +10,14 @@ from mailwright.messages.form import (
     parse_mime_send,
     parse_send,
 )
+from mailwright.messages.monthly_limit import (
+    MonthlyLimit,
+    MonthlyUsage,
+    delete_monthly_limit,
+    enable_sending,
+    get_monthly_usage,
+    set_monthly_limit,
+)
 from mailwright.messages.return_path import verp_key
 from mailwright.messages.storage import (
     StoredMessage,
@@ -42,6 +50,8 @@ __all__ = [
     "QUEUED",
     "Accepted",
     "DomainTracking",
+    "MonthlyLimit",
+    "MonthlyUsage",
     "ReturnPathMatch",
     "SendRequest",
     "StoredMessage",
@@ -55,8 +65,11 @@ __all__ = [
     "accept",
     "attachment",
     "decode",
+    "delete_monthly_limit",
     "describe",
     "domain_tracking",
+    "enable_sending",
+    "get_monthly_usage",
     "load",
     "load_facts",
     "load_many",
@@ -66,6 +79,7 @@ __all__ = [
     "resend_request",
     "resolve",
     "return_path",
+    "set_monthly_limit",
     "sign",
     "storage_url",
     "templates",

@@ -27,6 +27,7 @@ from mailwright.events import (
 from mailwright.messages.expand import Expansion, delivery_row, open_hours
 from mailwright.messages.form import SendRequest, message_id_at
 from mailwright.messages.handlebars import TemplateError, render
+from mailwright.messages.monthly_limit import MonthlyLimit, WriteOp
 from mailwright.messages.render import substitute, template_variables
 from mailwright.messages.schedule import due_at, is_scheduled_per_recipient
 from mailwright.messages.templates import pin_version
@@ -109,6 +110,7 @@ async def accept(
     webhooks: WebhookCache | None = None,
     lists: Mapping[str, str] | None = None,
     environment: str = "live",
+    monthly_limit: MonthlyLimit | None = None,
 ) -> Accepted:
     """Store ``req`` durably; returns once the transaction is committed.
 
@@ -118,7 +120,8 @@ async def accept(
     With ``webhooks``, the ``accepted`` events of a domain that has an accepted webhook get
     their outbox rows in the same transaction (the cache keeps this path free of queries).
     Recipients named in ``lists`` (address -> reply preference) are mailing lists, expanded
-    to their subscribed members (``expand.py``)."""
+    to their subscribed members (``expand.py``). With ``monthly_limit`` a send over the
+    account's custom monthly limit raises ``SendingLimitReached`` and stores nothing."""
     if req.template is not None:
         req = await _with_template(store, req, domain)
     if environment == "test":
@@ -168,20 +171,25 @@ async def accept(
     hooks = await webhooks.get(domain) if webhooks is not None else {}
     if hooks.get("accepted"):
         rows.append((schema.webhook_outbox, outbox_rows(events, {domain: hooks}, now)))
+    write: WriteOp
+    expansion: Expansion | None = None
     if not listed:
-        await store.write(
-            InsertRows(
-                rows,
-                accepted_upserts(
-                    domain, req.tags, now, len(req.recipients), is_test=req.is_test_mode
-                ),
-            )
+        counts = accepted_upserts(
+            domain, req.tags, now, len(req.recipients), is_test=req.is_test_mode
         )
+        write = InsertRows(rows, counts)
     else:
         expansion = Expansion(
             facts=facts, key=key, base=base, options=options, now=now, method=method, hooks=hooks
         )
-        await store.write(expansion.write(InsertRows(rows), sorted(listed), req.tags))
+        write = expansion.write(InsertRows(rows), sorted(listed), req.tags)
+
+    def counted() -> int:  # a list's members are known once expanded, in the transaction
+        return len(req.recipients) if expansion is None else expansion.count
+
+    if monthly_limit is not None:
+        write = await monthly_limit.guard(write, domain=domain, count=counted, now=now)
+    await store.write(write)
     return Accepted(id=f"<{message_id}>", message=QUEUED, key=key)
 
 

@@ -1,4 +1,5 @@
-"""Every DKIM key a domain has had (``dkim_keys``): insert, list, change state, retire.
+"""Every DKIM key a domain has had (``dkim_keys``): insert, list, change state, retire; and
+each domain's automatic rotation setting (``dkim_rotation``).
 
 The domain's active keys are also copied onto its ``domains`` row (``activate``) so signing
 reads them from the cached domain and needs no query of its own.
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.store import schema
-from mailwright.store.records import DkimKeyRow
+from mailwright.store.records import DkimKeyRow, DkimRotationRow, DomainRow
 
 T = schema.dkim_keys
+R = schema.dkim_rotation
 
 
 async def insert_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -125,3 +127,44 @@ async def list_all(
         .offset(skip)
     )
     return int(total or 0), [(r.name, DkimKeyRow.from_row(r)) for r in rows]
+
+
+async def get_rotation(conn: AsyncConnection, domain_id: str) -> DkimRotationRow | None:
+    row = (await conn.execute(select(R).where(R.c.domain_id == domain_id))).first()
+    return None if row is None else DkimRotationRow.from_row(row)
+
+
+async def set_rotation(
+    conn: AsyncConnection, domain_id: str, *, is_enabled: bool, interval_seconds: float, now: float
+) -> None:
+    values = {"is_enabled": is_enabled, "interval_seconds": interval_seconds, "updated_at": now}
+    changed = await conn.execute(update(R).where(R.c.domain_id == domain_id).values(**values))
+    if not changed.rowcount:
+        await conn.execute(insert(R), [{"domain_id": domain_id, **values}])
+
+
+async def rotation_candidates(
+    conn: AsyncConnection,
+) -> list[tuple[DomainRow, DkimRotationRow | None]]:
+    """The domains the rotation worker looks at, by name: rotation on, or a pending key made
+    by a rotation (``is_activated_on_publish``) waiting for its record."""
+    D = schema.domains
+    waiting = select(T.c.domain_id).where(T.c.state == "pending", T.c.is_activated_on_publish)
+    rows = await conn.execute(
+        select(D, R.c.is_enabled, R.c.interval_seconds, R.c.updated_at)
+        .outerjoin(R, R.c.domain_id == D.c.id)
+        .where(or_(R.c.is_enabled, D.c.id.in_(waiting)))
+        .order_by(D.c.name)
+    )
+    found = []
+    for r in rows:
+        setting = None
+        if r.is_enabled is not None:
+            setting = DkimRotationRow(
+                domain_id=r.id,
+                is_enabled=r.is_enabled,
+                interval_seconds=r.interval_seconds,
+                updated_at=r.updated_at,
+            )
+        found.append((DomainRow.from_row(r), setting))
+    return found

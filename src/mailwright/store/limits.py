@@ -1,15 +1,18 @@
-"""SQL of rate limits: leased request-window capacity, sending quotas and their usage."""
+"""SQL of rate limits: leased request-window capacity, sending quotas and their usage, and the
+account's custom monthly message limit."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwright.store import schema
+from mailwright.store import queries, schema
+from mailwright.store.sealed import setting_place
+from mailwright.store.sealing import Keyring
 
 Quota = tuple[int | None, int | None]  # (hourly, daily); None = no limit
 
@@ -129,3 +132,44 @@ async def hold_deliveries(
 async def purge_usage(conn: AsyncConnection, before: float) -> None:
     u = schema.sending_usage
     await conn.execute(delete(u).where(u.c.window_start < before))
+
+
+# -- the account's custom monthly message limit --------------------------------------------
+
+# A row of ``settings`` (sealed as every value there is): the limit's JSON.
+MONTHLY_LIMIT = "custom_monthly_limit"
+
+
+async def get_monthly_limit(
+    conn: AsyncConnection, keyring: Keyring, *, lock: bool = False
+) -> str | None:
+    """The stored limit (JSON text), or None. With ``lock`` the row stays locked until the
+    transaction ends on PostgreSQL: limited accepts in every process take turns, each seeing
+    the counters the one before it committed."""
+    s = schema.settings
+    query = select(s.c.value).where(s.c.name == MONTHLY_LIMIT)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else keyring.open(str(value), setting_place(MONTHLY_LIMIT))
+
+
+async def put_monthly_limit(
+    conn: AsyncConnection, value: str, keyring: Keyring, *, now: float
+) -> None:
+    await queries.put_setting(conn, MONTHLY_LIMIT, value, keyring, now=now)
+
+
+async def delete_monthly_limit(conn: AsyncConnection) -> bool:
+    s = schema.settings
+    return bool((await conn.execute(delete(s).where(s.c.name == MONTHLY_LIMIT))).rowcount)
+
+
+async def counted_between(conn: AsyncConnection, stat: str, start: int, end: int) -> int:
+    """The account-wide ``stat`` counter (every domain, tag "") over the hours from ``start``
+    up to ``end`` (excluded); index ``ix_stat_counters_tag_hour``."""
+    c = schema.stat_counters
+    query = select(func.sum(c.c.count)).where(
+        c.c.tag == "", c.c.hour >= start, c.c.hour < end, c.c.stat == stat
+    )
+    return int((await conn.execute(query)).scalar_one() or 0)

@@ -61,6 +61,15 @@ class DkimKeyRow(_Record):
     activated_at: float | None
     retire_at: float | None
     grace_seconds: float
+    is_activated_on_publish: bool = False  # made by a rotation: activated once published
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DkimRotationRow(_Record):
+    domain_id: str
+    is_enabled: bool
+    interval_seconds: float
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -85,8 +85,27 @@ dkim_keys = Table(
     Column("activated_at", Double, nullable=True),
     Column("retire_at", Double, nullable=True),
     Column("grace_seconds", Double, nullable=False),  # how long the replaced key stays published
+    # Made by a rotation (automatic or Mailgun's rotate): the worker activates it once its
+    # record verifies. A key made by hand waits for activate or the domain's verify.
+    Column("is_activated_on_publish", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("domain_id", "selector", name="uq_dkim_keys_domain_selector"),
     Index("ix_dkim_keys_retire_at", "retire_at"),
+)
+
+# Automatic DKIM rotation per domain (Mailgun's /v1/dkim_management/domains/{name}/rotation);
+# no row: rotation off.
+dkim_rotation = Table(
+    "dkim_rotation",
+    metadata,
+    Column(
+        "domain_id",
+        String(32),
+        ForeignKey("domains.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("is_enabled", Boolean, nullable=False),
+    Column("interval_seconds", Double, nullable=False),  # rotate once the active key is older
+    Column("updated_at", Double, nullable=False),
 )
 
 # The latest DNS blocklist answer per (target, zone): our egress addresses and sending domains.
