@@ -1,7 +1,8 @@
 """Mailgun's usage metrics through the API, on both stores: bulk validation jobs run by the
 worker-role runtime count their addresses when they complete, mailing-list validation jobs
-likewise, previews and unfinished jobs do not; the metrics mailwright has no record for are
-400s naming them, as are bad bodies."""
+likewise, previews and unfinished jobs do not; single validations count in the hour they are
+answered (those with the public key apart too), 400s do not; the metrics mailwright has no
+record for are 400s naming them, as are bad bodies."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.support.wait import wait_until
 API_KEY = "key-usage-test"
 URL = "/v1/analytics/usage/metrics"
 BULK = "/v4/address/validate/bulk"
+SINGLE = "/v4/address/validate"
 COUNTS = ["email_validation_bulk_count", "email_validation_list_count"]
 ZONE = """
 example.com. 300 IN MX 10 mx.example.com.
@@ -185,11 +187,97 @@ async def test_sdk_style_body(client: httpx.AsyncClient, jobs: float) -> None:
     assert "duration" not in body
 
 
+def at_hour(moment: float) -> str:
+    return time.strftime("%a, %d %b %Y %H:00:00 +0000", time.gmtime(moment))
+
+
+async def test_single_validations_count_per_hour(
+    client: httpx.AsyncClient, runtime: Runtime, jobs: float
+) -> None:
+    """Three account-key and three public-key validations over two hours, beside the jobs'
+    5 bulk and 4 list addresses; 400s are not counted."""
+    public = ("api", (await client.post("/v1/keys/public")).json()["key"])
+    clock = [jobs - 2 * 3600]
+    runtime.services.clock = lambda: clock[0]
+    address = {"address": "someone@example.com", "provider_lookup": "false"}
+
+    async def validate(auth: tuple[str, str] | None = None, *, post: bool = False) -> None:
+        auth_arg: Any = auth or httpx.USE_CLIENT_DEFAULT
+        if post:
+            answer = await client.post(SINGLE, data=address, auth=auth_arg)
+        else:
+            answer = await client.get(SINGLE, params=address, auth=auth_arg)
+        assert answer.status_code == 200, answer.text
+
+    await validate()
+    await validate(post=True)
+    await validate(public)
+    clock[0] = jobs
+    await validate()
+    await validate(public)
+    await validate(public, post=True)
+    for auth in (public, ("api", API_KEY)):  # no address: a 400, not counted
+        assert (await client.get(SINGLE, auth=auth)).status_code == 400
+        assert (await client.post(SINGLE, data={}, auth=auth)).status_code == 400
+
+    metrics = [
+        "email_validation_single_count",
+        "email_validation_public_count",
+        "email_validation_count",
+    ]
+    hours = await query(
+        client,
+        resolution="hour",
+        duration="3h",
+        dimensions=["time"],
+        metrics=metrics,
+        end=time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(jobs)),
+        include_aggregates=True,
+    )
+    assert [i["dimensions"][0]["value"] for i in hours["items"]] == [
+        at_hour(jobs - h * 3600) for h in (3, 2, 1, 0)
+    ]
+    found = [i["metrics"] for i in hours["items"]]
+    assert found[0] == dict.fromkeys(metrics, 0)
+    assert found[1] == {
+        "email_validation_single_count": 3,
+        "email_validation_public_count": 1,
+        "email_validation_count": 3,
+    }
+    assert found[3]["email_validation_single_count"] == 3
+    assert found[3]["email_validation_public_count"] == 2
+    # The jobs finished moments before ``jobs``: in its hour or the one before.
+    assert found[2]["email_validation_single_count"] == 0
+    assert found[2]["email_validation_count"] + found[3]["email_validation_count"] == 3 + 5 + 4
+    assert hours["aggregates"]["metrics"] == {
+        "email_validation_single_count": 6,
+        "email_validation_public_count": 3,
+        "email_validation_count": 6 + 5 + 4,
+    }
+
+    days = await query(client, metrics=[*metrics, *COUNTS])
+    assert days["aggregates"]["metrics"] == {
+        "email_validation_single_count": 6,
+        "email_validation_public_count": 3,
+        "email_validation_count": 15,
+        "email_validation_bulk_count": 5,
+        "email_validation_list_count": 4,
+    }
+
+    # The account's own counters are no domain's sending traffic.
+    sending = await client.post(
+        "/v1/analytics/metrics",
+        json={"duration": "1d", "dimensions": ["domain"], "metrics": ["accepted_count"]},
+    )
+    assert sending.status_code == 200, sending.text
+    assert all(i["dimensions"][0]["value"] for i in sending.json()["items"])
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [
-        ({"metrics": ["email_validation_count"]}, "single validations are not recorded"),
-        ({"metrics": ["email_validation_single_count"]}, "email_validation_single_count"),
+        ({"metrics": ["email_validation_valid_count"]}, "one by one"),
+        ({"metrics": ["email_validation_mailjet_count"]}, "email_validation_mailjet_count"),
         ({"metrics": ["seed_test_count"]}, "no seed test service"),
         ({"metrics": ["email_preview_count"]}, "email_preview_count"),
         ({"metrics": ["ip_blocklist_monitoring_count"]}, "latest answer"),

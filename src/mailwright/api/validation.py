@@ -24,6 +24,7 @@ from mailwright.api.context import (
 )
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.validation import MAX_INPUT, BulkJobs, job_summary_fields, submit_list
+from mailwright.validation.usage import count_single
 
 BULK = "/v4/address/validate/bulk"
 PREVIEW = "/v4/address/validate/preview"
@@ -56,26 +57,32 @@ def _address(value: str | None) -> str:
 async def validate_get(request: Request) -> Response:
     """Validate one address: `address` (required), `provider_lookup` (true/false, default true:
     probe the mailbox when probing is enabled)."""
-    (await principal(request)).require_validation()
+    caller = await principal(request)
+    caller.require_validation()
     params = request.query_params
     address = _address(params.get("address"))
     lookup = _provider_lookup(params.get("provider_lookup"))
-    return json_response(
-        await services(request).validator.validate(address, provider_lookup=lookup)
-    )
+    return await _answer(request, address, lookup, public=caller.is_public)
 
 
 async def validate_post(request: Request) -> Response:
     """Validate one address given as form field `address` (and optional `provider_lookup`)."""
-    (await principal(request)).require_validation()
+    caller = await principal(request)
+    caller.require_validation()
     form = await read_form(request)
     address = _address(form.get("address"))
     lookup = _provider_lookup(
         form.get("provider_lookup", request.query_params.get("provider_lookup"))
     )
-    return json_response(
-        await services(request).validator.validate(address, provider_lookup=lookup)
-    )
+    return await _answer(request, address, lookup, public=caller.is_public)
+
+
+async def _answer(request: Request, address: str, lookup: bool, *, public: bool) -> Response:
+    """The validation's answer, counted for the usage metrics once it is made."""
+    svc = services(request)
+    body = await svc.validator.validate(address, provider_lookup=lookup)
+    await count_single(svc.store, svc.clock(), public=public)
+    return json_response(body)
 
 
 def _job_json(request: Request, row: dict[str, Any], download: str = DOWNLOAD) -> dict[str, Any]:

@@ -957,6 +957,8 @@ async def group_counters(
     c = _counters(part.test)
     bucket = _bucket(c, part.step)
     where: list[ColumnElement[bool]] = [c.c.hour >= part.start, c.c.hour < part.end]
+    # Domain "" holds the account's own counters (single validations), not sending traffic.
+    where.append(c.c.domain != "")
     where.append(c.c.tag != "" if part.tagged else c.c.tag == "")
     if part.domains is not None:
         where.append(c.c.domain.in_(part.domains))

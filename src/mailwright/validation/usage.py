@@ -2,17 +2,29 @@
 ``mg.metrics.getAccountUsage``): the Metrics API's query and answer (``events.analytics``) over
 the address validations mailwright keeps a record of.
 
-Only bulk jobs leave one: a job's ``records_processed`` counts, in the hour it completed (or
-failed), as ``email_validation_bulk_count``, and a mailing-list validation's (jobs of kind
-``list``) as ``email_validation_list_count``. A deleted job takes its count with it; previews
-validate a sample for free and are not counted. Single validations (``/v4/address/validate``)
-are answered and forgotten, so ``email_validation_single_count`` and the total
-``email_validation_count`` have nothing to count from; they, and the usage of services
-mailwright does not have (email previews, link, image and accessibility checks, seed tests,
-archiving, ...), are a 400 naming the metric and why. Blocklist checks do run, but only each
-target's latest answer is kept, so they cannot be counted over time either.
+A bulk job's ``records_processed`` counts, in the hour it completed (or failed), as
+``email_validation_bulk_count``, and a mailing-list validation's (jobs of kind ``list``) as
+``email_validation_list_count``. A deleted job takes its count with it; previews validate a
+sample for free and are not counted.
 
-Validation jobs are not kept per environment: test credentials see the same figures.
+Each answered single validation (a 200 from ``/v4/address/validate``; a 400 is not counted)
+adds one to the hourly account-wide stat counter ``validation.single``, and one made with the
+public key to ``validation.public`` as well (``stat_counters`` rows of domain "" and tag "",
+which the sending metrics leave out): ``email_validation_single_count`` and
+``email_validation_public_count``. ``email_validation_count`` is every address validated:
+single, bulk and list together. The count is written before the answer is sent, as an
+``InsertRows`` upsert through the store's group-commit writer: it merges with its neighbours'
+counters (a burst of validations is one row update, locked in key order like every counter),
+costs little next to the DNS work a validation does, and is never lost to a crash, as counts
+batched in memory (the way ``last_used_at`` is) could be. Rows, not this process's memory,
+hold the count, so several API processes add to the same counters.
+
+The usage of services mailwright does not have (email previews, link, image and
+accessibility checks, seed tests, archiving, ...) is a 400 naming the metric and why, as is
+whether a validation was valid or which product made it (not recorded). Blocklist checks do
+run, but only each target's latest answer is kept, so they cannot be counted over time either.
+
+Validations are not kept per environment: test credentials see the same figures.
 """
 
 from __future__ import annotations
@@ -21,29 +33,36 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mailwright.events.analytics import Catalog, MetricsQuery, metrics_body, parse_metrics_query
-from mailwright.store import Store
+from mailwright.events.counters import counter_rows
+from mailwright.store import InsertRows, Store, queries
 from mailwright.store import analytics as sql
+from mailwright.store.upsert import COUNTERS
 
 # The job kinds counted, and the counter each one's validations add to.
 KINDS = {"bulk": "validation.bulk", "list": "validation.list"}
+# The counters of single validations: every one, and those made with the public key.
+SINGLE = "validation.single"
+PUBLIC = "validation.public"
 
 
 def _counter(stat: str) -> Callable[[Mapping[str, int]], int]:
     return lambda counts: counts.get(stat, 0)
 
 
-_SINGLE = "single validations are not recorded, so there is no total either"
+def _every_validation(counts: Mapping[str, int]) -> int:
+    return sum(counts.get(stat, 0) for stat in (SINGLE, *KINDS.values()))
+
+
 _NO_SERVICE = "mailwright has no {} service"
 USAGE = Catalog(
     counts={
         "email_validation_bulk_count": _counter(KINDS["bulk"]),
         "email_validation_list_count": _counter(KINDS["list"]),
+        "email_validation_single_count": _counter(SINGLE),
+        "email_validation_public_count": _counter(PUBLIC),
+        "email_validation_count": _every_validation,
     },
     refused_metrics={
-        "email_validation_count": _SINGLE,
-        "email_validation_single_count": _SINGLE,
-        "email_validation_public_count": "single validations, public key ones among them, "
-        "are not recorded",
         "email_validation_valid_count": "validations are not recorded one by one",
         "email_validation_mailgun_count": "validations are not recorded by product",
         "email_validation_mailjet_count": "validations are not recorded by product",
@@ -73,10 +92,22 @@ def parse_usage_query(body: Mapping[str, Any], now: float) -> MetricsQuery:
     return parse_metrics_query(body, now, USAGE)
 
 
+async def count_single(store: Store, now: float, *, public: bool) -> None:
+    """Count one answered single validation in the hour of ``now`` (once committed)."""
+    stats = (SINGLE, PUBLIC) if public else (SINGLE,)
+    await store.write(InsertRows([], [(COUNTERS, counter_rows("", (), stats, now))]))
+
+
 async def usage_metrics(store: Store, query: MetricsQuery) -> dict[str, Any]:
-    """Mailgun's metrics answer (items, aggregates, pagination) over the finished jobs."""
+    """Mailgun's metrics answer (items, aggregates, pagination) over the finished jobs and
+    the single validation counters."""
     start, end = query.span()
+    step = 3600 if query.period.resolution == "hour" else 86400
     async with store.read() as conn:
         jobs = await sql.finished_validation_jobs(conn, kinds=tuple(KINDS), start=start, end=end)
+        singles = await queries.sum_counters(
+            conn, domain=None, tag="", stats=(SINGLE, PUBLIC), start=start, end=end, step=step
+        )
     rows = [(int(at), "", "", KINDS[kind], count) for at, kind, count in jobs]
+    rows += [(bucket, "", "", stat, count) for bucket, stat, count in singles]
     return metrics_body(query, rows)
