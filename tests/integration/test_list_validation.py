@@ -21,6 +21,7 @@ from mailwright.config import Settings
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.store import Store
 from mailwright.validation import BulkJobs
+from mailwright.validation.bulk import generation
 from tests.support.dns import LoopbackDNS
 from tests.support.wait import wait_until
 
@@ -247,6 +248,27 @@ async def test_deleting_a_list_deletes_its_validation(client: httpx.AsyncClient)
     assert (await client.get(f"/v3/lists/{address}/validate")).status_code == 404
 
 
+async def test_renaming_a_list_deletes_its_validation(client: httpx.AsyncClient) -> None:
+    address = await _make_list(client, "before", MEMBERS[:1])
+    assert (await client.post(f"/v3/lists/{address}/validate")).status_code == 200
+    await _completed(client, address)
+    renamed = address.replace("before@", "after@")
+    moved = await client.put(f"/v3/lists/{address}", data={"address": renamed})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["list"]["address"] == renamed
+    assert (await client.get(f"/v3/lists/{address}/validate")).status_code == 404
+    assert (await client.get(f"/v3/lists/{renamed}/validate")).status_code == 404
+    # a list created later at the old address has no results of the one before
+    await _make_list(client, "before", [])
+    assert (await client.get(f"/v3/lists/{address}/validate")).status_code == 404
+    # a change of name alone keeps the job
+    assert (await client.post(f"/v3/lists/{renamed}/validate")).status_code == 200
+    await _completed(client, renamed)
+    kept = await client.put(f"/v3/lists/{renamed}", data={"name": "After"})
+    assert kept.status_code == 200, kept.text
+    assert (await client.get(f"/v3/lists/{renamed}/validate")).json()["status"] == "completed"
+
+
 async def test_keys_as_for_the_list_endpoints(api_only: httpx.AsyncClient) -> None:
     """Account keys only; a basic (read-only) key reads but cannot start or cancel a job."""
     address = await _make_list(api_only, "keys", MEMBERS[:1])
@@ -301,9 +323,10 @@ async def test_a_failed_upload_can_be_replaced(tmp_path: Path, store: Store) -> 
     await jobs.submit_batches(address, members(["a@example.com"], ["b@example.com"]))
     job = await jobs.get(address)
     assert (job["status"], job["quantity"]) == ("created", 2)
-    upload = jobs.path(address, "upload.csv")
+    upload = jobs.path(address, job["created_at"], "upload.csv")
     assert upload.parent == tmp_path / "v"
-    assert upload.name == f"{upload.name[:64]}.upload.csv"  # a hash, whatever the address
+    # a hash, whatever the address, and the submission's generation
+    assert upload.name == f"{upload.name[:64]}.{generation(job['created_at'])}.upload.csv"
     assert upload.read_text().splitlines() == ["email", "a@example.com", "b@example.com"]
     with pytest.raises(InvalidInput, match="running"):
         await jobs.submit_batches(address, members([]))

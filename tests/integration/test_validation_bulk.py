@@ -14,6 +14,7 @@ import pytest
 
 from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
+from mailwright.errors import InvalidInput
 from mailwright.resolver import Resolver
 from mailwright.store import Store
 from mailwright.validation import BulkJobs, BulkWorker, Validator
@@ -173,7 +174,7 @@ async def test_worker_streams_a_large_job(tmp_path: Path, store: Store, dns: Loo
     assert (job["status"], job["records_processed"]) == ("completed", 2000)
     assert json.loads(job["summary"])["result"]["deliverable"] == 2000
     assert await worker.run_once() is False
-    with jobs.path("big", "json").open() as f:
+    with jobs.path("big", job["created_at"], "json").open() as f:
         assert len(json.load(f)) == 2000
 
 
@@ -185,6 +186,44 @@ async def test_a_stale_job_is_claimed_again(tmp_path: Path, store: Store) -> Non
     assert await jobs.claim() is None  # another worker is on it
     now[0] += 301  # that worker stopped reporting progress
     assert (await jobs.claim() or {})["id"] == "stale"
+
+
+async def test_a_refused_submission_leaves_the_jobs_upload_alone(
+    tmp_path: Path, store: Store
+) -> None:
+    jobs = BulkJobs(store, tmp_path / "v", lambda: 1000.0)
+    await jobs.submit("mine", b"email\na@example.com\n")
+    job = await jobs.get("mine")
+    with pytest.raises(InvalidInput, match="already exists"):
+        await jobs.submit("mine", b"email\nintruder@example.com\nb@example.com\n")
+    upload = jobs.path("mine", job["created_at"], "upload.csv")
+    assert upload.read_text().splitlines() == ["email", "a@example.com"]
+    assert (await jobs.get("mine"))["quantity"] == 1
+
+
+async def test_a_job_deleted_and_submitted_again_is_not_touched_by_the_old_worker(
+    tmp_path: Path, store: Store
+) -> None:
+    """A worker still running the deleted submission (its claimed row in hand, as
+    ``BulkWorker`` holds it) can neither report into the new one nor remove its files."""
+    now = [1000.0]
+    jobs = BulkJobs(store, tmp_path / "v", lambda: now[0])
+    await jobs.submit("again", b"email\nold@example.com\n")
+    old = await jobs.claim()
+    assert old is not None
+    await jobs.delete("again")
+    now[0] += 1
+    await jobs.submit("again", b"email\nnew1@example.com\nnew2@example.com\n")
+    new = await jobs.get("again")
+
+    progress = {"records_processed": 1, "summary": json.dumps({})}
+    assert await jobs.report("again", progress, old["created_at"]) is False
+    jobs.remove_files("again", old["created_at"])  # what the old worker does on cancellation
+    unchanged = await jobs.get("again")
+    assert (unchanged["status"], unchanged["records_processed"]) == ("created", 0)
+    upload = jobs.path("again", new["created_at"], "upload.csv")
+    assert upload.read_text().splitlines() == ["email", "new1@example.com", "new2@example.com"]
+    assert jobs.path("again", old["created_at"], "upload.csv") != upload
 
 
 # Previews (`/v4/address/validate/preview`): a summary of the first 1,000 addresses.

@@ -103,12 +103,17 @@ async def get_one(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     """Update a mailing list: `address`, `name`, `description`, `access_level`,
-    `reply_preference`."""
+    `reply_preference`. A new `address` deletes the list's validation job (it was of the
+    old address)."""
     await _authorise(request, write=True)
     svc = services(request)
     form = await read_form(request)
-    changed = await lists.update(svc.store, path_param(request, "address"), _fields(form))
+    before = path_param(request, "address")
+    changed = await lists.update(svc.store, before, _fields(form))
     svc.lists.forget()
+    if changed["address"] != before.lower():  # renamed: its validation was of the old list
+        with contextlib.suppress(NotFound):
+            await svc.list_validations.delete(before.lower())
     return json_response({"message": "Mailing list has been updated", "list": changed})
 
 

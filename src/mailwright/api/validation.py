@@ -155,9 +155,8 @@ async def _download(
     row = await jobs.get(job_id)
     if row["status"] != "completed":
         raise NotFound(f"validation job {job_id} has no results yet")
-    return FileResponse(
-        jobs.path(job_id, suffix), media_type=media_type, filename=f"{job_id}.{suffix}"
-    )
+    path = jobs.path(row["id"], float(row["created_at"]), suffix)
+    return FileResponse(path, media_type=media_type, filename=f"{job_id}.{suffix}")
 
 
 async def download_csv(request: Request) -> Response:
@@ -214,6 +213,7 @@ async def list_download_json(request: Request) -> Response:
 
 
 _PREVIEW_STATUS = {
+    "uploading": "preview_processing",
     "created": "preview_processing",
     "processing": "preview_processing",
     "completed": "preview_complete",

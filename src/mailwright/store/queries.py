@@ -1202,11 +1202,18 @@ async def claim_validation_job(
 
 
 async def update_validation_job(
-    conn: AsyncConnection, kind: str, job_id: str, values: dict[str, Any]
+    conn: AsyncConnection,
+    kind: str,
+    job_id: str,
+    values: dict[str, Any],
+    *,
+    created_at: float | None = None,
 ) -> bool:
-    """False when the job was deleted meanwhile (cancelled)."""
+    """False when the job was deleted meanwhile (cancelled). With ``created_at``, only that
+    submission of the id is updated: not a new job submitted under the same id since."""
     jobs = schema.validation_jobs
-    done = await conn.execute(
-        update(jobs).where(jobs.c.kind == kind, jobs.c.id == job_id).values(**values)
-    )
+    where = [jobs.c.kind == kind, jobs.c.id == job_id]
+    if created_at is not None:
+        where.append(jobs.c.created_at == created_at)
+    done = await conn.execute(update(jobs).where(*where).values(**values))
     return done.rowcount > 0

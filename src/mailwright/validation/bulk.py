@@ -22,6 +22,14 @@ characters no file name should). ``submit_batches`` writes their upload from the
 row is inserted as ``uploading`` (no worker claims it), the CSV is written one batch at a time,
 then the row becomes ``created`` and runs like any bulk job. A finished job with the same id is
 replaced; a running one refuses the submission.
+
+Every submission claims its id first (the row, as ``uploading``) and only then writes its
+upload, so a refused one never touches the files of the job holding the id. Files carry the
+submission's generation (its ``created_at``, ``generation``) in their names, and progress
+reports name it too: a job deleted and submitted again under the same id while the first one's
+worker is still running shares nothing with it — the old worker's reports find no row and its
+clean-up removes only its own files. A bulk upload whose process died between the two steps
+stays ``uploading`` and holds its id until it is deleted.
 """
 
 from __future__ import annotations
@@ -97,6 +105,11 @@ def check_list_id(list_id: str) -> str:
     return list_id
 
 
+def generation(created_at: float) -> str:
+    """A submission's mark in its file names (microseconds since the epoch, in hex)."""
+    return format(round(created_at * 1_000_000), "x")
+
+
 def is_running(row: dict[str, Any], now: float) -> bool:
     """Created and processing jobs are running (a worker claims a stale one again); an upload
     that stopped ``STALE_AFTER`` seconds ago never finishes, like a completed or failed job."""
@@ -135,13 +148,22 @@ class BulkJobs:
         # a list job's id is its list's address, which the lists package has checked
         return job_id if self.kind == "list" else check_list_id(job_id)
 
-    def path(self, job_id: str, suffix: str) -> Path:
-        stem = (
-            hashlib.sha256(job_id.encode()).hexdigest()
-            if self.kind == "list"
-            else check_list_id(job_id)
-        )
-        return self.directory / f"{stem}.{suffix}"
+    def _stem(self, job_id: str) -> str:
+        if self.kind == "list":
+            return hashlib.sha256(job_id.encode()).hexdigest()
+        return check_list_id(job_id)
+
+    def path(self, job_id: str, created_at: float, suffix: str) -> Path:
+        """A file of one submission of ``job_id`` (the one created at ``created_at``): a job
+        deleted and submitted again under the same id never shares files with the one before,
+        whose worker may still be running. Files written before submissions were told apart
+        have no generation in their name and are found when the marked one does not exist."""
+        marked = self.directory / f"{self._stem(job_id)}.{generation(created_at)}.{suffix}"
+        if not marked.exists():
+            legacy = self.directory / f"{self._stem(job_id)}.{suffix}"
+            if legacy.exists():
+                return legacy
+        return marked
 
     def _values(self, job_id: str, status: str, quantity: int) -> dict[str, Any]:
         now = self._clock()
@@ -164,14 +186,21 @@ class BulkJobs:
         except UnicodeDecodeError:
             raise InvalidInput("the CSV file is not UTF-8", field="file") from None
         quantity = await asyncio.to_thread(_count_rows, text)
-        await asyncio.to_thread(self._write_upload, job_id, text)
-        values = self._values(job_id, "created", quantity)
+        # The id first: a refused submission must not touch the files of the job holding it.
+        values = self._values(job_id, "uploading", quantity)
+        created_at = values["created_at"]
 
         async def insert(conn: AsyncConnection) -> bool:
             return await queries.insert_validation_job(conn, values)
 
         if not await self._store.write(insert):
             raise InvalidInput(f"{self._noun} {job_id} already exists", field="list_id")
+        try:
+            await asyncio.to_thread(self._write_upload, job_id, created_at, text)
+        except OSError as exc:
+            await self.report(job_id, {"status": "failed", "error": str(exc)}, created_at)
+            raise
+        await self.report(job_id, {"status": "created"}, created_at)
 
     @property
     def _noun(self) -> str:
@@ -180,35 +209,43 @@ class BulkJobs:
     async def submit_batches(self, job_id: str, batches: AsyncIterator[list[str]]) -> None:
         """A job over the addresses of ``batches``, its upload written one batch at a time; a
         finished job with this id is replaced, a running one is a 400."""
-        await self._reserve(job_id)
+        created_at = await self._reserve(job_id)
         try:
-            quantity = await self._write_batches(job_id, batches)
+            quantity = await self._write_batches(job_id, created_at, batches)
         except (OSError, ServiceError) as exc:  # a full disk; the list deleted meanwhile
-            await self.report(job_id, {"status": "failed", "error": str(exc)})
+            await self.report(job_id, {"status": "failed", "error": str(exc)}, created_at)
             raise
-        if not await self.report(job_id, {"status": "created", "quantity": quantity}):
+        created = {"status": "created", "quantity": quantity}
+        if not await self.report(job_id, created, created_at):
             log.info("validation_job_cancelled", job_id=job_id)  # deleted while uploading
-            await asyncio.to_thread(self.remove_files, job_id)
+            await asyncio.to_thread(self.remove_files, job_id, created_at)
 
-    async def _reserve(self, job_id: str) -> None:
+    async def _reserve(self, job_id: str) -> float:
+        """Insert the job as uploading, replacing a finished one; its ``created_at``."""
         values = self._values(job_id, "uploading", 0)
+        replaced: list[float] = []
 
         async def reserve(conn: AsyncConnection) -> bool:
+            replaced.clear()
             row = await queries.get_validation_job(conn, self.kind, job_id)
             if row is not None:
                 if is_running(row, values["created_at"]):
                     return False
                 await queries.delete_validation_job(conn, self.kind, job_id)
+                replaced.append(float(row["created_at"]))
             return await queries.insert_validation_job(conn, values)
 
         if not await self._store.write(reserve):
             raise InvalidInput(f"{self._noun} {job_id} is still running", field="list_id")
-        # the replaced job's files; none of ours exist before the upload below
-        await asyncio.to_thread(self.remove_files, job_id)
+        for old in replaced:  # the replaced job's files
+            await asyncio.to_thread(self.remove_files, job_id, old)
+        return float(values["created_at"])
 
-    async def _write_batches(self, job_id: str, batches: AsyncIterator[list[str]]) -> int:
+    async def _write_batches(
+        self, job_id: str, created_at: float, batches: AsyncIterator[list[str]]
+    ) -> int:
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
-        path = self.path(job_id, "upload.csv")
+        path = self.path(job_id, created_at, "upload.csv")
         upload = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="")
         quantity = 0
         try:
@@ -221,9 +258,9 @@ class BulkJobs:
             await asyncio.to_thread(upload.close)
         return quantity
 
-    def _write_upload(self, job_id: str, text: str) -> None:
+    def _write_upload(self, job_id: str, created_at: float, text: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.path(job_id, "upload.csv").write_text(text, encoding="utf-8")
+        self.path(job_id, created_at, "upload.csv").write_text(text, encoding="utf-8")
 
     async def get(self, job_id: str) -> dict[str, Any]:
         async with self._store.read() as conn:
@@ -237,16 +274,21 @@ class BulkJobs:
             return await queries.list_validation_jobs(conn, self.kind, limit=limit, skip=skip)
 
     async def delete(self, job_id: str) -> None:
-        async def remove(conn: AsyncConnection) -> bool:
-            return await queries.delete_validation_job(conn, self.kind, self.check_id(job_id))
+        async def remove(conn: AsyncConnection) -> float | None:
+            row = await queries.get_validation_job(conn, self.kind, self.check_id(job_id))
+            if row is None or not await queries.delete_validation_job(conn, self.kind, job_id):
+                return None
+            return float(row["created_at"])
 
-        if not await self._store.write(remove):
+        created_at = await self._store.write(remove)
+        if created_at is None:
             raise NotFound(f"{self._noun} {job_id} not found")
-        await asyncio.to_thread(self.remove_files, job_id)
+        await asyncio.to_thread(self.remove_files, job_id, created_at)
 
-    def remove_files(self, job_id: str) -> None:
+    def remove_files(self, job_id: str, created_at: float) -> None:
+        """The files of that submission of the job (a later one's are left alone)."""
         for suffix in ("upload.csv", "csv", "json"):
-            self.path(job_id, suffix).unlink(missing_ok=True)
+            self.path(job_id, created_at, suffix).unlink(missing_ok=True)
 
     async def claim(self) -> dict[str, Any] | None:
         now = self._clock()
@@ -258,11 +300,15 @@ class BulkJobs:
 
         return await self._store.write(claim)
 
-    async def report(self, job_id: str, values: dict[str, Any]) -> bool:
+    async def report(self, job_id: str, values: dict[str, Any], created_at: float) -> bool:
+        """Update the submission of ``job_id`` created at ``created_at``; False when it was
+        deleted meanwhile (or deleted and submitted again: the new one is not touched)."""
         values = {**values, "updated_at": self._clock()}
 
         async def update(conn: AsyncConnection) -> bool:
-            return await queries.update_validation_job(conn, self.kind, job_id, values)
+            return await queries.update_validation_job(
+                conn, self.kind, job_id, values, created_at=created_at
+            )
 
         return await self._store.write(update)
 
@@ -299,9 +345,9 @@ def csv_row(body: dict[str, Any]) -> list[str]:
 class _Output:
     """The two result files, appended one batch at a time."""
 
-    def __init__(self, jobs: BulkJobs, job_id: str) -> None:
-        self._csv = jobs.path(job_id, "csv")
-        self._json = jobs.path(job_id, "json")
+    def __init__(self, jobs: BulkJobs, job_id: str, created_at: float) -> None:
+        self._csv = jobs.path(job_id, created_at, "csv")
+        self._json = jobs.path(job_id, created_at, "json")
         self._rows = 0
         with self._csv.open("w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerow(CSV_FIELDS)
@@ -360,21 +406,25 @@ class BulkWorker:
         if job is None:
             return False
         job_id = job["id"]
+        created_at = float(job["created_at"])
         try:
-            await self._process(job_id)
+            await self._process(job_id, created_at)
         except (OSError, ValueError, csv.Error, InvalidInput) as exc:
             log.warning("validation_job_failed", job_id=job_id, error=str(exc))
-            await self._jobs.report(job_id, {"status": "failed", "error": str(exc)})
+            failed = {"status": "failed", "error": str(exc)}
+            await self._jobs.report(job_id, failed, created_at)
         return True
 
-    async def _process(self, job_id: str) -> None:
+    async def _process(self, job_id: str, created_at: float) -> None:
         sample = self._jobs.sample
         output = (
-            None if sample is not None else await asyncio.to_thread(_Output, self._jobs, job_id)
+            None
+            if sample is not None
+            else await asyncio.to_thread(_Output, self._jobs, job_id, created_at)
         )
         summary = empty_summary()
         processed = 0
-        batches = _addresses(self._jobs.path(job_id, "upload.csv"))
+        batches = _addresses(self._jobs.path(job_id, created_at, "upload.csv"))
         while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             if sample is not None:
                 batch = batch[: sample - processed]
@@ -386,17 +436,17 @@ class BulkWorker:
                 summary["risk"][body["risk"]] += 1
             processed += len(bodies)
             progress = {"records_processed": processed, "summary": json.dumps(summary)}
-            if not await self._jobs.report(job_id, progress):
+            if not await self._jobs.report(job_id, progress, created_at):
                 log.info("validation_job_cancelled", job_id=job_id)
-                await asyncio.to_thread(self._jobs.remove_files, job_id)
+                await asyncio.to_thread(self._jobs.remove_files, job_id, created_at)
                 return
             if sample is not None and processed >= sample:
                 break
         if output is not None:
             await asyncio.to_thread(output.close)
         else:  # a preview keeps only its summary
-            await asyncio.to_thread(self._jobs.remove_files, job_id)
-        await self._jobs.report(job_id, {"status": "completed"})
+            await asyncio.to_thread(self._jobs.remove_files, job_id, created_at)
+        await self._jobs.report(job_id, {"status": "completed"}, created_at)
         log.info("validation_job_completed", job_id=job_id, records=processed)
 
     async def _validate(self, batch: list[str]) -> list[dict[str, Any]]:
