@@ -11,12 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwright.app import Runtime, build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.errors import InvalidInput
 from mailwright.resolver import Resolver
-from mailwright.store import Store
+from mailwright.store import Store, queries
 from mailwright.validation import BulkJobs, BulkWorker, Validator
 from tests.support.dns import LoopbackDNS
 from tests.support.wait import wait_until
@@ -199,6 +200,45 @@ async def test_a_refused_submission_leaves_the_jobs_upload_alone(
     upload = jobs.path("mine", job["created_at"], "upload.csv")
     assert upload.read_text().splitlines() == ["email", "a@example.com"]
     assert (await jobs.get("mine"))["quantity"] == 1
+
+
+async def test_an_abandoned_upload_gives_its_id_up_after_five_minutes(
+    tmp_path: Path, store: Store
+) -> None:
+    """A submission whose process died after claiming its id, before its upload was written,
+    holds the id while it may still be running (``uploading``), and no longer after."""
+    now = [1000.0]
+    jobs = BulkJobs(store, tmp_path / "v", lambda: now[0])
+    values = {
+        "kind": "bulk",
+        "id": "crashed",
+        "status": "uploading",
+        "created_at": now[0],
+        "updated_at": now[0],
+        "quantity": 1,
+        "records_processed": 0,
+        "summary": json.dumps({}),
+        "error": None,
+    }
+
+    async def insert(conn: AsyncConnection) -> bool:
+        return await queries.insert_validation_job(conn, values)
+
+    assert await store.write(insert)
+    now[0] += 60
+    with pytest.raises(InvalidInput, match="already exists"):
+        await jobs.submit("crashed", b"email\na@example.com\n")
+    now[0] += 300
+    await jobs.submit("crashed", b"email\na@example.com\nb@example.com\n")
+    job = await jobs.get("crashed")
+    assert (job["status"], job["quantity"], job["created_at"]) == ("created", 2, now[0])
+    # a finished bulk job keeps its id (Mailgun: an existing list id is refused)
+    worker_free = await jobs.claim()
+    assert worker_free is not None
+    await jobs.report("crashed", {"status": "completed"}, job["created_at"])
+    now[0] += 3600
+    with pytest.raises(InvalidInput, match="already exists"):
+        await jobs.submit("crashed", b"email\nc@example.com\n")
 
 
 async def test_a_job_deleted_and_submitted_again_is_not_touched_by_the_old_worker(

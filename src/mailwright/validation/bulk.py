@@ -28,8 +28,8 @@ upload, so a refused one never touches the files of the job holding the id. File
 submission's generation (its ``created_at``, ``generation``) in their names, and progress
 reports name it too: a job deleted and submitted again under the same id while the first one's
 worker is still running shares nothing with it — the old worker's reports find no row and its
-clean-up removes only its own files. A bulk upload whose process died between the two steps
-stays ``uploading`` and holds its id until it is deleted.
+clean-up removes only its own files. An upload whose process died between the two steps stays
+``uploading``; after ``STALE_AFTER`` seconds a new submission of the id replaces it.
 """
 
 from __future__ import annotations
@@ -187,20 +187,14 @@ class BulkJobs:
             raise InvalidInput("the CSV file is not UTF-8", field="file") from None
         quantity = await asyncio.to_thread(_count_rows, text)
         # The id first: a refused submission must not touch the files of the job holding it.
-        values = self._values(job_id, "uploading", quantity)
-        created_at = values["created_at"]
-
-        async def insert(conn: AsyncConnection) -> bool:
-            return await queries.insert_validation_job(conn, values)
-
-        if not await self._store.write(insert):
-            raise InvalidInput(f"{self._noun} {job_id} already exists", field="list_id")
+        created_at = await self._reserve(job_id, quantity=quantity, replace_finished=False)
         try:
             await asyncio.to_thread(self._write_upload, job_id, created_at, text)
         except OSError as exc:
             await self.report(job_id, {"status": "failed", "error": str(exc)}, created_at)
             raise
-        await self.report(job_id, {"status": "created"}, created_at)
+        if not await self.report(job_id, {"status": "created"}, created_at):
+            await asyncio.to_thread(self.remove_files, job_id, created_at)  # deleted meanwhile
 
     @property
     def _noun(self) -> str:
@@ -209,7 +203,7 @@ class BulkJobs:
     async def submit_batches(self, job_id: str, batches: AsyncIterator[list[str]]) -> None:
         """A job over the addresses of ``batches``, its upload written one batch at a time; a
         finished job with this id is replaced, a running one is a 400."""
-        created_at = await self._reserve(job_id)
+        created_at = await self._reserve(job_id, replace_finished=True)
         try:
             quantity = await self._write_batches(job_id, created_at, batches)
         except (OSError, ServiceError) as exc:  # a full disk; the list deleted meanwhile
@@ -220,26 +214,33 @@ class BulkJobs:
             log.info("validation_job_cancelled", job_id=job_id)  # deleted while uploading
             await asyncio.to_thread(self.remove_files, job_id, created_at)
 
-    async def _reserve(self, job_id: str) -> float:
-        """Insert the job as uploading, replacing a finished one; its ``created_at``."""
-        values = self._values(job_id, "uploading", 0)
+    async def _reserve(self, job_id: str, *, quantity: int = 0, replace_finished: bool) -> float:
+        """Insert the job as ``uploading``; its ``created_at``. A job already holding the id is
+        replaced when its upload was abandoned (``uploading`` for ``STALE_AFTER`` seconds: the
+        process writing it died) and, with ``replace_finished``, when it completed or failed;
+        otherwise the id is taken: a 400."""
+        values = self._values(job_id, "uploading", quantity)
+        now = float(values["created_at"])
         replaced: list[float] = []
 
         async def reserve(conn: AsyncConnection) -> bool:
             replaced.clear()
             row = await queries.get_validation_job(conn, self.kind, job_id)
             if row is not None:
-                if is_running(row, values["created_at"]):
+                abandoned = row["status"] == "uploading" and not is_running(row, now)
+                finished = not is_running(row, now)
+                if not (abandoned or (replace_finished and finished)):
                     return False
                 await queries.delete_validation_job(conn, self.kind, job_id)
                 replaced.append(float(row["created_at"]))
             return await queries.insert_validation_job(conn, values)
 
         if not await self._store.write(reserve):
-            raise InvalidInput(f"{self._noun} {job_id} is still running", field="list_id")
+            taken = "is still running" if replace_finished else "already exists"
+            raise InvalidInput(f"{self._noun} {job_id} {taken}", field="list_id")
         for old in replaced:  # the replaced job's files
             await asyncio.to_thread(self.remove_files, job_id, old)
-        return float(values["created_at"])
+        return now
 
     async def _write_batches(
         self, job_id: str, created_at: float, batches: AsyncIterator[list[str]]
