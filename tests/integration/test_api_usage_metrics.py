@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from mailwright.app import Runtime, build_runtime, first_start
+from mailwright.app import Runtime
 from mailwright.config import Settings
 from mailwright.store import Store, queries
+from tests.conftest import API_KEY
 from tests.support.dns import LoopbackDNS
 from tests.support.wait import wait_until
 
-API_KEY = "key-usage-test"
 URL = "/v1/analytics/usage/metrics"
 BULK = "/v4/address/validate/bulk"
 SINGLE = "/v4/address/validate"
@@ -38,32 +37,9 @@ def dns() -> Iterator[LoopbackDNS]:
 
 
 @pytest.fixture
-async def runtime(
-    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS
-) -> AsyncIterator[Runtime]:
-    settings = Settings.from_env(
-        environ={
-            "MAILWRIGHT_DATA_DIR": str(tmp_path),
-            "MAILWRIGHT_DATABASE_URL": database_url,
-            "MAILWRIGHT_API_KEY": API_KEY,
-            "MAILWRIGHT_PUBLIC_URL": "http://testserver",
-            "MAILWRIGHT_DNS_SERVER": dns.nameserver,
-        }
-    )
-    runtime = build_runtime(settings, frozenset({"api", "worker"}), store=store)
-    await first_start(settings, store)
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-    ) as http:
-        yield http
+def settings(settings: Settings, dns: LoopbackDNS) -> Settings:
+    """The conftest's server (API and worker roles), resolving through the loopback DNS."""
+    return settings.with_changes(dns_server=dns.address)
 
 
 async def validate_list(client: httpx.AsyncClient, path: str, addresses: list[str]) -> None:

@@ -16,16 +16,16 @@ import httpx
 import pytest
 
 from mailwright import lists
-from mailwright.app import Runtime, build_runtime, first_start
+from mailwright.app import build_runtime, first_start
 from mailwright.config import Settings
 from mailwright.errors import InvalidInput, NotFound
 from mailwright.store import Store
 from mailwright.validation import BulkJobs
 from mailwright.validation.bulk import generation
+from tests.conftest import API_KEY
 from tests.support.dns import LoopbackDNS
 from tests.support.wait import wait_until
 
-API_KEY = "key-list-validation-test"
 ZONE = """
 example.com. 300 IN MX 10 mx.example.com.
 gmail.com. 300 IN MX 5 mx.example.com.
@@ -70,56 +70,39 @@ def dns() -> Iterator[LoopbackDNS]:
         yield server
 
 
-async def _runtime(
-    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS, roles: frozenset[str]
-) -> Runtime:
-    settings = Settings.from_env(
-        environ={
-            "MAILWRIGHT_DATA_DIR": str(tmp_path),
-            "MAILWRIGHT_DATABASE_URL": database_url,
-            "MAILWRIGHT_API_KEY": API_KEY,
-            "MAILWRIGHT_PUBLIC_URL": "http://testserver",
-            "MAILWRIGHT_DNS_SERVER": dns.nameserver,
-        }
-    )
+@pytest.fixture
+def settings(settings: Settings, dns: LoopbackDNS) -> Settings:
+    return settings.with_changes(dns_server=dns.address)
+
+
+async def _client(
+    settings: Settings, store: Store, roles: frozenset[str]
+) -> AsyncIterator[httpx.AsyncClient]:
     runtime = build_runtime(settings, roles, store=store)
     await first_start(settings, store)
     await runtime.start()
-    return runtime
+    try:
+        transport = httpx.ASGITransport(app=runtime.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", auth=("api", API_KEY)
+        ) as http:
+            yield http
+    finally:
+        await runtime.stop()
 
 
-async def _client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=runtime.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", auth=("api", API_KEY)
-    ) as http:
+@pytest.fixture
+async def client(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with the worker role: submitted jobs run."""
+    async for http in _client(settings, store, frozenset({"api", "worker"})):
         yield http
 
 
 @pytest.fixture
-async def client(
-    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The API with the worker role: submitted jobs run."""
-    runtime = await _runtime(tmp_path, database_url, store, dns, frozenset({"api", "worker"}))
-    try:
-        async for http in _client(runtime):
-            yield http
-    finally:
-        await runtime.stop()
-
-
-@pytest.fixture
-async def api_only(
-    tmp_path: Path, database_url: str, store: Store, dns: LoopbackDNS
-) -> AsyncIterator[httpx.AsyncClient]:
+async def api_only(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """The API without a worker: a submitted job stays ``created`` (running) for certain."""
-    runtime = await _runtime(tmp_path, database_url, store, dns, frozenset({"api"}))
-    try:
-        async for http in _client(runtime):
-            yield http
-    finally:
-        await runtime.stop()
+    async for http in _client(settings, store, frozenset({"api"})):
+        yield http
 
 
 async def _make_list(client: httpx.AsyncClient, local: str, members: list[dict[str, Any]]) -> str:

@@ -60,9 +60,11 @@ async def metrics(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     """Account usage metrics (JSON body), as for the metrics: `start`, `end`, `resolution`,
     `duration`, `dimensions` (time; subaccount answers 400), `metrics`
-    (email_validation_bulk_count: addresses validated by bulk jobs, email_validation_list_count:
-    by mailing-list validations, each counted when its job ends; single validations, previews,
-    seed tests, link checks and the other services mailwright has no record of answer 400),
+    (email_validation_bulk_count and email_validation_list_count: addresses validated by bulk
+    jobs and mailing-list validations, counted when the job ends;
+    email_validation_single_count and email_validation_public_count: single validations, and
+    those made with the public key; email_validation_count: all of them; previews, seed tests,
+    link checks and the other metrics mailwright has no record of answer 400),
     `include_aggregates`, `pagination`."""
     who = await principal(request)
     who.require_account()

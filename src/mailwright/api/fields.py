@@ -267,32 +267,44 @@ FORMS[("PUT", "/v5/accounts/limit/custom/monthly")] = _form((), limit=_MONTHLY_L
 # Bodies that are JSON objects (Mailgun's /v1/analytics endpoints), by operation.
 _RFC2822: Schema = {"type": "string", "examples": ["Fri, 20 Nov 2026 00:00:00 +0000"]}
 _BOOL: Schema = {"type": "boolean"}
-_FILTER: Schema = {
-    "type": "object",
-    "properties": {
-        "AND": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "attribute": {"type": "string", "enum": ["domain", "tag"]},
-                    "comparator": {"type": "string", "enum": ["=", "!="]},
-                    "values": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "properties": {"label": _TEXT, "value": _TEXT},
-                            "required": ["value"],
-                        },
-                    },
-                },
-                "required": ["attribute", "comparator", "values"],
-            },
-        }
-    },
-    "required": ["AND"],
-}
+
+
+def _condition(
+    attributes: list[str], comparators: list[str], max_values: int | None = None
+) -> Schema:
+    """One filter condition of the analytics bodies: an attribute, a comparator, values."""
+    values: Schema = {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "properties": {"label": _TEXT, "value": _TEXT},
+            "required": ["value"],
+        },
+    }
+    if max_values is not None:
+        values["maxItems"] = max_values
+    return {
+        "type": "object",
+        "properties": {
+            "attribute": {"type": "string", "enum": attributes},
+            "comparator": {"type": "string", "enum": comparators},
+            "values": values,
+        },
+        "required": ["attribute", "comparator", "values"],
+    }
+
+
+def _all_of(condition: Schema) -> Schema:
+    """A ``filter`` body: ``{"AND": [conditions]}``."""
+    return {
+        "type": "object",
+        "properties": {"AND": {"type": "array", "items": condition}},
+        "required": ["AND"],
+    }
+
+
+_FILTER: Schema = _all_of(_condition(["domain", "tag"], ["=", "!="]))
 
 
 def _pagination(limit: int, sort: Schema) -> Schema:
@@ -357,60 +369,20 @@ JSON_BODIES: dict[tuple[str, str], Schema] = {
             "uniqueItems": True,
         },
         metrics={"type": "array", "items": {"enum": list(bounces.METRICS)}},
-        filter={
-            "type": "object",
-            "properties": {
-                "AND": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "attribute": {"type": "string", "enum": list(bounces.FILTERS)},
-                            "comparator": {"type": "string", "enum": list(bounces.COMPARATORS)},
-                            "values": {
-                                "type": "array",
-                                "minItems": 1,
-                                "maxItems": bounces.MAX_VALUES,
-                                "items": {
-                                    "type": "object",
-                                    "properties": {"label": _TEXT, "value": _TEXT},
-                                    "required": ["value"],
-                                },
-                            },
-                        },
-                        "required": ["attribute", "comparator", "values"],
-                    },
-                }
-            },
-            "required": ["AND"],
-        },
+        filter=_all_of(
+            _condition(list(bounces.FILTERS), list(bounces.COMPARATORS), bounces.MAX_VALUES)
+        ),
         include_subaccounts=_BOOL,
         pagination=_pagination(
             bounces.MAX_LIMIT, {"type": "string", "examples": ["critical_bounce_count:desc"]}
         ),
     ),
 }
-_LOGS_CONDITION: Schema = {
-    "type": "object",
-    "properties": {
-        "attribute": {
-            "type": "string",
-            "enum": ["domain", "event", "recipient", "message-id", "tag", "severity", "subject"],
-        },
-        "comparator": {"type": "string", "enum": ["=", "!=", "contains", "not contains"]},
-        "values": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 100,
-            "items": {
-                "type": "object",
-                "properties": {"label": _TEXT, "value": _TEXT},
-                "required": ["value"],
-            },
-        },
-    },
-    "required": ["attribute", "comparator", "values"],
-}
+_LOGS_CONDITION: Schema = _condition(
+    ["domain", "event", "recipient", "message-id", "tag", "severity", "subject"],
+    ["=", "!=", "contains", "not contains"],
+    100,
+)
 JSON_BODIES[("POST", "/v1/analytics/logs")] = _form(
     (),
     start=_RFC2822,

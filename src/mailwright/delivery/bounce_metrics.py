@@ -49,8 +49,7 @@ from mailwright.errors import InvalidInput
 from mailwright.events.analytics import (
     flag,
     name_list,
-    pagination_integer,
-    pagination_sort,
+    parse_pagination,
     rfc2822,
     text_field,
 )
@@ -315,23 +314,24 @@ def parse_bounce_query(body: Mapping[str, Any], now: float) -> BounceQuery:
     dimensions, metrics = _dimensions(body), _metrics(body)
     conditions = _conditions(body)
     flag(body, "include_subaccounts", False)  # there are no subaccounts
-    pagination = body.get("pagination")
-    if pagination is None:
-        pagination = {}
-    if not isinstance(pagination, dict):
-        raise InvalidInput("'pagination' must be an object", field="pagination")
-    sort, key, descending = pagination_sort(pagination.get("sort"), (*dimensions, *metrics))
+    page = parse_pagination(
+        body,
+        (*dimensions, *metrics),
+        default_limit=DEFAULT_LIMIT,
+        max_limit=MAX_LIMIT,
+        max_skip=MAX_SKIP,
+    )
     return BounceQuery(
         period=period,
         duration=params.get("duration") or None,
         dimensions=dimensions,
         metrics=metrics,
         conditions=conditions,
-        sort=sort,
-        sort_key=key,
-        descending=descending,
-        skip=pagination_integer(pagination.get("skip"), "skip", 0, 0, MAX_SKIP),
-        limit=pagination_integer(pagination.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        sort=page.sort,
+        sort_key=page.sort_key,
+        descending=page.descending,
+        skip=page.skip,
+        limit=page.limit,
     )
 
 

@@ -356,6 +356,43 @@ def parse_filter(body: Mapping[str, Any], catalog: Catalog = SENDING) -> dict[st
     return scopes
 
 
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    """A query body's ``pagination``: the sort (``"key:dir"`` as given, its key and direction),
+    ``skip`` and ``limit``."""
+
+    sort: str
+    sort_key: str | None
+    descending: bool
+    skip: int
+    limit: int
+
+
+def parse_pagination(
+    body: Mapping[str, Any],
+    allowed: Sequence[str],
+    *,
+    default_limit: int,
+    max_limit: int,
+    max_skip: int = MAX_SKIP,
+) -> Pagination:
+    """``pagination`` (an object, or absent): ``sort`` by one of ``allowed``, ``skip``,
+    ``limit``; every mistake is a 400 naming it."""
+    raw = body.get("pagination")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("'pagination' must be an object", field="pagination")
+    sort, key, descending = pagination_sort(raw.get("sort"), allowed)
+    return Pagination(
+        sort=sort,
+        sort_key=key,
+        descending=descending,
+        skip=pagination_integer(raw.get("skip"), "skip", 0, 0, max_skip),
+        limit=pagination_integer(raw.get("limit"), "limit", default_limit, 1, max_limit),
+    )
+
+
 def pagination_integer(raw: Any, name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
@@ -403,12 +440,9 @@ def parse_metrics_query(
             field="filter",
         )
     flag(body, "include_subaccounts", False)  # there are no subaccounts
-    pagination = body.get("pagination")
-    if pagination is None:
-        pagination = {}
-    if not isinstance(pagination, dict):
-        raise InvalidInput("'pagination' must be an object", field="pagination")
-    sort, key, descending = pagination_sort(pagination.get("sort"), (*dimensions, *metrics))
+    page = parse_pagination(
+        body, (*dimensions, *metrics), default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT
+    )
     return MetricsQuery(
         period=period,
         duration=params.get("duration") or None,
@@ -416,11 +450,11 @@ def parse_metrics_query(
         metrics=metrics,
         domains=scopes.get("domain", Scope()),
         tags=tags,
-        sort=sort,
-        sort_key=key,
-        descending=descending,
-        skip=pagination_integer(pagination.get("skip"), "skip", 0, 0, MAX_SKIP),
-        limit=pagination_integer(pagination.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        sort=page.sort,
+        sort_key=page.sort_key,
+        descending=page.descending,
+        skip=page.skip,
+        limit=page.limit,
         include_aggregates=flag(body, "include_aggregates", True),
         catalog=catalog,
     )
